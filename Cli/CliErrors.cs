@@ -1,0 +1,65 @@
+using Grpc.Core;
+
+namespace DistributedExecutor.Cli;
+
+/// <summary>Turns every failure into one line on stderr and an exit code; never a stack trace.</summary>
+public static class CliErrors
+{
+    public static async Task<int> Guard(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            var (code, text) = Describe(ex);
+            Console.Error.WriteLine($"distctl: {text}");
+            return code;
+        }
+        catch (UsageException ex)
+        {
+            Console.Error.WriteLine($"distctl: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (FormatException ex)
+        {
+            Console.Error.WriteLine($"distctl: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("distctl: interrupted");
+            return ExitCodes.Canceled;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"distctl: {ex.GetBaseException().Message}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    public static (int Code, string Text) Describe(RpcException ex) => ex.StatusCode switch
+    {
+        StatusCode.Unavailable when ex.Status.DebugException is not null || ex.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
+            (ExitCodes.Unavailable, $"cannot reach the master: {ex.Status.Detail}"),
+        StatusCode.Unavailable => (ExitCodes.Unavailable, ex.Status.Detail),
+        StatusCode.DeadlineExceeded => (ExitCodes.Unavailable, "the master did not answer in time"),
+        StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.ResourceExhausted or StatusCode.Unauthenticated =>
+            (ExitCodes.Rejected, $"{Name(ex.StatusCode)}: {ex.Status.Detail}"),
+        StatusCode.NotFound => (ExitCodes.Failure, ex.Status.Detail),
+        _ => (ExitCodes.Failure, $"{Name(ex.StatusCode)}: {ex.Status.Detail}"),
+    };
+
+    private static string Name(StatusCode code) => code switch
+    {
+        StatusCode.InvalidArgument => "invalid",
+        StatusCode.PermissionDenied => "permission denied",
+        StatusCode.ResourceExhausted => "too many jobs",
+        StatusCode.Unauthenticated => "unauthenticated",
+        _ => code.ToString(),
+    };
+}
+
+/// <summary>A command line that parses but makes no sense.</summary>
+public sealed class UsageException(string message) : Exception(message);

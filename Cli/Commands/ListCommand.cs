@@ -1,0 +1,44 @@
+using System.CommandLine;
+using DistributedExecutor.Contracts.V1;
+
+namespace DistributedExecutor.Cli.Commands;
+
+/// <summary><c>distctl list</c>: jobs, newest first.</summary>
+public static class ListCommand
+{
+    public static Command Create()
+    {
+        var state = new Option<string?>("--state", "-s") { Description = "Only jobs in this state (queued, running, succeeded, failed, timedout, canceled)" };
+        var pool = new Option<string?>("--pool", "-p") { Description = "Only jobs of this pool" };
+        var limit = new Option<int>("--limit", "-n") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
+        var list = new Command("list", "List jobs, newest first") { state, pool, limit };
+        list.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
+        {
+            var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit) };
+            if (result.GetValue(state) is { } s)
+            {
+                request.State = s.ToLowerInvariant() switch
+                {
+                    "queued" => TaskState.Queued,
+                    "running" => TaskState.Running,
+                    "succeeded" => TaskState.Succeeded,
+                    "failed" => TaskState.Failed,
+                    "timedout" or "timed-out" or "timed_out" => TaskState.TimedOut,
+                    "canceled" or "cancelled" => TaskState.Canceled,
+                    _ => throw new UsageException($"--state \"{s}\" is not one of queued, running, succeeded, failed, timedout, canceled"),
+                };
+            }
+
+            using var master = GlobalOptions.Connect(result);
+            var reply = await master.Jobs.ListJobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  CREATED");
+            foreach (var job in reply.Jobs)
+            {
+                Console.Out.WriteLine($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt)}");
+            }
+
+            return ExitCodes.Success;
+        }));
+        return list;
+    }
+}

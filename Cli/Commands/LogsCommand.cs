@@ -1,0 +1,21 @@
+using System.CommandLine;
+
+namespace DistributedExecutor.Cli.Commands;
+
+/// <summary><c>distctl logs &lt;job-id&gt; [-f]</c>: the job's output, stdout to stdout and stderr to stderr.</summary>
+public static class LogsCommand
+{
+    public static Command Create()
+    {
+        var jobId = new Argument<string>("job-id") { Description = "The job id" };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep streaming until the job ends" };
+        var logs = new Command("logs", "Print a job's output") { jobId, follow };
+        logs.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
+        {
+            using var master = GlobalOptions.Connect(result);
+            var job = await JobWatcher.WatchAsync(master.Jobs, result.GetValue(jobId)!, result.GetValue(follow), prefixTasks: false, cancellationToken).ConfigureAwait(false);
+            return result.GetValue(follow) ? JobWatcher.ExitCodeOf(job) : ExitCodes.Success;
+        }));
+        return logs;
+    }
+}

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using DistributedExecutor.Contracts.V1;
+using Google.Protobuf;
+
+namespace DistributedExecutor.Cli.Commands;
+
+/// <summary><c>distctl status &lt;job-id&gt;</c>: state, exit code, attempts, worker and times.</summary>
+public static class StatusCommand
+{
+    public static Command Create()
+    {
+        var jobId = new Argument<string>("job-id") { Description = "The job id distctl run printed" };
+        var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
+        output.AcceptOnlyFromAmong("text", "json");
+        var status = new Command("status", "Show a job: state, exit code, attempts, worker, times") { jobId, output };
+        status.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
+        {
+            using var master = GlobalOptions.Connect(result);
+            var reply = await master.Jobs.GetJobAsync(new GetJobRequest { JobId = result.GetValue(jobId) }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            if (result.GetValue(output) == "json")
+            {
+                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithFormatDefaultValues(true)).Format(reply.Job));
+                return ExitCodes.Success;
+            }
+
+            Print(reply.Job);
+            return ExitCodes.Success;
+        }));
+        return status;
+    }
+
+    private static void Print(Job job)
+    {
+        var o = Console.Out;
+        o.WriteLine($"Job:       {job.Id}");
+        o.WriteLine($"State:     {Formatting.State(job.State)}");
+        o.WriteLine($"Pool:      {job.Pool}");
+        o.WriteLine($"Created:   {Formatting.Time(job.CreatedAt)}");
+        o.WriteLine($"Finished:  {Formatting.Time(job.FinishedAt)}");
+        foreach (var task in job.Tasks)
+        {
+            o.WriteLine();
+            o.WriteLine($"Task {task.Index}:    {task.Id}");
+            o.WriteLine($"  Command:   {Formatting.Command(task.Spec)}");
+            o.WriteLine($"  State:     {Formatting.State(task.State)}");
+            o.WriteLine($"  Exit code: {(task.HasExitCode ? task.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}{(task.HasSignal ? $" (signal {task.Signal})" : "")}");
+            if (task.Error.Length > 0)
+            {
+                o.WriteLine($"  Error:     {task.Error}");
+            }
+
+            o.WriteLine($"  Worker:    {(task.WorkerId.Length > 0 ? task.WorkerId : "-")}");
+            o.WriteLine($"  Started:   {Formatting.Time(task.StartedAt)}");
+            o.WriteLine($"  Finished:  {Formatting.Time(task.FinishedAt)}");
+            if (task.Truncated)
+            {
+                o.WriteLine("  Output:    truncated at the cap");
+            }
+
+            o.WriteLine($"  Attempts:  {task.Attempts.Count}");
+            foreach (var attempt in task.Attempts)
+            {
+                var exit = attempt.HasExitCode ? $" exit {attempt.ExitCode}" : "";
+                var error = attempt.Error.Length > 0 ? $" ({attempt.Error})" : "";
+                o.WriteLine($"    #{attempt.Number} {Formatting.State(attempt.State)}{exit} on {attempt.WorkerId}, {Formatting.Time(attempt.StartedAt)}, {Formatting.Duration(attempt.StartedAt, attempt.FinishedAt)}{error}");
+            }
+        }
+    }
+}

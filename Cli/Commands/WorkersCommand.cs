@@ -1,0 +1,27 @@
+using System.CommandLine;
+using DistributedExecutor.Contracts.V1;
+
+namespace DistributedExecutor.Cli.Commands;
+
+/// <summary><c>distctl workers</c>: the registry as the master sees it.</summary>
+public static class WorkersCommand
+{
+    public static Command Create()
+    {
+        var pool = new Option<string?>("--pool", "-p") { Description = "Only workers of this pool" };
+        var workers = new Command("workers", "List workers: state, pool, load, last heartbeat") { pool };
+        workers.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
+        {
+            using var master = GlobalOptions.Connect(result);
+            var reply = await master.Workers.ListWorkersAsync(new ListWorkersRequest { Pool = result.GetValue(pool) ?? "" }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine($"{"WORKER",-30}  {"STATE",-8}  {"POOL",-12}  {"RUNNING",7}  LAST HEARTBEAT");
+            foreach (var w in reply.Workers)
+            {
+                Console.Out.WriteLine($"{w.WorkerId,-30}  {Formatting.State(w.State),-8}  {w.Pool,-12}  {$"{w.RunningTasks}/{w.Capacity}",7}  {Formatting.Time(w.LastHeartbeatAt)}");
+            }
+
+            return ExitCodes.Success;
+        }));
+        return workers;
+    }
+}

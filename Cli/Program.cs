@@ -1,0 +1,29 @@
+using System.CommandLine;
+using DistributedExecutor.Cli;
+using DistributedExecutor.Cli.Commands;
+
+var root = new RootCommand("distctl: run commands across a fleet of workers")
+{
+    GlobalOptions.Master,
+    GlobalOptions.Token,
+    RunCommand.Create(),
+    StatusCommand.Create(),
+    LogsCommand.Create(),
+    CancelCommand.Create(),
+    ListCommand.Create(),
+    WorkersCommand.Create(),
+};
+
+var result = root.Parse(args);
+if (result.Errors.Count > 0)
+{
+    foreach (var error in result.Errors)
+    {
+        Console.Error.WriteLine($"distctl: {error.Message}");
+    }
+
+    Console.Error.WriteLine("Run 'distctl --help' for usage.");
+    return ExitCodes.Usage;
+}
+
+return await result.InvokeAsync();

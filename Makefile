@@ -1,0 +1,67 @@
+# Thin wrappers over dotnet, npm and the rabbitmq-server package. `make help` lists the targets.
+SHELL := /bin/bash
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+OUT := out
+BUF := tools/node_modules/.bin/buf
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+.PHONY: all help proto build test test-unit test-coverage run run-master run-worker clean deps rabbitmq-deps
+
+all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
+
+help: ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BUF): tools/package.json
+	cd tools && npm install --no-audit --no-fund --silent
+	@touch $(BUF)
+
+proto: $(BUF) ## Lint the .proto files with buf (C# is generated at build time by Grpc.Tools)
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+
+build: ## Build bin/master, bin/worker and bin/distctl
+	$(DOTNET) publish Master/Master.csproj -c $(CONFIGURATION) -o $(OUT)/master --nologo -v quiet
+	$(DOTNET) publish Worker/Worker.csproj -c $(CONFIGURATION) -o $(OUT)/worker --nologo -v quiet
+	$(DOTNET) publish Cli/Cli.csproj -c $(CONFIGURATION) -o $(OUT)/distctl --nologo -v quiet
+	@mkdir -p bin
+	ln -sf ../$(OUT)/master/DistributedExecutor.Master bin/master
+	ln -sf ../$(OUT)/worker/DistributedExecutor.Worker bin/worker
+	ln -sf ../$(OUT)/distctl/distctl bin/distctl
+
+rabbitmq-deps: ## Install rabbitmq-server (Debian package) when it is missing
+	@if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ -z "$$RABBITMQ_URL" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing rabbitmq-server for the integration tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null; \
+	    invoke-rc.d rabbitmq-server stop >/dev/null 2>&1 || true; \
+	  else \
+	    echo "rabbitmq-server is missing; install it with: sudo apt-get install -y rabbitmq-server (or set RABBITMQ_URL)"; exit 1; \
+	  fi; \
+	fi
+
+deps: rabbitmq-deps $(BUF) ## Everything the tests need
+
+test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
+	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal"
+
+test-unit: ## Unit tests only (no broker, no processes)
+	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --filter "Category!=Integration&Category!=EndToEnd"
+
+test-coverage: deps build ## Tests with coverage (coverlet) into artifacts/coverage
+	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --collect:"XPlat Code Coverage" --results-directory artifacts/coverage
+
+run: build ## Master with two embedded workers on localhost:50051 (in-memory bus unless RABBITMQ_URL is set)
+	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} EMBEDDED_WORKERS=$${EMBEDDED_WORKERS:-2} ./bin/master
+
+run-master: build ## A master on RabbitMQ ($$RABBITMQ_URL, default amqp://guest:guest@localhost:5672/)
+	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} ./bin/master
+
+run-worker: build ## A worker on RabbitMQ, registering with $$MASTER_ADDRESS (default localhost:50051)
+	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} WORKER_ADDRESS=$${WORKER_ADDRESS:-localhost:50052} ./bin/worker
+
+clean: ## Remove build output
+	rm -rf $(OUT) bin */bin */obj artifacts

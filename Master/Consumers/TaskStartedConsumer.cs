@@ -1,0 +1,19 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Master.Jobs;
+using MassTransit;
+
+namespace DistributedExecutor.Master.Consumers;
+
+/// <summary>Records a new attempt; a task that must not run (canceled, already ended, unknown) is told to stop.</summary>
+internal sealed class TaskStartedConsumer(JobStore store) : IConsumer<TaskStarted>
+{
+    public async Task Consume(ConsumeContext<TaskStarted> context)
+    {
+        var message = context.Message;
+        if (store.ApplyStarted(message))
+        {
+            await context.Publish(new CancelTask(message.JobId, message.TaskId, "the task was canceled or has already ended"), context.CancellationToken)
+                .ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Master.Consumers;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
+using DistributedExecutor.Master.Services;
+using DistributedExecutor.Master.Workers;
+using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Worker.Extensions;
+using DistributedExecutor.Worker.Options;
+using MassTransit;
+
+namespace DistributedExecutor.Master.Extensions;
+
+/// <summary>Registration of the master's parts; Program.cs reads as their table of contents.</summary>
+public static class MasterExtensions
+{
+    /// <summary>Job store, admission, validation (with the same executors and policy the workers use) and the registry.</summary>
+    public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, WorkerOptions policyOptions)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<JobSignals>();
+        services.AddSingleton<JobStore>();
+        services.AddSingleton<SubmissionValidator>();
+        services.AddSingleton<TaskPublisher>();
+        services.AddSingleton<JobSubmitter>();
+        services.AddSingleton<WorkerRegistry>();
+        services.AddHostedService<LostWorkerSweeper>();
+        services.AddHostedService<StartupRecovery>();
+
+        // With embedded workers these are already registered by AddWorkerRuntime.
+        services.TryAddWorkerPolicy(policyOptions);
+        return services;
+    }
+
+    /// <summary>The bus: the master's event queue, plus the workers' endpoints when they are embedded.</summary>
+    public static IServiceCollection AddMasterBus(this IServiceCollection services, MasterOptions options, WorkerOptions? embeddedWorkers)
+    {
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromSeconds(60);
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+        services.AddMassTransit(bus =>
+        {
+            bus.AddConsumer<TaskStartedConsumer>();
+            bus.AddConsumer<TaskOutputConsumer>();
+            bus.AddConsumer<TaskFinishedConsumer>();
+            if (embeddedWorkers is not null)
+            {
+                bus.AddWorkerConsumers();
+            }
+
+            bus.UseTransport(options.RabbitMqUrl, (context, cfg) =>
+            {
+                cfg.ReceiveEndpoint(QueueNames.MasterEvents, e =>
+                {
+                    // One at a time, in order: a task's output is stored before its TaskFinished.
+                    e.PrefetchCount = 256;
+                    e.ConcurrentMessageLimit = 1;
+                    if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    {
+                        rabbit.SetQuorumQueue();
+                    }
+
+                    e.ConfigureConsumer<TaskStartedConsumer>(context);
+                    e.ConfigureConsumer<TaskOutputConsumer>(context);
+                    e.ConfigureConsumer<TaskFinishedConsumer>(context);
+                });
+                if (embeddedWorkers is not null)
+                {
+                    cfg.ConfigureWorkerEndpoints(context, embeddedWorkers);
+                }
+            });
+        });
+        return services;
+    }
+
+    private static void TryAddWorkerPolicy(this IServiceCollection services, WorkerOptions policyOptions)
+    {
+        if (services.Any(d => d.ServiceType == typeof(ExecutorRegistry)))
+        {
+            return;
+        }
+
+        services.AddSingleton(new CommandPolicy(policyOptions.Command));
+        services.AddSingleton(policyOptions);
+        if (policyOptions.Command.Enabled)
+        {
+            services.AddSingleton<ITaskExecutor, CommandExecutor>();
+        }
+
+        services.AddSingleton<ExecutorRegistry>();
+    }
+}

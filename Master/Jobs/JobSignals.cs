@@ -1,0 +1,21 @@
+using System.Collections.Concurrent;
+
+namespace DistributedExecutor.Master.Jobs;
+
+/// <summary>Wakes WatchJob streams when their job's output or state changes.</summary>
+public sealed class JobSignals
+{
+    private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
+
+    /// <summary>A task that completes at the job's next change. Take it before reading, then wait on it.</summary>
+    public Task NextChange(Guid jobId) =>
+        _waiters.GetOrAdd(jobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public void Notify(Guid jobId)
+    {
+        if (_waiters.TryRemove(jobId, out var waiter))
+        {
+            waiter.TrySetResult();
+        }
+    }
+}

@@ -1,0 +1,724 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Options;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Data.Sqlite;
+
+namespace DistributedExecutor.Master.Jobs;
+
+/// <summary>
+/// Jobs, tasks, attempts and output in SQLite (WAL). Writes go through one connection under a lock, each in a
+/// transaction, so an event is applied whole or not at all; reads use their own connections. Every event
+/// handler is idempotent: attempts are keyed by their id and output batches by (attempt, sequence, part).
+/// </summary>
+public sealed class JobStore : IDisposable
+{
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS jobs(
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            pool TEXT NOT NULL,
+            state INTEGER NOT NULL,
+            task_count INTEGER NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER);
+        CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+        CREATE TABLE IF NOT EXISTS tasks(
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            state INTEGER NOT NULL,
+            spec BLOB NOT NULL,
+            published INTEGER NOT NULL DEFAULT 0,
+            current_attempt TEXT,
+            final_attempt TEXT,
+            exit_code INTEGER,
+            signal INTEGER,
+            error TEXT,
+            worker_id TEXT,
+            truncated INTEGER NOT NULL DEFAULT 0,
+            started_at INTEGER,
+            finished_at INTEGER);
+        CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id, state);
+        CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
+        CREATE TABLE IF NOT EXISTS attempts(
+            id TEXT PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+            job_id TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            worker_id TEXT NOT NULL,
+            state INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            exit_code INTEGER,
+            signal INTEGER,
+            error TEXT);
+        CREATE INDEX IF NOT EXISTS attempts_task ON attempts(task_id);
+        CREATE INDEX IF NOT EXISTS attempts_running ON attempts(state, worker_id);
+        CREATE TABLE IF NOT EXISTS output(
+            offset INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            attempt_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            part INTEGER NOT NULL,
+            stream INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            UNIQUE(attempt_id, seq, part));
+        CREATE INDEX IF NOT EXISTS output_job ON output(job_id, offset);
+        """;
+
+    private readonly string _connectionString;
+    private readonly SqliteConnection _writer;
+    private readonly Lock _writeLock = new();
+    private readonly TimeProvider _time;
+    private readonly JobSignals _signals;
+    private int _activeJobs;
+
+    public JobStore(MasterOptions options, TimeProvider time, JobSignals signals)
+    {
+        _time = time;
+        _signals = signals;
+        var fullPath = Path.GetFullPath(options.DatabasePath);
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _writer = Open();
+        Execute(_writer, "PRAGMA journal_mode=WAL;");
+        Execute(_writer, Schema);
+        _activeJobs = (int)(long)Scalar(_writer, "SELECT COUNT(*) FROM jobs WHERE state IN (1, 2)")!;
+    }
+
+    /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
+    public int ActiveJobs => Volatile.Read(ref _activeJobs);
+
+    public void Dispose() => _writer.Dispose();
+
+    /// <summary>Stores a new job with its tasks, not yet published.</summary>
+    public void CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var now = Now();
+            Execute(_writer, "INSERT INTO jobs(id, pool, state, task_count, created_at) VALUES($id, $pool, 1, $count, $now)",
+                ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now));
+            using var insert = _writer.CreateCommand();
+            insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec) VALUES($id, $job, $idx, 1, $spec)";
+            var id = insert.Parameters.Add("$id", SqliteType.Text);
+            insert.Parameters.AddWithValue("$job", Id(jobId));
+            var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
+            var spec = insert.Parameters.Add("$spec", SqliteType.Blob);
+            for (var i = 0; i < tasks.Count; i++)
+            {
+                id.Value = Id(tasks[i].TaskId);
+                idx.Value = i;
+                spec.Value = tasks[i].Spec.ToByteArray();
+                insert.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+            _activeJobs++;
+        }
+    }
+
+    public void MarkPublished(Guid jobId)
+    {
+        lock (_writeLock)
+        {
+            Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0", ("$job", Id(jobId)));
+        }
+    }
+
+    /// <summary>Removes a job that was never published (the broker refused it), so nothing half-created stays.</summary>
+    public void DeleteUnpublishedJob(Guid jobId)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            Execute(_writer, "DELETE FROM output WHERE job_id = $job", ("$job", Id(jobId)));
+            Execute(_writer, "DELETE FROM attempts WHERE job_id = $job", ("$job", Id(jobId)));
+            Execute(_writer, "DELETE FROM tasks WHERE job_id = $job", ("$job", Id(jobId)));
+            var removed = Execute(_writer, "DELETE FROM jobs WHERE id = $job AND state IN (1, 2)", ("$job", Id(jobId)));
+            tx.Commit();
+            if (removed > 0)
+            {
+                _activeJobs--;
+            }
+        }
+    }
+
+    /// <summary>Marks the job canceled-by-request and cancels its queued tasks. Null when there is no such job.</summary>
+    public Job? CancelJob(Guid jobId)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var updated = Execute(_writer, "UPDATE jobs SET cancel_requested = 1 WHERE id = $job", ("$job", Id(jobId)));
+            if (updated == 0)
+            {
+                return null;
+            }
+
+            Execute(_writer, "UPDATE tasks SET state = 6, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = 1",
+                ("$job", Id(jobId)), ("$now", Now()));
+            RefreshJobState(jobId);
+            tx.Commit();
+        }
+
+        _signals.Notify(jobId);
+        return GetJob(jobId, withTasks: true);
+    }
+
+    /// <summary>Applies TaskStarted. Returns true when the task must be stopped (its job was canceled, or it already ended).</summary>
+    public bool ApplyStarted(TaskStarted message)
+    {
+        bool stop;
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var task = ReadTaskForUpdate(message.TaskId);
+            if (task is null)
+            {
+                // A task this master does not know (deleted, or another store): tell the worker to drop it.
+                return true;
+            }
+
+            var existing = Scalar(_writer, "SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
+            if (existing is null)
+            {
+                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
+                Execute(_writer, """
+                    INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at)
+                    VALUES($id, $task, $job, $number, $worker, 2, $started)
+                    """,
+                    ("$id", Id(message.AttemptId)), ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)),
+                    ("$number", number), ("$worker", message.WorkerId), ("$started", message.StartedAt.ToUnixTimeMilliseconds()));
+            }
+
+            stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
+            if (existing is null && TaskRules.OnStarted(task.State) is { } next)
+            {
+                Execute(_writer, """
+                    UPDATE tasks SET state = $state, current_attempt = $attempt, worker_id = $worker,
+                        started_at = COALESCE(started_at, $started)
+                    WHERE id = $task
+                    """,
+                    ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$worker", message.WorkerId),
+                    ("$started", message.StartedAt.ToUnixTimeMilliseconds()), ("$task", Id(message.TaskId)));
+                RefreshJobState(message.JobId);
+            }
+
+            tx.Commit();
+        }
+
+        _signals.Notify(message.JobId);
+        return stop;
+    }
+
+    public void ApplyOutput(TaskOutput message)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using var insert = _writer.CreateCommand();
+            insert.CommandText = """
+                INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
+                VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
+                """;
+            insert.Parameters.AddWithValue("$job", Id(message.JobId));
+            insert.Parameters.AddWithValue("$task", Id(message.TaskId));
+            insert.Parameters.AddWithValue("$attempt", Id(message.AttemptId));
+            insert.Parameters.AddWithValue("$seq", message.Sequence);
+            var part = insert.Parameters.Add("$part", SqliteType.Integer);
+            var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
+            var data = insert.Parameters.Add("$data", SqliteType.Blob);
+            for (var i = 0; i < message.Chunks.Count; i++)
+            {
+                part.Value = i;
+                stream.Value = (int)message.Chunks[i].Stream;
+                data.Value = message.Chunks[i].Data;
+                insert.ExecuteNonQuery();
+            }
+
+            tx.Commit();
+        }
+
+        _signals.Notify(message.JobId);
+    }
+
+    public void ApplyFinished(TaskFinished message)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var task = ReadTaskForUpdate(message.TaskId);
+            if (task is null)
+            {
+                return;
+            }
+
+            var attemptState = TaskRules.ToState(message.Outcome);
+            var attemptUpdated = Execute(_writer, """
+                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error
+                WHERE id = $id AND finished_at IS NULL
+                """,
+                ("$state", (int)attemptState), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
+                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$id", Id(message.AttemptId)));
+            if (attemptUpdated == 0)
+            {
+                var known = Scalar(_writer, "SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
+                if (known is not null)
+                {
+                    // Already applied: a duplicate.
+                    return;
+                }
+
+                // TaskFinished overtook its TaskStarted (or that was lost): record the attempt whole.
+                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
+                Execute(_writer, """
+                    INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error)
+                    VALUES($id, $task, $job, $number, $worker, $state, $started, $finished, $exit, $signal, $error)
+                    """,
+                    ("$id", Id(message.AttemptId)), ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$number", number),
+                    ("$worker", message.WorkerId), ("$state", (int)attemptState), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
+                    ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$exit", message.ExitCode), ("$signal", message.Signal),
+                    ("$error", message.Error));
+            }
+
+            var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
+            if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is { } next)
+            {
+                if (TaskRules.IsTerminal(next))
+                {
+                    Execute(_writer, """
+                        UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
+                            signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
+                            started_at = COALESCE(started_at, $started)
+                        WHERE id = $task
+                        """,
+                        ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$exit", message.ExitCode), ("$signal", message.Signal),
+                        ("$error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
+                        ("$worker", message.WorkerId), ("$truncated", message.Truncated ? 1 : 0),
+                        ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
+                        ("$task", Id(message.TaskId)));
+                }
+                else
+                {
+                    Execute(_writer, "UPDATE tasks SET state = $state WHERE id = $task", ("$state", (int)next), ("$task", Id(message.TaskId)));
+                }
+
+                RefreshJobState(message.JobId);
+            }
+
+            tx.Commit();
+        }
+
+        _signals.Notify(message.JobId);
+    }
+
+    /// <summary>
+    /// Marks the unfinished attempts of a lost worker as lost. Their tasks go back to Queued (the broker
+    /// redelivers their messages), or to Canceled when their job was canceled. Returns the affected jobs.
+    /// </summary>
+    public IReadOnlyList<Guid> MarkWorkerLost(string workerId, string reason)
+    {
+        var jobs = new List<Guid>();
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var lost = new List<(string Attempt, string Task, string Job)>();
+            using (var query = _writer.CreateCommand())
+            {
+                query.CommandText = "SELECT id, task_id, job_id FROM attempts WHERE state = 2 AND worker_id = $worker";
+                query.Parameters.AddWithValue("$worker", workerId);
+                using var reader = query.ExecuteReader();
+                while (reader.Read())
+                {
+                    lost.Add((reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+                }
+            }
+
+            foreach (var (attempt, task, job) in lost)
+            {
+                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE id = $id",
+                    ("$now", Now()), ("$reason", reason), ("$id", attempt));
+                var cancel = (long)(Scalar(_writer, "SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", job)) ?? 0L) == 1;
+                Execute(_writer, """
+                    UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = 6 THEN $now ELSE finished_at END
+                    WHERE id = $task AND current_attempt = $attempt AND state = 2
+                    """,
+                    ("$state", cancel ? 6 : 1), ("$error", cancel ? "canceled" : null), ("$now", Now()), ("$task", task), ("$attempt", attempt));
+                var jobId = Guid.Parse(job);
+                RefreshJobState(jobId);
+                jobs.Add(jobId);
+            }
+
+            tx.Commit();
+        }
+
+        foreach (var job in jobs.Distinct())
+        {
+            _signals.Notify(job);
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Workers with attempts still running, per the store.</summary>
+    public IReadOnlyList<string> WorkersWithRunningAttempts()
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT DISTINCT worker_id FROM attempts WHERE state = 2";
+        using var reader = query.ExecuteReader();
+        var workers = new List<string>();
+        while (reader.Read())
+        {
+            workers.Add(reader.GetString(0));
+        }
+
+        return workers;
+    }
+
+    /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
+    public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished)
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = allUnfinished
+            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) ORDER BY j.seq, t.idx"
+            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 ORDER BY j.seq, t.idx";
+        using var reader = query.ExecuteReader();
+        var pending = new List<PendingTask>();
+        while (reader.Read())
+        {
+            pending.Add(new PendingTask(
+                Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
+                TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4)));
+        }
+
+        return pending;
+    }
+
+    /// <summary>After the in-memory bus lost its queues: running attempts are lost and their tasks queued again.</summary>
+    public void RequeueAllRunning(string reason)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE state = 2", ("$now", Now()), ("$reason", reason));
+            Execute(_writer, "UPDATE tasks SET state = 1 WHERE state = 2");
+            Execute(_writer, "UPDATE jobs SET state = 1 WHERE state = 2 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> 1)");
+            tx.Commit();
+        }
+    }
+
+    public Job? GetJob(Guid jobId, bool withTasks)
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at FROM jobs WHERE id = $id";
+        query.Parameters.AddWithValue("$id", Id(jobId));
+        using var reader = query.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        var job = ReadJob(reader);
+        if (withTasks)
+        {
+            LoadTasks(connection, job);
+        }
+
+        return job;
+    }
+
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq)
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        var where = new List<string>();
+        if (state != TaskState.Unspecified)
+        {
+            where.Add("state = $state");
+            query.Parameters.AddWithValue("$state", (int)state);
+        }
+
+        if (!string.IsNullOrEmpty(pool))
+        {
+            where.Add("pool = $pool");
+            query.Parameters.AddWithValue("$pool", pool);
+        }
+
+        if (beforeSeq is { } before)
+        {
+            where.Add("seq < $before");
+            query.Parameters.AddWithValue("$before", before);
+        }
+
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, seq FROM jobs"
+            + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
+            + " ORDER BY seq DESC LIMIT $limit";
+        query.Parameters.AddWithValue("$limit", pageSize + 1);
+        using var reader = query.ExecuteReader();
+        var jobs = new List<Job>();
+        long lastSeq = 0;
+        var more = false;
+        while (reader.Read())
+        {
+            if (jobs.Count == pageSize)
+            {
+                more = true;
+                break;
+            }
+
+            jobs.Add(ReadJob(reader));
+            lastSeq = reader.GetInt64(6);
+        }
+
+        return (jobs, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
+    }
+
+    /// <summary>
+    /// Output after <paramref name="afterOffset"/>, in order. Only the attempt that counts for each task is shown:
+    /// the final one once the task ended, else the current one, so a finished job's record has each task's
+    /// output exactly once however often it ran.
+    /// </summary>
+    public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit)
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = """
+            SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number
+            FROM output o
+            JOIN tasks t ON t.id = o.task_id
+            LEFT JOIN attempts a ON a.id = o.attempt_id
+            WHERE o.job_id = $job AND o.offset > $after AND o.attempt_id = COALESCE(t.final_attempt, t.current_attempt)
+            ORDER BY o.offset
+            LIMIT $limit
+            """;
+        query.Parameters.AddWithValue("$job", Id(jobId));
+        query.Parameters.AddWithValue("$after", afterOffset);
+        query.Parameters.AddWithValue("$limit", limit);
+        using var reader = query.ExecuteReader();
+        var chunks = new List<OutputChunk>();
+        while (reader.Read())
+        {
+            chunks.Add(new OutputChunk
+            {
+                Offset = reader.GetInt64(0),
+                TaskId = reader.GetString(1),
+                TaskIndex = reader.GetInt32(2),
+                Stream = (OutputStream)reader.GetInt32(3),
+                Data = ByteString.CopyFrom((byte[])reader[4]),
+                Attempt = reader.IsDBNull(5) ? 0 : reader.GetInt32(5),
+            });
+        }
+
+        return chunks;
+    }
+
+    /// <summary>Runs SQLite's own integrity check (used by tests and operators).</summary>
+    public string IntegrityCheck()
+    {
+        using var connection = Open();
+        return (string)Scalar(connection, "PRAGMA integrity_check")!;
+    }
+
+    private void RefreshJobState(Guid jobId) => RefreshJobState(Id(jobId));
+
+    private void RefreshJobState(string jobId)
+    {
+        var counts = new Dictionary<TaskState, int>();
+        using (var query = _writer.CreateCommand())
+        {
+            query.CommandText = "SELECT state, COUNT(*) FROM tasks WHERE job_id = $job GROUP BY state";
+            query.Parameters.AddWithValue("$job", jobId);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                counts[(TaskState)reader.GetInt32(0)] = reader.GetInt32(1);
+            }
+        }
+
+        var next = TaskRules.DeriveJobState(counts);
+        var previous = (TaskState)(int)(long)Scalar(_writer, "SELECT state FROM jobs WHERE id = $job", ("$job", jobId))!;
+        if (previous == next)
+        {
+            return;
+        }
+
+        var terminal = TaskRules.IsTerminal(next);
+        Execute(_writer, "UPDATE jobs SET state = $state, finished_at = $finished WHERE id = $job",
+            ("$state", (int)next), ("$finished", terminal ? Now() : null), ("$job", jobId));
+        if (terminal && !TaskRules.IsTerminal(previous))
+        {
+            _activeJobs--;
+        }
+        else if (!terminal && TaskRules.IsTerminal(previous))
+        {
+            _activeJobs++;
+        }
+    }
+
+    private TaskRow? ReadTaskForUpdate(Guid taskId)
+    {
+        using var query = _writer.CreateCommand();
+        query.CommandText = """
+            SELECT t.state, t.current_attempt, j.cancel_requested FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $id
+            """;
+        query.Parameters.AddWithValue("$id", Id(taskId));
+        using var reader = query.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        return new TaskRow((TaskState)reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1);
+    }
+
+    private void LoadTasks(SqliteConnection connection, Job job)
+    {
+        var attempts = new Dictionary<string, List<Attempt>>();
+        using (var query = connection.CreateCommand())
+        {
+            query.CommandText = """
+                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error
+                FROM attempts WHERE job_id = $job ORDER BY number
+                """;
+            query.Parameters.AddWithValue("$job", job.Id);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                var attempt = new Attempt
+                {
+                    Number = reader.GetInt32(1),
+                    WorkerId = reader.GetString(2),
+                    State = (TaskState)reader.GetInt32(3),
+                    StartedAt = Time(reader, 4),
+                    FinishedAt = Time(reader, 5),
+                    Error = reader.IsDBNull(8) ? "" : reader.GetString(8),
+                };
+                if (!reader.IsDBNull(6))
+                {
+                    attempt.ExitCode = reader.GetInt32(6);
+                }
+
+                if (!reader.IsDBNull(7))
+                {
+                    attempt.Signal = reader.GetInt32(7);
+                }
+
+                var taskId = reader.GetString(0);
+                if (!attempts.TryGetValue(taskId, out var list))
+                {
+                    attempts[taskId] = list = [];
+                }
+
+                list.Add(attempt);
+            }
+        }
+
+        using (var query = connection.CreateCommand())
+        {
+            query.CommandText = """
+                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at
+                FROM tasks WHERE job_id = $job ORDER BY idx
+                """;
+            query.Parameters.AddWithValue("$job", job.Id);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                var task = new JobTask
+                {
+                    Id = reader.GetString(0),
+                    Index = reader.GetInt32(1),
+                    State = (TaskState)reader.GetInt32(2),
+                    Spec = TaskSpec.Parser.ParseFrom((byte[])reader[3]),
+                    Error = reader.IsDBNull(6) ? "" : reader.GetString(6),
+                    WorkerId = reader.IsDBNull(7) ? "" : reader.GetString(7),
+                    Truncated = reader.GetInt32(8) == 1,
+                    StartedAt = Time(reader, 9),
+                    FinishedAt = Time(reader, 10),
+                };
+                if (!reader.IsDBNull(4))
+                {
+                    task.ExitCode = reader.GetInt32(4);
+                }
+
+                if (!reader.IsDBNull(5))
+                {
+                    task.Signal = reader.GetInt32(5);
+                }
+
+                if (attempts.TryGetValue(task.Id, out var list))
+                {
+                    task.Attempts.AddRange(list);
+                }
+
+                job.Tasks.Add(task);
+            }
+        }
+    }
+
+    private static Job ReadJob(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        Pool = reader.GetString(1),
+        State = (TaskState)reader.GetInt32(2),
+        TaskCount = reader.GetInt32(3),
+        CreatedAt = Time(reader, 4),
+        FinishedAt = Time(reader, 5),
+    };
+
+    private static Timestamp? Time(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal)));
+
+    private SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        Execute(connection, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;");
+        return connection;
+    }
+
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private static string Id(Guid id) => id.ToString("D");
+
+    private static int Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command.ExecuteNonQuery();
+    }
+
+    private static object? Scalar(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        var result = command.ExecuteScalar();
+        return result is DBNull ? null : result;
+    }
+
+    private sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested);
+}

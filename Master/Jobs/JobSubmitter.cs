@@ -1,0 +1,83 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Options;
+using MassTransit;
+
+namespace DistributedExecutor.Master.Jobs;
+
+/// <summary>
+/// Admission and submission: validate, admit within MAX_CONCURRENT_JOBS, persist, publish with confirms,
+/// and only then report the job Queued. When the broker refuses, the job is removed again: nothing is left
+/// half-created, and the caller hears UNAVAILABLE within PUBLISH_TIMEOUT_SECONDS.
+/// </summary>
+public sealed partial class JobSubmitter(
+    SubmissionValidator validator,
+    JobStore store,
+    TaskPublisher publisher,
+    MasterOptions options,
+    ILogger<JobSubmitter> logger)
+{
+    private readonly SemaphoreSlim _admission = new(1, 1);
+
+    public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken)
+    {
+        var verdict = validator.Validate(spec);
+        if (verdict.Denied is { } denied)
+        {
+            return SubmitResult.Denied(denied);
+        }
+
+        if (verdict.Problems.Count > 0)
+        {
+            return SubmitResult.Invalid(verdict.Problems);
+        }
+
+        var pool = spec!.Pool.Length == 0 ? "default" : spec.Pool;
+        var jobId = NewId.NextSequentialGuid();
+        var tasks = spec.Tasks.Select(t => (NewId.NextGuid(), t)).ToList();
+
+        // Counting and inserting under one gate keeps concurrent submissions from overshooting the limit.
+        await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (store.ActiveJobs >= options.MaxConcurrentJobs)
+            {
+                return SubmitResult.Exhausted($"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
+            }
+
+            store.CreateJob(jobId, pool, tasks);
+        }
+        finally
+        {
+            _admission.Release();
+        }
+
+        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
+        var messages = tasks.Select((t, i) => TaskMessages.ToExecuteTask(jobId, t.Item1, i, t.t, defaultTimeout)).ToList();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
+        try
+        {
+            await publisher.PublishAsync(pool, messages, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Some tasks may have reached the queue: workers drop tasks the store does not know.
+            store.DeleteUnpublishedJob(jobId);
+            LogPublishFailed(ex, jobId);
+            var reason = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+                ? $"the broker did not confirm the tasks within {options.PublishTimeoutSeconds}s (PUBLISH_TIMEOUT_SECONDS)"
+                : $"the broker refused the tasks: {ex.GetBaseException().Message}";
+            return SubmitResult.Unavailable($"job not accepted: {reason}; nothing was queued, submit again");
+        }
+
+        store.MarkPublished(jobId);
+        LogAccepted(jobId, tasks.Count, pool);
+        return SubmitResult.Accepted(store.GetJob(jobId, withTasks: true)!);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Accepted job {JobId} with {TaskCount} task(s) for pool {Pool}")]
+    private partial void LogAccepted(Guid jobId, int taskCount, string pool);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing job {JobId} failed; it was removed")]
+    private partial void LogPublishFailed(Exception exception, Guid jobId);
+}

@@ -1,0 +1,70 @@
+using DistributedExecutor.Worker.Options;
+
+namespace DistributedExecutor.Master.Options;
+
+/// <summary>Master settings, read from the environment (the seed's names) and validated at start-up.</summary>
+public sealed class MasterOptions
+{
+    /// <summary>MASTER_ADDRESS: gRPC listen address.</summary>
+    public string MasterAddress { get; set; } = ":50051";
+
+    /// <summary>MAX_CONCURRENT_JOBS: jobs queued or running at once; beyond it submissions get RESOURCE_EXHAUSTED.</summary>
+    public int MaxConcurrentJobs { get; set; } = 1000;
+
+    /// <summary>HEARTBEAT_TIMEOUT_SECONDS: a worker silent this long is lost.</summary>
+    public int HeartbeatTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>MASTER_DB_PATH: the SQLite job store.</summary>
+    public string DatabasePath { get; set; } = "data/master.db";
+
+    /// <summary>RABBITMQ_URL: the broker. Unset: localhost, or the in-memory bus in embedded mode.</summary>
+    public Uri? RabbitMqUrl { get; set; }
+
+    /// <summary>PUBLISH_TIMEOUT_SECONDS: how long a submission waits for the broker before UNAVAILABLE.</summary>
+    public int PublishTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>DEFAULT_TASK_TIMEOUT_SECONDS: a task's timeout when its spec sets none.</summary>
+    public int DefaultTaskTimeoutSeconds { get; set; } = 1500;
+
+    /// <summary>MAX_TASK_TIMEOUT_SECONDS: the largest timeout a spec may ask for (keep below the broker's consumer_timeout).</summary>
+    public int MaxTaskTimeoutSeconds { get; set; } = 1500;
+
+    /// <summary>MAX_TASKS_PER_JOB: tasks one job may carry.</summary>
+    public int MaxTasksPerJob { get; set; } = 100_000;
+
+    /// <summary>API_TOKEN: bearer token every client and worker must present. Required to listen beyond loopback.</summary>
+    public string? ApiToken { get; set; }
+
+    /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
+    public int EmbeddedWorkers { get; set; }
+
+    public static MasterOptions Load(SettingsReader settings)
+    {
+        var options = new MasterOptions
+        {
+            MasterAddress = settings.Address("MASTER_ADDRESS", ":50051"),
+            MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", 1000, 1, 10_000_000),
+            HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", 15, 1, 86_400),
+            DatabasePath = settings.String("MASTER_DB_PATH", "data/master.db"),
+            RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
+            PublishTimeoutSeconds = settings.Int("PUBLISH_TIMEOUT_SECONDS", 10, 1, 600),
+            DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
+            MaxTaskTimeoutSeconds = settings.Int("MAX_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
+            MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", 100_000, 1, 1_000_000),
+            ApiToken = settings.OptionalString("API_TOKEN"),
+            EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
+        };
+
+        if (options.DefaultTaskTimeoutSeconds > options.MaxTaskTimeoutSeconds)
+        {
+            settings.Fail($"DEFAULT_TASK_TIMEOUT_SECONDS={options.DefaultTaskTimeoutSeconds} exceeds MAX_TASK_TIMEOUT_SECONDS={options.MaxTaskTimeoutSeconds}");
+        }
+
+        if (ListenAddress.TryParse(options.MasterAddress, out var address, out _) && !address.IsLoopback && options.ApiToken is null)
+        {
+            settings.Fail($"MASTER_ADDRESS={options.MasterAddress} listens beyond loopback without authentication: set API_TOKEN, or listen on 127.0.0.1 / localhost");
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,50 @@
+using DistributedExecutor.Master.Extensions;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
+using DistributedExecutor.Master.Services;
+using DistributedExecutor.Worker.Extensions;
+using DistributedExecutor.Worker.Options;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+var settings = new SettingsReader(builder.Configuration);
+var options = MasterOptions.Load(settings);
+var workerOptions = WorkerOptions.Load(settings, requireMaster: false);
+if (settings.Errors.Count > 0)
+{
+    foreach (var error in settings.Errors)
+    {
+        Console.Error.WriteLine($"master: {error}");
+    }
+
+    return 2;
+}
+
+if (options.EmbeddedWorkers == 0)
+{
+    options.RabbitMqUrl ??= new Uri("amqp://guest:guest@localhost:5672/");
+}
+
+builder.AddLogLevel();
+if (options.EmbeddedWorkers > 0)
+{
+    // Development: workers in this process, talking to this master over its own gRPC port.
+    workerOptions.MasterAddress = ListenAddress.Parse(options.MasterAddress).ToClientUri().ToString();
+    workerOptions.WorkerAddress = "embedded";
+    workerOptions.RabbitMqUrl = options.RabbitMqUrl;
+    workerOptions.ApiToken = options.ApiToken;
+    var ids = Enumerable.Range(1, options.EmbeddedWorkers).Select(i => $"{workerOptions.WorkerId}-embedded-{i}").ToList();
+    builder.Services.AddWorkerRuntime(workerOptions, ids);
+}
+
+builder.Services.AddJobs(options, workerOptions);
+builder.Services.AddMasterBus(options, options.EmbeddedWorkers > 0 ? workerOptions : null);
+builder.Services.AddGrpc(o => o.Interceptors.Add<TokenAuthInterceptor>());
+builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress));
+
+var app = builder.Build();
+app.MapGrpcService<JobService>();
+app.MapGrpcService<WorkerControlService>();
+app.MapGrpcHealthChecksService();
+await app.RunAsync();
+return 0;

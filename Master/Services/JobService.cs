@@ -1,0 +1,109 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
+using Grpc.Core;
+using MassTransit;
+using V1 = DistributedExecutor.Contracts.V1;
+
+namespace DistributedExecutor.Master.Services;
+
+/// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
+internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, IBus bus) : V1.JobService.JobServiceBase
+{
+    private const int OutputPage = 512;
+
+    public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
+    {
+        var result = await submitter.SubmitAsync(request.Spec, context.CancellationToken).ConfigureAwait(false);
+        return result switch
+        {
+            { Job: { } job } => new SubmitJobResponse { Job = job },
+            { Problems: { } problems } => throw RpcErrors.Invalid("invalid job: " + string.Join("; ", problems)),
+            { DeniedReason: { } denied } => throw RpcErrors.Denied("refused: " + denied),
+            { ExhaustedReason: { } exhausted } => throw RpcErrors.Exhausted(exhausted),
+            { UnavailableReason: { } unavailable } => throw RpcErrors.Unavailable(unavailable),
+            _ => throw new InvalidOperationException("empty submit result"),
+        };
+    }
+
+    public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
+    {
+        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var job = store.GetJob(id, withTasks: true) ?? throw RpcErrors.NotFound($"job {id}");
+        return Task.FromResult(new GetJobResponse { Job = job });
+    }
+
+    public override Task<ListJobsResponse> ListJobs(ListJobsRequest request, ServerCallContext context)
+    {
+        var pageSize = request.PageSize switch
+        {
+            0 => 50,
+            < 0 or > 1000 => throw RpcErrors.Invalid($"page_size {request.PageSize} must be between 1 and 1000"),
+            var size => size,
+        };
+        long? before = null;
+        if (request.PageToken.Length > 0)
+        {
+            before = long.TryParse(request.PageToken, out var token) && token > 0
+                ? token
+                : throw RpcErrors.Invalid("page_token is not one this server issued");
+        }
+
+        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before);
+        var response = new ListJobsResponse { NextPageToken = next };
+        response.Jobs.AddRange(jobs);
+        return Task.FromResult(response);
+    }
+
+    public override async Task<CancelJobResponse> CancelJob(CancelJobRequest request, ServerCallContext context)
+    {
+        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var job = store.CancelJob(id) ?? throw RpcErrors.NotFound($"job {id}");
+        await bus.Publish(new Contracts.Messages.CancelTask(id, null, "canceled by user"), context.CancellationToken).ConfigureAwait(false);
+        return new CancelJobResponse { Job = job };
+    }
+
+    public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<WatchJobResponse> responseStream, ServerCallContext context)
+    {
+        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        if (request.FromOffset < 0)
+        {
+            throw RpcErrors.Invalid("from_offset must not be negative");
+        }
+
+        var cancellationToken = context.CancellationToken;
+        var offset = request.FromOffset;
+        var lastState = TaskState.Unspecified;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            // Take the wake-up before reading so a change between the read and the wait is not missed.
+            var changed = signals.NextChange(id);
+            var job = store.GetJob(id, withTasks: false) ?? throw RpcErrors.NotFound($"job {id}");
+            IReadOnlyList<OutputChunk> chunks;
+            do
+            {
+                chunks = store.ReadOutput(id, offset, OutputPage);
+                foreach (var chunk in chunks)
+                {
+                    await responseStream.WriteAsync(new WatchJobResponse { Output = chunk }, cancellationToken).ConfigureAwait(false);
+                    offset = chunk.Offset;
+                }
+            }
+            while (chunks.Count == OutputPage);
+
+            if (job.State != lastState)
+            {
+                lastState = job.State;
+                var full = TaskRules.IsTerminal(job.State) ? store.GetJob(id, withTasks: true)! : job;
+                await responseStream.WriteAsync(new WatchJobResponse { State = new JobStateChange { Job = full } }, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (TaskRules.IsTerminal(job.State) || !request.Follow)
+            {
+                return;
+            }
+
+            // The timeout is a safety net only; changes wake the stream at once.
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken)).ConfigureAwait(false);
+        }
+    }
+}

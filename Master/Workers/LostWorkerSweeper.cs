@@ -1,0 +1,45 @@
+using DistributedExecutor.Master.Jobs;
+
+namespace DistributedExecutor.Master.Workers;
+
+/// <summary>
+/// Once a second: attempts running on a worker that stopped heartbeating are marked lost and their tasks
+/// shown as queued again (the broker hands their messages to another worker once the lost worker's
+/// connection is gone). Right after a master start, workers get one heartbeat timeout to reappear.
+/// </summary>
+internal sealed partial class LostWorkerSweeper(JobStore store, WorkerRegistry registry, TimeProvider time, ILogger<LostWorkerSweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            if (time.GetUtcNow() - registry.StartedAt < registry.Timeout)
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (var worker in store.WorkersWithRunningAttempts())
+                {
+                    if (!registry.IsAlive(worker))
+                    {
+                        var jobs = store.MarkWorkerLost(worker, $"worker {worker} lost: no heartbeat for {registry.Timeout.TotalSeconds:0}s");
+                        LogLost(worker, jobs.Count);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogSweepFailed(ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Worker {WorkerId} lost; {Count} running attempt(s) marked lost")]
+    private partial void LogLost(string workerId, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Lost-worker sweep failed")]
+    private partial void LogSweepFailed(Exception exception);
+}

@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Options;
+using Google.Protobuf.WellKnownTypes;
+
+namespace DistributedExecutor.Master.Workers;
+
+/// <summary>
+/// The workers the master has heard from. A worker silent for HEARTBEAT_TIMEOUT_SECONDS is lost. The registry
+/// lives in memory: after a master restart workers appear again with their next heartbeat.
+/// </summary>
+public sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, Entry> _workers = new();
+
+    public DateTimeOffset StartedAt { get; } = time.GetUtcNow();
+
+    public TimeSpan Timeout => TimeSpan.FromSeconds(options.HeartbeatTimeoutSeconds);
+
+    public void Register(RegisterWorkerRequest request)
+    {
+        var now = time.GetUtcNow();
+        _workers[request.WorkerId] = new Entry(request.Clone(), now, now, 0, false);
+    }
+
+    /// <summary>False when the worker is unknown (it should register again).</summary>
+    public bool Heartbeat(HeartbeatRequest request)
+    {
+        var now = time.GetUtcNow();
+        while (_workers.TryGetValue(request.WorkerId, out var entry))
+        {
+            var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining };
+            if (_workers.TryUpdate(request.WorkerId, updated, entry))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public bool IsAlive(string workerId) =>
+        _workers.TryGetValue(workerId, out var entry) && time.GetUtcNow() - entry.LastHeartbeat <= Timeout;
+
+    public IReadOnlyList<WorkerInfo> List(string? pool)
+    {
+        var now = time.GetUtcNow();
+        return _workers.Values
+            .Where(e => string.IsNullOrEmpty(pool) || e.Registration.Pool == pool)
+            .OrderBy(e => e.Registration.Pool, StringComparer.Ordinal)
+            .ThenBy(e => e.Registration.WorkerId, StringComparer.Ordinal)
+            .Select(e =>
+            {
+                var info = new WorkerInfo
+                {
+                    WorkerId = e.Registration.WorkerId,
+                    Pool = e.Registration.Pool,
+                    Capacity = e.Registration.Capacity,
+                    RunningTasks = e.Running,
+                    Address = e.Registration.Address,
+                    RegisteredAt = Timestamp.FromDateTimeOffset(e.RegisteredAt),
+                    LastHeartbeatAt = Timestamp.FromDateTimeOffset(e.LastHeartbeat),
+                    State = now - e.LastHeartbeat > Timeout ? WorkerState.Lost : e.Draining ? WorkerState.Draining : WorkerState.Alive,
+                };
+                info.Executors.AddRange(e.Registration.Executors);
+                return info;
+            })
+            .ToList();
+    }
+
+    private sealed record Entry(RegisterWorkerRequest Registration, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, int Running, bool Draining);
+}

@@ -1,0 +1,119 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Worker.Running;
+using MassTransit;
+
+namespace DistributedExecutor.Worker.Consumers;
+
+/// <summary>
+/// Runs one delivery of a task as a new attempt: TaskStarted, output batches, TaskFinished, then the ack.
+/// When the worker shuts down past its drain period the attempt is given back (Abandoned) and the message
+/// returns to the queue for another worker.
+/// </summary>
+internal sealed partial class ExecuteTaskConsumer(
+    ExecutorRegistry executors,
+    RunningTasks running,
+    WorkerNodes nodes,
+    WorkerOptions options,
+    TimeProvider time,
+    ILogger<ExecuteTaskConsumer> logger) : IConsumer<ExecuteTask>
+{
+    public async Task Consume(ConsumeContext<ExecuteTask> context)
+    {
+        var task = context.Message;
+        var node = nodes.Enter();
+        try
+        {
+            await RunAsync(context, task, node).ConfigureAwait(false);
+        }
+        finally
+        {
+            node.Leave();
+        }
+    }
+
+    private async Task RunAsync(ConsumeContext<ExecuteTask> context, ExecuteTask task, WorkerNode node)
+    {
+        var attemptId = NewId.NextGuid();
+        var startedAt = time.GetUtcNow();
+        var deliveryCount = DeliveryCount(context);
+        await context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt), CancellationToken.None).ConfigureAwait(false);
+
+        TaskRunResult result;
+        var truncated = false;
+        long batches = 0;
+        if (running.IsCanceled(task.JobId, task.TaskId))
+        {
+            result = new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started");
+        }
+        else if (executors.Find(task.Executor) is not { } executor)
+        {
+            result = new TaskRunResult(TaskOutcome.Failed, null, null, $"could not start: executor \"{task.Executor}\" is not enabled on worker {node.Id}");
+        }
+        else if (executor.Validate(task) is { IsValid: false } verdict)
+        {
+            result = new TaskRunResult(TaskOutcome.Failed, null, null,
+                verdict.Denied is { } denied ? $"refused: {denied}" : $"invalid spec: {string.Join("; ", verdict.Problems)}");
+        }
+        else
+        {
+            LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
+            using var registration = running.Start(task.JobId, task.TaskId);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, registration.Canceled);
+            await using var output = new OutputBatcher(context, task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
+            try
+            {
+                result = await executor.ExecuteAsync(task, output, stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogExecutorFailed(ex, task.JobId, task.TaskId);
+                result = new TaskRunResult(TaskOutcome.Failed, null, null, $"executor error: {ex.Message}");
+            }
+
+            await output.CompleteAsync().ConfigureAwait(false);
+            truncated = output.Truncated;
+            batches = output.Batches;
+
+            if (result.Outcome == TaskOutcome.Canceled && !registration.Canceled.IsCancellationRequested)
+            {
+                // Stopped because this worker is shutting down, not because a user asked.
+                result = result with { Outcome = TaskOutcome.Abandoned, Error = $"worker {node.Id} shut down; the task goes back to the queue" };
+            }
+        }
+
+        await context.Publish(new TaskFinished(
+            task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
+            truncated, batches, startedAt, time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+        LogFinished(task.JobId, task.TaskId, attemptId, result.Outcome);
+
+        if (result.Outcome == TaskOutcome.Abandoned)
+        {
+            // An OperationCanceledException on the consume token tells MassTransit to return the message to
+            // the queue instead of acknowledging it or moving it to the error queue.
+            throw new OperationCanceledException("worker shutting down", context.CancellationToken);
+        }
+    }
+
+    private static int DeliveryCount(ConsumeContext context)
+    {
+        // Quorum queues count deliveries in x-delivery-count; classic queues only say "redelivered".
+        if (context.ReceiveContext.TransportHeaders.TryGetHeader("x-delivery-count", out var value) && value is not null
+            && long.TryParse(value.ToString(), out var count))
+        {
+            return (int)count + 1;
+        }
+
+        return context.ReceiveContext.Redelivered ? 2 : 1;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]
+    private partial void LogStarting(Guid jobId, Guid taskId, Guid attemptId, string workerId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of job {JobId}, attempt {AttemptId}, ended {Outcome}")]
+    private partial void LogFinished(Guid jobId, Guid taskId, Guid attemptId, TaskOutcome outcome);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Executor failed on task {TaskId} of job {JobId}")]
+    private partial void LogExecutorFailed(Exception exception, Guid jobId, Guid taskId);
+}

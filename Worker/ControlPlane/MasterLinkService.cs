@@ -1,0 +1,111 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Worker.Running;
+using Grpc.Core;
+
+namespace DistributedExecutor.Worker.ControlPlane;
+
+/// <summary>
+/// Registers each worker identity with the master and heartbeats it. The master being away does not stop
+/// work (tasks come from the broker); the link simply keeps trying.
+/// </summary>
+internal sealed partial class MasterLinkService(
+    WorkerService.WorkerServiceClient client,
+    WorkerNodes nodes,
+    WorkerOptions options,
+    ExecutorRegistry executors,
+    ILogger<MasterLinkService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var registered = new HashSet<string>();
+        var interval = TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds);
+        var failing = false;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                foreach (var node in nodes.All)
+                {
+                    if (!registered.Contains(node.Id))
+                    {
+                        await RegisterAsync(node, stoppingToken).ConfigureAwait(false);
+                        registered.Add(node.Id);
+                    }
+
+                    var reply = await client.HeartbeatAsync(
+                        new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = node.Draining },
+                        cancellationToken: stoppingToken).ConfigureAwait(false);
+                    if (!reply.Known)
+                    {
+                        registered.Remove(node.Id);
+                    }
+                }
+
+                if (failing)
+                {
+                    LogReconnected(options.MasterAddress);
+                    failing = false;
+                }
+            }
+            catch (RpcException ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                if (!failing)
+                {
+                    LogUnreachable(options.MasterAddress, ex.Status.StatusCode, ex.Status.Detail);
+                    failing = true;
+                }
+
+                registered.Clear();
+            }
+
+            try
+            {
+                await Task.Delay(failing ? TimeSpan.FromSeconds(1) : interval, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        // A last heartbeat says "draining" so the master's view is right while tasks finish.
+        foreach (var node in nodes.All)
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await client.HeartbeatAsync(
+                    new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true },
+                    cancellationToken: cts.Token).ConfigureAwait(false);
+            }
+            catch (RpcException)
+            {
+            }
+        }
+    }
+
+    private async Task RegisterAsync(WorkerNode node, CancellationToken cancellationToken)
+    {
+        var request = new RegisterWorkerRequest
+        {
+            WorkerId = node.Id,
+            Pool = options.Pool,
+            Capacity = node.Capacity,
+            Address = options.WorkerAddress,
+        };
+        request.Executors.AddRange(executors.Names);
+        await client.RegisterWorkerAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+        LogRegistered(node.Id, options.Pool, node.Capacity);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Registered worker {WorkerId} in pool {Pool} with capacity {Capacity}")]
+    private partial void LogRegistered(string workerId, string pool, int capacity);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Master at {MasterAddress} unreachable ({Status}: {Detail}); tasks still run, heartbeats retry every second")]
+    private partial void LogUnreachable(string masterAddress, StatusCode status, string detail);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Master at {MasterAddress} reachable again")]
+    private partial void LogReconnected(string masterAddress);
+}

@@ -1,0 +1,12 @@
+namespace DistributedExecutor.Worker.Executors;
+
+/// <summary>Executors by name. Adding one means registering another <see cref="ITaskExecutor"/>, nothing else.</summary>
+public sealed class ExecutorRegistry(IEnumerable<ITaskExecutor> executors)
+{
+    private readonly Dictionary<string, ITaskExecutor> _byName =
+        executors.ToDictionary(e => e.Name, StringComparer.Ordinal);
+
+    public IReadOnlyCollection<string> Names => _byName.Keys;
+
+    public ITaskExecutor? Find(string name) => _byName.GetValueOrDefault(name);
+}

@@ -1,0 +1,64 @@
+using DistributedExecutor.Worker.Options;
+using MassTransit;
+
+namespace DistributedExecutor.Worker.Extensions;
+
+/// <summary>The transport both master and worker use: RabbitMQ when a URL is given, else in-memory (embedded only).</summary>
+public static class BusExtensions
+{
+    public static void UseTransport(
+        this IBusRegistrationConfigurator bus,
+        Uri? rabbitMqUrl,
+        Action<IBusRegistrationContext, IBusFactoryConfigurator> configureEndpoints)
+    {
+        if (rabbitMqUrl is null)
+        {
+            bus.UsingInMemory((context, cfg) => configureEndpoints(context, cfg));
+            return;
+        }
+
+        var (host, username, password) = SplitCredentials(rabbitMqUrl);
+        bus.UsingRabbitMq((context, cfg) =>
+        {
+            cfg.Host(host, h =>
+            {
+                h.Username(username);
+                h.Password(password);
+                h.PublisherConfirmation = true;
+                h.Heartbeat(TimeSpan.FromSeconds(10));
+            });
+            configureEndpoints(context, cfg);
+        });
+    }
+
+    /// <summary>Takes user and password out of the URL so the address that gets logged carries no secret.</summary>
+    public static (Uri Host, string Username, string Password) SplitCredentials(Uri url)
+    {
+        var username = "guest";
+        var password = "guest";
+        if (!string.IsNullOrEmpty(url.UserInfo))
+        {
+            var parts = url.UserInfo.Split(':', 2);
+            username = Uri.UnescapeDataString(parts[0]);
+            password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+
+        var builder = new UriBuilder(url) { UserName = "", Password = "" };
+        if (builder.Port < 0)
+        {
+            builder.Port = url.Scheme == "amqps" ? 5671 : 5672;
+        }
+
+        return (builder.Uri, username, password);
+    }
+
+    /// <summary>Quorum queues with a delivery limit, so a task that kills its worker every time stops coming back.</summary>
+    public static void UseTaskQueueArguments(this IReceiveEndpointConfigurator endpoint, int deliveryLimit)
+    {
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            rabbit.SetQuorumQueue();
+            rabbit.SetQueueArgument("x-delivery-limit", deliveryLimit);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Net;
+using DistributedExecutor.Worker.Options;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace DistributedExecutor.Worker.Extensions;
+
+/// <summary>Hosting details shared by master and worker.</summary>
+public static class HostingExtensions
+{
+    /// <summary>LOG_LEVEL (debug, info, warn, error) as in the seed; MassTransit and ASP.NET stay at warning unless debug.</summary>
+    public static void AddLogLevel(this IHostApplicationBuilder builder)
+    {
+        var level = (builder.Configuration["LOG_LEVEL"] ?? "info").Trim().ToLowerInvariant() switch
+        {
+            "trace" => LogLevel.Trace,
+            "debug" => LogLevel.Debug,
+            "warn" or "warning" => LogLevel.Warning,
+            "error" => LogLevel.Error,
+            _ => LogLevel.Information,
+        };
+        builder.Logging.SetMinimumLevel(level);
+        if (level > LogLevel.Debug)
+        {
+            builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+            builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
+            builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        }
+
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        });
+    }
+
+    /// <summary>Plain-text HTTP/2 (gRPC) on the given address; an empty host listens on every interface.</summary>
+    public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address)
+    {
+        webHost.ConfigureKestrel(kestrel =>
+        {
+            void Http2(ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
+            if (address.IsAnyInterface)
+            {
+                kestrel.ListenAnyIP(address.Port, Http2);
+            }
+            else if (address.IsLoopback)
+            {
+                if (string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase))
+                {
+                    kestrel.ListenLocalhost(address.Port, Http2);
+                }
+                else
+                {
+                    kestrel.Listen(IPAddress.Parse(address.Host), address.Port, Http2);
+                }
+            }
+            else
+            {
+                var ip = IPAddress.TryParse(address.Host, out var parsed)
+                    ? parsed
+                    : Dns.GetHostAddresses(address.Host).First();
+                kestrel.Listen(ip, address.Port, Http2);
+            }
+        });
+    }
+}

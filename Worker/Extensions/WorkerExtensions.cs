@@ -1,0 +1,87 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Worker.Consumers;
+using DistributedExecutor.Worker.ControlPlane;
+using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Worker.Running;
+using Grpc.Core;
+using MassTransit;
+
+namespace DistributedExecutor.Worker.Extensions;
+
+/// <summary>Registration of the worker's parts, shared by the worker process and the embedded host.</summary>
+public static class WorkerExtensions
+{
+    /// <summary>Executors, running-task tracking, the worker identities and the link to the master.</summary>
+    public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, IReadOnlyList<string> workerIds)
+    {
+        services.AddSingleton(options);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new CommandPolicy(options.Command));
+        services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
+        services.AddSingleton<RunningTasks>();
+        if (options.Command.Enabled)
+        {
+            services.AddSingleton<ITaskExecutor, CommandExecutor>();
+        }
+
+        services.AddSingleton<ExecutorRegistry>();
+
+        var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri();
+        services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)
+            .AddCallCredentials((_, metadata) =>
+            {
+                if (options.ApiToken is { } token)
+                {
+                    metadata.Add("authorization", $"Bearer {token}");
+                }
+
+                return Task.CompletedTask;
+            })
+            .ConfigureChannel(c => c.UnsafeUseInsecureChannelCallCredentials = true);
+        services.AddHostedService<MasterLinkService>();
+        return services;
+    }
+
+    public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<ExecuteTaskConsumer, ExecuteTaskConsumerDefinition>();
+        bus.AddConsumer<CancelTaskConsumer>();
+    }
+
+    /// <summary>The pool's task queue (prefetch = capacity) and a per-process queue that hears every cancel.</summary>
+    public static void ConfigureWorkerEndpoints(this IBusFactoryConfigurator cfg, IBusRegistrationContext context, WorkerOptions options)
+    {
+        var capacity = context.GetRequiredService<WorkerNodes>().TotalCapacity;
+        cfg.ReceiveEndpoint(QueueNames.Tasks(options.Pool), e =>
+        {
+            e.PrefetchCount = capacity;
+            e.ConfigureConsumeTopology = false;
+            e.UseTaskQueueArguments(options.DeliveryLimit);
+            e.ConfigureConsumer<ExecuteTaskConsumer>(context);
+        });
+        cfg.ReceiveEndpoint(new TemporaryEndpointDefinition("distexec-cancel"), e =>
+        {
+            e.ConfigureConsumer<CancelTaskConsumer>(context);
+        });
+    }
+
+    /// <summary>
+    /// SIGTERM: stop taking messages, let running tasks finish for the drain period, then cancel the rest
+    /// (their messages go back to the queue).
+    /// </summary>
+    public static IServiceCollection AddDrain(this IServiceCollection services, WorkerOptions options)
+    {
+        var drain = TimeSpan.FromSeconds(options.DrainTimeoutSeconds);
+        services.Configure<MassTransitHostOptions>(o =>
+        {
+            o.WaitUntilStarted = false;
+            o.ConsumerStopTimeout = drain;
+            o.StopTimeout = drain + TimeSpan.FromSeconds(options.KillGraceSeconds + 10);
+        });
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(options.KillGraceSeconds + 20));
+        return services;
+    }
+}

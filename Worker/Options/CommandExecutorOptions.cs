@@ -1,0 +1,14 @@
+namespace DistributedExecutor.Worker.Options;
+
+/// <summary>The command executor's switches and policy (EXECUTOR_COMMAND_*).</summary>
+public sealed class CommandExecutorOptions
+{
+    /// <summary>EXECUTOR_COMMAND_ENABLED: run command tasks at all.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>EXECUTOR_COMMAND_ALLOWED: comma-separated names or absolute paths; empty allows all not blocked.</summary>
+    public IReadOnlyList<string> Allowed { get; set; } = [];
+
+    /// <summary>EXECUTOR_COMMAND_BLOCKED: comma-separated names or absolute paths never run.</summary>
+    public IReadOnlyList<string> Blocked { get; set; } = [];
+}

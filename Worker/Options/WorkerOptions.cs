@@ -1,0 +1,88 @@
+namespace DistributedExecutor.Worker.Options;
+
+/// <summary>Worker settings, read from the environment (the seed's names) and validated at start-up.</summary>
+public sealed class WorkerOptions
+{
+    /// <summary>WORKER_ID: unique worker id; default the hostname.</summary>
+    public string WorkerId { get; set; } = Environment.MachineName;
+
+    /// <summary>WORKER_ADDRESS: where the worker serves gRPC health.</summary>
+    public string WorkerAddress { get; set; } = ":50052";
+
+    /// <summary>MASTER_ADDRESS: the master to register and heartbeat with.</summary>
+    public string MasterAddress { get; set; } = "";
+
+    /// <summary>WORKER_POOL: the pool whose queue this worker consumes.</summary>
+    public string Pool { get; set; } = "default";
+
+    /// <summary>MAX_CONCURRENT_TASKS: tasks run at once (also the broker prefetch).</summary>
+    public int MaxConcurrentTasks { get; set; } = 10;
+
+    /// <summary>DRAIN_TIMEOUT_SECONDS: on SIGTERM, how long running tasks may finish before they are given back.</summary>
+    public int DrainTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>KILL_GRACE_SECONDS: between TERM and KILL of a task's process group.</summary>
+    public int KillGraceSeconds { get; set; } = 5;
+
+    /// <summary>OUTPUT_CAP_BYTES: output kept per stream of a task.</summary>
+    public long OutputCapBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>HEARTBEAT_INTERVAL_SECONDS: how often the worker heartbeats.</summary>
+    public int HeartbeatIntervalSeconds { get; set; } = 3;
+
+    /// <summary>API_TOKEN: bearer token for the master, when it requires one.</summary>
+    public string? ApiToken { get; set; }
+
+    /// <summary>RABBITMQ_URL: the broker (amqp://user:pass@host:port/vhost). Unset in a worker: localhost.</summary>
+    public Uri? RabbitMqUrl { get; set; }
+
+    /// <summary>TASK_DELIVERY_LIMIT: deliveries of one task message before the broker gives up on it.</summary>
+    public int DeliveryLimit { get; set; } = 5;
+
+    public CommandExecutorOptions Command { get; set; } = new();
+
+    /// <summary>Reads every setting, collecting all problems.</summary>
+    public static WorkerOptions Load(SettingsReader settings, bool requireMaster)
+    {
+        var options = new WorkerOptions
+        {
+            WorkerId = settings.String("WORKER_ID", Environment.MachineName),
+            WorkerAddress = settings.Address("WORKER_ADDRESS", ":50052"),
+            MasterAddress = settings.String("MASTER_ADDRESS", ""),
+            Pool = settings.String("WORKER_POOL", "default"),
+            MaxConcurrentTasks = settings.Int("MAX_CONCURRENT_TASKS", 10, 1, 10_000),
+            DrainTimeoutSeconds = settings.Int("DRAIN_TIMEOUT_SECONDS", 30, 0, 86_400),
+            KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", 5, 0, 3_600),
+            OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", 10 * 1024 * 1024, 1024, 1L << 34),
+            HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", 3, 1, 3_600),
+            ApiToken = settings.OptionalString("API_TOKEN"),
+            RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
+            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
+            Command = new CommandExecutorOptions
+            {
+                Enabled = settings.Bool("EXECUTOR_COMMAND_ENABLED", true),
+                Allowed = settings.List("EXECUTOR_COMMAND_ALLOWED"),
+                Blocked = settings.List("EXECUTOR_COMMAND_BLOCKED"),
+            },
+        };
+
+        if (!PoolName.IsValid(options.Pool))
+        {
+            settings.Fail($"WORKER_POOL={options.Pool}: {PoolName.Rule}");
+        }
+
+        if (requireMaster)
+        {
+            if (options.MasterAddress.Length == 0)
+            {
+                settings.Fail("MASTER_ADDRESS is required (for example localhost:50051)");
+            }
+            else if (!ListenAddress.TryParse(options.MasterAddress, out _, out var error))
+            {
+                settings.Fail($"MASTER_ADDRESS={options.MasterAddress}: {error}");
+            }
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,36 @@
+using DistributedExecutor.Worker.Extensions;
+using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Worker.Running;
+using MassTransit;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+var settings = new SettingsReader(builder.Configuration);
+var options = WorkerOptions.Load(settings, requireMaster: true);
+options.RabbitMqUrl ??= new Uri("amqp://guest:guest@localhost:5672/");
+if (settings.Errors.Count > 0)
+{
+    foreach (var error in settings.Errors)
+    {
+        Console.Error.WriteLine($"worker: {error}");
+    }
+
+    return 2;
+}
+
+builder.AddLogLevel();
+builder.Services.AddWorkerRuntime(options, [options.WorkerId]);
+builder.Services.AddDrain(options);
+builder.Services.AddMassTransit(bus =>
+{
+    bus.AddWorkerConsumers();
+    bus.UseTransport(options.RabbitMqUrl, (context, cfg) => cfg.ConfigureWorkerEndpoints(context, options));
+});
+builder.Services.AddGrpc();
+builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress));
+
+var app = builder.Build();
+app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkerNodes>().SetDraining());
+app.MapGrpcHealthChecksService();
+await app.RunAsync();
+return 0;
