@@ -23,7 +23,7 @@ public static class MasterExtensions
         services.AddSingleton<JobSignals>();
         services.AddSingleton<JobStore>();
         services.AddSingleton<SubmissionValidator>();
-        services.AddSingleton<TaskPublisher>();
+        services.AddSingleton<ITaskPublisher, TaskPublisher>();
         services.AddSingleton<JobSubmitter>();
         services.AddSingleton<WorkerRegistry>();
         services.AddHostedService<LostWorkerSweeper>();

@@ -12,7 +12,7 @@ namespace DistributedExecutor.Master.Jobs;
 public sealed partial class JobSubmitter(
     SubmissionValidator validator,
     JobStore store,
-    TaskPublisher publisher,
+    ITaskPublisher publisher,
     MasterOptions options,
     ILogger<JobSubmitter> logger)
 {

@@ -6,7 +6,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
 /// </summary>
-internal sealed partial class StartupRecovery(JobStore store, TaskPublisher publisher, MasterOptions options, ILogger<StartupRecovery> logger) : BackgroundService
+internal sealed partial class StartupRecovery(JobStore store, ITaskPublisher publisher, MasterOptions options, ILogger<StartupRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

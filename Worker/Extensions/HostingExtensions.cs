@@ -24,6 +24,7 @@ public static class HostingExtensions
             builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
             builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+            builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
         }
 
         builder.Logging.AddSimpleConsole(o =>

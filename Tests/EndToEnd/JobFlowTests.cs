@@ -1,0 +1,86 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Tests.Fixtures;
+using Grpc.Core;
+using Microsoft.Data.Sqlite;
+
+namespace DistributedExecutor.Tests.EndToEnd;
+
+/// <summary>Many tasks, two workers, a master that dies: nothing lost, nothing run twice.</summary>
+[Collection(ClusterCollection.Name)]
+[Trait("Category", "EndToEnd")]
+public sealed class JobFlowTests(ClusterFixture fixture)
+{
+    private Cluster Cluster => fixture.Cluster;
+
+    [Fact]
+    public async Task Submit_TwoHundredTasks_EachRunsOnceWithItsOwnOutputAcrossBothWorkers()
+    {
+        var spec = new JobSpec();
+        for (var i = 0; i < 200; i++)
+        {
+            spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", $"echo task-{i}; echo err-{i} >&2; sleep 0.05" } } });
+        }
+
+        var job = (await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        var done = await Cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(120));
+
+        Assert.Equal(TaskState.Succeeded, done.State);
+        Assert.Equal(200, done.Tasks.Count);
+        Assert.All(done.Tasks, t => Assert.Single(t.Attempts));
+        Assert.Equal(2, done.Tasks.Select(t => t.WorkerId).Distinct().Count());
+        var output = await Cluster.OutputAsync(job.Id);
+        for (var i = 0; i < 200; i++)
+        {
+            Assert.Equal($"task-{i}\n", output[i].Stdout);
+            Assert.Equal($"err-{i}\n", output[i].Stderr);
+        }
+    }
+
+    [Fact]
+    public async Task Master_KilledAndRestartedMidRun_NoJobLost()
+    {
+        var ids = new List<string>();
+        for (var i = 0; i < 30; i++)
+        {
+            var spec = new JobSpec();
+            spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", $"sleep 0.{i % 10}; echo job-{i}" } } });
+            ids.Add((await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id);
+        }
+
+        Cluster.Master!.Signal(9);
+        Assert.True(await Cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        using (var connection = new SqliteConnection($"Data Source={Cluster.DatabasePath}"))
+        {
+            connection.Open();
+            using var check = connection.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", check.ExecuteScalar());
+        }
+
+        await Cluster.StartMasterAsync();
+
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var job = await Cluster.WaitForJobAsync(ids[i], TimeSpan.FromSeconds(60));
+            Assert.True(job.State == TaskState.Succeeded, $"job {i} ended {job.State}: {job.Tasks[0].Error}\n{Cluster.Logs()}");
+            var output = await Cluster.OutputAsync(ids[i]);
+            Assert.Equal($"job-{i}\n", output[0].Stdout);
+        }
+
+        await Cluster.WaitForWorkersAsync(2);
+    }
+
+    [Fact]
+    public async Task Submit_InvalidSpecs_InvalidArgumentWithEveryProblem()
+    {
+        var spec = new JobSpec { Pool = "Bad Pool!" };
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "" }, Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromDays(30)) });
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec }));
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("pool", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("program is empty", error.Status.Detail, StringComparison.Ordinal);
+        Assert.Contains("MAX_TASK_TIMEOUT_SECONDS", error.Status.Detail, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Text;
+using DistributedExecutor.Worker.Executors.Command;
+
+namespace DistributedExecutor.Tests.Fixtures;
+
+/// <summary>
+/// A program the tests start, in its own process group (through setsid) so that stopping it stops everything
+/// it started. Output is kept for diagnostics.
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly Lock _lock = new();
+
+    private ChildProcess(Process process, string name)
+    {
+        _process = process;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static ChildProcess Start(string name, string program, IEnumerable<string> args, IDictionary<string, string?> environment)
+    {
+        var startInfo = new ProcessStartInfo("/usr/bin/setsid")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = RepoPaths.Root,
+        };
+        startInfo.ArgumentList.Add("--");
+        startInfo.ArgumentList.Add(program);
+        foreach (var arg in args)
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            if (value is null)
+            {
+                startInfo.Environment.Remove(key);
+            }
+            else
+            {
+                startInfo.Environment[key] = value;
+            }
+        }
+
+        var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
+        var child = new ChildProcess(process, name);
+        process.OutputDataReceived += (_, e) => child.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => child.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.StandardInput.Close();
+        return child;
+    }
+
+    /// <summary>Sends a signal to the whole group (15 TERM, 9 KILL).</summary>
+    public void Signal(int signal) => ProcessGroup.Signal(_process.Id, signal);
+
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(15);
+            if (!await WaitForExitAsync(TimeSpan.FromSeconds(10)))
+            {
+                Signal(9);
+                await WaitForExitAsync(TimeSpan.FromSeconds(5));
+            }
+        }
+
+        // Whatever the leader left in its group goes too.
+        Signal(9);
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_output.Length < 4 * 1024 * 1024)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+}

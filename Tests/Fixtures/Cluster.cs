@@ -1,0 +1,219 @@
+using System.Diagnostics;
+using DistributedExecutor.Contracts.V1;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+
+namespace DistributedExecutor.Tests.Fixtures;
+
+/// <summary>
+/// A real deployment on this machine: bin/master and bin/worker processes on free loopback ports, a private
+/// SQLite file, and the shared test RabbitMQ under a virtual host of its own. Tests drive it with
+/// bin/distctl or a gRPC client, as users would.
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    private readonly List<ChildProcess> _workers = [];
+    private readonly Dictionary<string, string?> _masterEnvironment;
+    private readonly string _dataDir;
+    private GrpcChannel? _channel;
+
+    private Cluster(RabbitMqBroker broker, Uri brokerUrl, Dictionary<string, string?> masterEnvironment, string dataDir, int masterPort)
+    {
+        Broker = broker;
+        BrokerUrl = brokerUrl;
+        _masterEnvironment = masterEnvironment;
+        _dataDir = dataDir;
+        MasterPort = masterPort;
+    }
+
+    public RabbitMqBroker Broker { get; }
+
+    /// <summary>The broker URL this cluster uses (its own virtual host where the broker allows).</summary>
+    public Uri BrokerUrl { get; }
+
+    public int MasterPort { get; }
+
+    public string MasterAddress => $"127.0.0.1:{MasterPort}";
+
+    public string DatabasePath => Path.Combine(_dataDir, "master.db");
+
+    public ChildProcess? Master { get; private set; }
+
+    public IReadOnlyList<ChildProcess> Workers => _workers;
+
+    public JobService.JobServiceClient Jobs => new(Channel);
+
+    public WorkerService.WorkerServiceClient WorkerControl => new(Channel);
+
+    private GrpcChannel Channel => _channel ??= GrpcChannel.ForAddress($"http://{MasterAddress}");
+
+    /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
+    public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default")
+    {
+        var broker = await RabbitMqBroker.Shared;
+        var dataDir = Directory.CreateTempSubdirectory("distexec-cluster-").FullName;
+        var port = FreePort.Next();
+        var brokerUrl = await broker.IsolatedUrlAsync($"cluster-{port}");
+        var environment = new Dictionary<string, string?>
+        {
+            ["RABBITMQ_URL"] = brokerUrl.ToString(),
+            ["MASTER_ADDRESS"] = $"127.0.0.1:{port}",
+            ["MASTER_DB_PATH"] = Path.Combine(dataDir, "master.db"),
+            ["HEARTBEAT_TIMEOUT_SECONDS"] = "5",
+            ["LOG_LEVEL"] = "info",
+            ["EMBEDDED_WORKERS"] = null,
+            ["API_TOKEN"] = null,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var cluster = new Cluster(broker, brokerUrl, environment, dataDir, port);
+        try
+        {
+            await cluster.StartMasterAsync();
+            for (var i = 0; i < workers; i++)
+            {
+                cluster.StartWorker($"w{i + 1}-{port}", pool);
+            }
+
+            await cluster.WaitForWorkersAsync(workers);
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task StartMasterAsync()
+    {
+        Master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], _masterEnvironment);
+        var health = new Health.HealthClient(Channel);
+        await Eventually.Until(
+            async () =>
+            {
+                if (Master.HasExited)
+                {
+                    throw new InvalidOperationException($"master exited with {Master.ExitCode}:\n{Master.Output}");
+                }
+
+                return (await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status;
+            },
+            status => status == HealthCheckResponse.Types.ServingStatus.Serving,
+            TimeSpan.FromSeconds(60), "master health SERVING");
+    }
+
+    public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var environment = new Dictionary<string, string?>(_masterEnvironment)
+        {
+            ["WORKER_ID"] = id,
+            ["WORKER_POOL"] = pool,
+            ["WORKER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
+            ["HEARTBEAT_INTERVAL_SECONDS"] = "1",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        var worker = ChildProcess.Start(id, RepoPaths.Bin("worker"), [], environment);
+        _workers.Add(worker);
+        return worker;
+    }
+
+    public Task WaitForWorkersAsync(int alive) =>
+        Eventually.Until(
+            async () => (await WorkerControl.ListWorkersAsync(new ListWorkersRequest())).Workers.Count(w => w.State == WorkerState.Alive),
+            count => count >= alive,
+            TimeSpan.FromSeconds(60), $"{alive} workers alive");
+
+    /// <summary>Runs bin/distctl against this cluster's master.</summary>
+    public async Task<CliResult> DistctlAsync(params string[] args)
+    {
+        var startInfo = new ProcessStartInfo(RepoPaths.Bin("distctl"))
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        startInfo.Environment["MASTER_ADDRESS"] = MasterAddress;
+        startInfo.Environment.Remove("API_TOKEN");
+        foreach (var arg in args)
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(startInfo)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await process.WaitForExitAsync(cts.Token);
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    public async Task<Job> WaitForJobAsync(string jobId, TimeSpan timeout) =>
+        await Eventually.Until(
+            async () => (await Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
+            job => job.State is TaskState.Succeeded or TaskState.Failed or TaskState.TimedOut or TaskState.Canceled,
+            timeout, $"job {jobId} to finish");
+
+    /// <summary>A finished job's output per task index, stdout and stderr apart.</summary>
+    public async Task<Dictionary<int, (string Stdout, string Stderr)>> OutputAsync(string jobId)
+    {
+        var byTask = new Dictionary<int, (System.Text.StringBuilder Out, System.Text.StringBuilder Err)>();
+        using var call = Jobs.WatchJob(new WatchJobRequest { JobId = jobId, Follow = false });
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            var message = call.ResponseStream.Current;
+            if (message.EventCase != WatchJobResponse.EventOneofCase.Output)
+            {
+                continue;
+            }
+
+            if (!byTask.TryGetValue(message.Output.TaskIndex, out var texts))
+            {
+                byTask[message.Output.TaskIndex] = texts = (new(), new());
+            }
+
+            (message.Output.Stream == OutputStream.Stderr ? texts.Err : texts.Out).Append(message.Output.Data.ToStringUtf8());
+        }
+
+        return byTask.ToDictionary(p => p.Key, p => (p.Value.Out.ToString(), p.Value.Err.ToString()));
+    }
+
+    public string Logs() =>
+        $"--- master ---\n{Master?.Output}\n" + string.Join("\n", _workers.Select(w => $"--- {w.Name} ---\n{w.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel?.Dispose();
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        if (Master is not null)
+        {
+            await Master.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}

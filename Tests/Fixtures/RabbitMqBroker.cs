@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using RabbitMQ.Client;
+using Testcontainers.RabbitMq;
+
+namespace DistributedExecutor.Tests.Fixtures;
+
+/// <summary>
+/// The real RabbitMQ the integration and end-to-end tests use, in this order: RABBITMQ_URL if set; else a
+/// private rabbitmq-server (Debian's package) on free loopback ports with a throw-away data folder; else a
+/// Testcontainers RabbitMQ where a Docker engine answers; else the tests fail, naming all three.
+/// One broker serves the whole test run and is stopped when the run ends.
+/// </summary>
+public sealed class RabbitMqBroker
+{
+    private const string ServerScript = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+    private static readonly Lazy<Task<RabbitMqBroker>> SharedBroker = new(StartAsync);
+
+    private ChildProcess? _server;
+    private Dictionary<string, string?>? _serverEnvironment;
+    private RabbitMqContainer? _container;
+    private string? _dataDir;
+
+    private RabbitMqBroker(Uri url, string source)
+    {
+        Url = url;
+        Source = source;
+    }
+
+    /// <summary>amqp://guest:guest@127.0.0.1:port/</summary>
+    public Uri Url { get; private set; }
+
+    public string Source { get; }
+
+    /// <summary>Whether this run owns the broker (and so may stop and start it).</summary>
+    public bool IsPrivate => _server is not null;
+
+    public static Task<RabbitMqBroker> Shared => SharedBroker.Value;
+
+    public static async Task<IConnection> ConnectAsync(Uri url)
+    {
+        var factory = new ConnectionFactory { Uri = url };
+        return await factory.CreateConnectionAsync();
+    }
+
+    /// <summary>Messages waiting in a queue (0 when it does not exist).</summary>
+    public static async Task<uint> MessageCountAsync(Uri url, string queue)
+    {
+        await using var connection = await ConnectAsync(url);
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            var ok = await channel.QueueDeclarePassiveAsync(queue);
+            return ok.MessageCount;
+        }
+        catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// A URL to a virtual host of its own, so clusters that run side by side never share queues. Only a private
+    /// server can make one; a given broker (RABBITMQ_URL, Testcontainers) serves its default virtual host.
+    /// </summary>
+    public async Task<Uri> IsolatedUrlAsync(string name)
+    {
+        if (_serverEnvironment is null)
+        {
+            return Url;
+        }
+
+        await RabbitMqCtlAsync("add_vhost", name);
+        await RabbitMqCtlAsync("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
+        return new Uri(Url, name);
+    }
+
+    private async Task RabbitMqCtlAsync(params string[] args)
+    {
+        var startInfo = new ProcessStartInfo("/usr/lib/rabbitmq/bin/rabbitmqctl")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var (key, value) in _serverEnvironment!)
+        {
+            startInfo.Environment[key] = value;
+        }
+
+        startInfo.ArgumentList.Add("-q");
+        foreach (var arg in args)
+        {
+            startInfo.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(startInfo)!;
+        var output = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {await output}");
+        }
+    }
+
+    private static async Task<RabbitMqBroker> StartAsync()
+    {
+        var fromEnvironment = Environment.GetEnvironmentVariable("RABBITMQ_URL");
+        if (!string.IsNullOrWhiteSpace(fromEnvironment))
+        {
+            var broker = new RabbitMqBroker(new Uri(fromEnvironment), "RABBITMQ_URL");
+            await WaitUntilUpAsync(broker.Url, TimeSpan.FromSeconds(30), null);
+            return broker;
+        }
+
+        if (File.Exists(ServerScript))
+        {
+            return await StartPrivateServerAsync();
+        }
+
+        if (await DockerAnswersAsync())
+        {
+            var container = new RabbitMqBuilder("rabbitmq:3.13-management").WithUsername("guest").WithPassword("guest").Build();
+            await container.StartAsync();
+            var broker = new RabbitMqBroker(new Uri(container.GetConnectionString()), "Testcontainers") { _container = container };
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return broker;
+        }
+
+        throw new InvalidOperationException(
+            "No RabbitMQ for the tests: RABBITMQ_URL is not set, rabbitmq-server is not installed " +
+            $"({ServerScript}; 'apt-get install rabbitmq-server', which make test does when root), and no Docker engine answers for Testcontainers.");
+    }
+
+    private static async Task<RabbitMqBroker> StartPrivateServerAsync()
+    {
+        var port = FreePort.Next();
+        var distPort = FreePort.Next();
+        var dir = Directory.CreateTempSubdirectory("distexec-rabbitmq-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "enabled_plugins"), "[].");
+        await File.WriteAllTextAsync(Path.Combine(dir, "rabbitmq.conf"), $"""
+            listeners.tcp.1 = 127.0.0.1:{port}
+            loopback_users = none
+            log.console = false
+            log.file.level = warning
+            consumer_timeout = 3600000
+            """);
+        var environment = new Dictionary<string, string?>
+        {
+            ["HOME"] = dir,
+            ["RABBITMQ_NODENAME"] = $"distexec-test-{port}@localhost",
+            ["RABBITMQ_NODE_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["RABBITMQ_DIST_PORT"] = distPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(dir, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(dir, "log"),
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(dir, "enabled_plugins"),
+            ["RABBITMQ_CONFIG_FILE"] = Path.Combine(dir, "rabbitmq.conf"),
+        };
+        var url = new Uri($"amqp://guest:guest@127.0.0.1:{port}/");
+        var broker = new RabbitMqBroker(url, "private rabbitmq-server") { _dataDir = dir };
+        broker._serverEnvironment = environment;
+        broker._server = ChildProcess.Start("rabbitmq", ServerScript, [], environment);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => broker.StopNow();
+        await WaitUntilUpAsync(url, TimeSpan.FromSeconds(90), broker._server);
+        return broker;
+    }
+
+    private void StopNow()
+    {
+        _server?.Signal(15);
+        if (_server is not null && !_server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
+        {
+            _server.Signal(9);
+        }
+
+        if (_dataDir is not null)
+        {
+            try
+            {
+                Directory.Delete(_dataDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static async Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (server is { HasExited: true })
+            {
+                throw new InvalidOperationException($"rabbitmq-server exited while starting:\n{server.Output}");
+            }
+
+            try
+            {
+                var factory = new ConnectionFactory { Uri = url };
+                await using var connection = await factory.CreateConnectionAsync();
+                return;
+            }
+            catch (Exception ex)
+            {
+                last = ex;
+                await Task.Delay(200);
+            }
+        }
+
+        throw new InvalidOperationException($"RabbitMQ at {url.Host}:{url.Port} did not accept connections within {timeout.TotalSeconds}s: {last?.Message}\n{server?.Output}");
+    }
+
+    private static async Task<bool> DockerAnswersAsync()
+    {
+        try
+        {
+            using var docker = Process.Start(new ProcessStartInfo("docker", "info") { RedirectStandardOutput = true, RedirectStandardError = true });
+            if (docker is null)
+            {
+                return false;
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await docker.WaitForExitAsync(cts.Token);
+            return docker.ExitCode == 0;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+}
