@@ -95,7 +95,7 @@ public sealed class DistctlTests(ClusterFixture fixture)
         var marker = $"60.{Random.Shared.Next(100000, 999999)}";
         var submitted = await Cluster.DistctlAsync("run", "--", "sleep", marker);
         var jobId = submitted.Stdout.Trim();
-        await Eventually.Until(() => Task.FromResult(ProcessesWithArgument(marker)), n => n == 1, TimeSpan.FromSeconds(30), "sleep to start");
+        await Eventually.Until(() => Task.FromResult(Processes.WithArgument(marker)), n => n == 1, TimeSpan.FromSeconds(30), "sleep to start");
 
         var started = DateTime.UtcNow;
         var cancel = await Cluster.DistctlAsync("cancel", jobId);
@@ -104,7 +104,7 @@ public sealed class DistctlTests(ClusterFixture fixture)
 
         Assert.Equal(TaskState.Canceled, job.State);
         Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10));
-        await Eventually.Until(() => Task.FromResult(ProcessesWithArgument(marker)), n => n == 0, TimeSpan.FromSeconds(5), "sleep to be gone");
+        await Eventually.Until(() => Task.FromResult(Processes.WithArgument(marker)), n => n == 0, TimeSpan.FromSeconds(5), "sleep to be gone");
 
         var wait = await Cluster.DistctlAsync("logs", jobId, "-f");
         Assert.Equal(130, wait.ExitCode);
@@ -146,29 +146,5 @@ public sealed class DistctlTests(ClusterFixture fixture)
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("not found", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
-    }
-
-    private static int ProcessesWithArgument(string argument)
-    {
-        var count = 0;
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (cmdline.Split('\0').Contains(argument))
-                {
-                    count++;
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return count;
     }
 }

@@ -1,0 +1,60 @@
+using DistributedExecutor.Cli;
+using DistributedExecutor.Contracts.V1;
+
+namespace DistributedExecutor.Tests.Cli;
+
+public sealed class ExitCodeTests
+{
+    [Fact]
+    public void ExitCodeOf_FailedWithCode_PassesThrough() =>
+        Assert.Equal(3, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.ExitCode = 3)));
+
+    [Fact]
+    public void ExitCodeOf_KilledBySignal_128PlusSignal() =>
+        Assert.Equal(137, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => { t.ExitCode = 137; t.Signal = 9; })));
+
+    [Fact]
+    public void ExitCodeOf_TimedOut_124() => Assert.Equal(ExitCodes.TimedOut, JobWatcher.ExitCodeOf(Job(TaskState.TimedOut, _ => { })));
+
+    [Fact]
+    public void ExitCodeOf_Canceled_130() => Assert.Equal(ExitCodes.Canceled, JobWatcher.ExitCodeOf(Job(TaskState.Canceled, _ => { })));
+
+    [Fact]
+    public void ExitCodeOf_CouldNotStart_126() =>
+        Assert.Equal(ExitCodes.CouldNotStart, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.Error = "could not start: x was not found on PATH")));
+
+    [Fact]
+    public void ExitCodeOf_Succeeded_Zero() => Assert.Equal(0, JobWatcher.ExitCodeOf(Job(TaskState.Succeeded, t => t.ExitCode = 0)));
+
+    [Theory]
+    [InlineData("90", 90)]
+    [InlineData("30s", 30)]
+    [InlineData("5m", 300)]
+    [InlineData("1h30m", 5400)]
+    [InlineData("500ms", 0.5)]
+    public void Duration_Parses(string text, double seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), DurationParser.Parse(text));
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("5 minutes")]
+    [InlineData("m5")]
+    public void Duration_Rejects(string text) => Assert.Throws<FormatException>(() => DurationParser.Parse(text));
+
+    [Theory]
+    [InlineData("localhost:50051", "http://localhost:50051/")]
+    [InlineData(":50051", "http://localhost:50051/")]
+    [InlineData("127.0.0.1:7", "http://127.0.0.1:7/")]
+    [InlineData("http://h:1", "http://h:1/")]
+    public void MasterAddress_Parses(string address, string uri) => Assert.Equal(new Uri(uri), MasterConnection.ToUri(address));
+
+    private static Job Job(TaskState state, Action<JobTask> configure)
+    {
+        var task = new JobTask { State = state };
+        configure(task);
+        var job = new Job { State = state };
+        job.Tasks.Add(task);
+        return job;
+    }
+}

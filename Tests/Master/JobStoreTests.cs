@@ -1,0 +1,153 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
+
+namespace DistributedExecutor.Tests.Master;
+
+/// <summary>The store against a real SQLite file: idempotent events, and nothing lost across a reopen.</summary>
+public sealed class JobStoreTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("distexec-store-").FullName;
+    private readonly Guid _jobId = Guid.NewGuid();
+    private readonly Guid _taskId = Guid.NewGuid();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Events_DuplicatedAndReordered_RecordEachAttemptAndOutputOnce()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var attempt = Guid.NewGuid();
+        var started = new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow);
+        var output = new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "hi\n"u8.ToArray())]);
+        var finished = Finished(attempt, TaskOutcome.Succeeded, 0);
+
+        // Finished overtakes started; everything arrives twice.
+        store.ApplyOutput(output);
+        store.ApplyFinished(finished);
+        store.ApplyStarted(started);
+        store.ApplyOutput(output);
+        store.ApplyFinished(finished);
+        store.ApplyStarted(started);
+
+        var job = store.GetJob(_jobId, withTasks: true)!;
+        Assert.Equal(TaskState.Succeeded, job.State);
+        Assert.Single(job.Tasks[0].Attempts);
+        Assert.Equal(0, job.Tasks[0].ExitCode);
+        var chunks = store.ReadOutput(_jobId, 0, 100);
+        Assert.Equal("hi\n", string.Concat(chunks.Select(c => c.Data.ToStringUtf8())));
+    }
+
+    [Fact]
+    public void Finished_LateFailureAfterSuccess_DoesNotReopenTask()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, first, "w1", 1, DateTimeOffset.UtcNow));
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, second, "w2", 2, DateTimeOffset.UtcNow));
+        store.ApplyFinished(Finished(second, TaskOutcome.Succeeded, 0, "w2"));
+
+        var mustStop = store.ApplyStarted(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w3", 3, DateTimeOffset.UtcNow));
+        store.ApplyFinished(Finished(first, TaskOutcome.Failed, 1, "w1"));
+
+        var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
+        Assert.True(mustStop);
+        Assert.Equal(TaskState.Succeeded, task.State);
+        Assert.Equal(0, task.ExitCode);
+        Assert.Equal("w2", task.WorkerId);
+    }
+
+    [Fact]
+    public void Output_OnlyTheDecidingAttemptIsInTheRecord()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var lost = Guid.NewGuid();
+        var final = Guid.NewGuid();
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, lost, "w1", 1, DateTimeOffset.UtcNow));
+        store.ApplyOutput(new TaskOutput(_jobId, _taskId, lost, 0, [new OutputChunkData(OutputStreamKind.Stdout, "partial"u8.ToArray())]));
+        store.MarkWorkerLost("w1", "lost");
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, final, "w2", 2, DateTimeOffset.UtcNow));
+        store.ApplyOutput(new TaskOutput(_jobId, _taskId, final, 0, [new OutputChunkData(OutputStreamKind.Stdout, "whole\n"u8.ToArray())]));
+        store.ApplyFinished(Finished(final, TaskOutcome.Succeeded, 0));
+
+        var job = store.GetJob(_jobId, withTasks: true)!;
+        Assert.Equal(TaskState.Succeeded, job.State);
+        Assert.Equal([TaskState.Lost, TaskState.Succeeded], job.Tasks[0].Attempts.Select(a => a.State));
+        Assert.Equal("whole\n", string.Concat(store.ReadOutput(_jobId, 0, 100).Select(c => c.Data.ToStringUtf8())));
+    }
+
+    [Fact]
+    public void Reopen_AfterWrites_EverythingStillThere()
+    {
+        var attempt = Guid.NewGuid();
+        using (var store = Open())
+        {
+            CreateJob(store);
+            store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+            store.ApplyOutput(new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stderr, "oops\n"u8.ToArray())]));
+        }
+
+        using var reopened = Open();
+        var job = reopened.GetJob(_jobId, withTasks: true)!;
+        Assert.Equal(TaskState.Running, job.State);
+        Assert.Equal(1, reopened.ActiveJobs);
+        var chunk = Assert.Single(reopened.ReadOutput(_jobId, 0, 10));
+        Assert.Equal(OutputStream.Stderr, chunk.Stream);
+        Assert.Equal("ok", reopened.IntegrityCheck());
+    }
+
+    [Fact]
+    public void Cancel_QueuedJob_CancelsTasksAndFreesAdmission()
+    {
+        using var store = Open();
+        CreateJob(store);
+        Assert.Equal(1, store.ActiveJobs);
+
+        var job = store.CancelJob(_jobId)!;
+
+        Assert.Equal(TaskState.Canceled, job.State);
+        Assert.Equal(0, store.ActiveJobs);
+        Assert.True(store.ApplyStarted(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w1", 1, DateTimeOffset.UtcNow)));
+        Assert.Null(store.CancelJob(Guid.NewGuid()));
+    }
+
+    [Fact]
+    public void ListJobs_Pages_NewestFirstWithoutGapsOrRepeats()
+    {
+        using var store = Open();
+        var ids = new List<string>();
+        for (var i = 0; i < 7; i++)
+        {
+            var id = Guid.NewGuid();
+            store.CreateJob(id, "default", [(Guid.NewGuid(), new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+            ids.Add(id.ToString());
+        }
+
+        var seen = new List<string>();
+        long? before = null;
+        do
+        {
+            var (jobs, next) = store.ListJobs(TaskState.Unspecified, null, 3, before);
+            seen.AddRange(jobs.Select(j => j.Id));
+            before = next.Length == 0 ? null : long.Parse(next, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        while (before is not null);
+
+        ids.Reverse();
+        Assert.Equal(ids, seen);
+    }
+
+    private JobStore Open() =>
+        new(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") }, TimeProvider.System, new JobSignals());
+
+    private void CreateJob(JobStore store) =>
+        store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } })]);
+
+    private TaskFinished Finished(Guid attempt, TaskOutcome outcome, int? exitCode, string worker = "w") =>
+        new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+}

@@ -1,0 +1,126 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
+using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Worker.Options;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DistributedExecutor.Tests.Master;
+
+/// <summary>Admission and submission with a stand-in publisher (the real one is exercised end to end).</summary>
+public sealed class JobSubmitterTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("distexec-submit-").FullName;
+    private readonly FakePublisher _publisher = new();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Submit_BeyondMaxConcurrentJobs_Exhausted()
+    {
+        var (submitter, store) = Create(new MasterOptions { MaxConcurrentJobs = 2 });
+        using var _ = store;
+
+        Assert.NotNull((await submitter.SubmitAsync(Echo(), CancellationToken.None)).Job);
+        Assert.NotNull((await submitter.SubmitAsync(Echo(), CancellationToken.None)).Job);
+        var third = await submitter.SubmitAsync(Echo(), CancellationToken.None);
+
+        Assert.Null(third.Job);
+        Assert.Contains("MAX_CONCURRENT_JOBS", third.ExhaustedReason, StringComparison.Ordinal);
+        Assert.Equal(2, _publisher.Published.Count);
+    }
+
+    [Fact]
+    public async Task Submit_ConcurrentAtTheLimit_NeverOvershoots()
+    {
+        var (submitter, store) = Create(new MasterOptions { MaxConcurrentJobs = 5 });
+        using var _ = store;
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => Task.Run(() => submitter.SubmitAsync(Echo(), CancellationToken.None))));
+
+        Assert.Equal(5, results.Count(r => r.Job is not null));
+        Assert.Equal(5, store.ActiveJobs);
+    }
+
+    [Fact]
+    public async Task Submit_BrokerRefuses_UnavailableAndNothingLeftBehind()
+    {
+        var (submitter, store) = Create(new MasterOptions());
+        using var _ = store;
+        _publisher.Fail = true;
+
+        var result = await submitter.SubmitAsync(Echo(), CancellationToken.None);
+
+        Assert.Null(result.Job);
+        Assert.Contains("nothing was queued", result.UnavailableReason, StringComparison.Ordinal);
+        Assert.Empty(store.ListJobs(TaskState.Unspecified, null, 10, null).Jobs);
+        Assert.Equal(0, store.ActiveJobs);
+    }
+
+    [Fact]
+    public async Task Submit_BlockedProgram_DeniedBeforePublishing()
+    {
+        var (submitter, store) = Create(new MasterOptions(), blocked: ["rm"]);
+        using var _ = store;
+        var spec = new JobSpec();
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "/bin/../bin/rm", Args = { "-rf", "/" } } });
+
+        var result = await submitter.SubmitAsync(spec, CancellationToken.None);
+
+        Assert.Contains("EXECUTOR_COMMAND_BLOCKED", result.DeniedReason, StringComparison.Ordinal);
+        Assert.Empty(_publisher.Published);
+        Assert.Empty(store.ListJobs(TaskState.Unspecified, null, 10, null).Jobs);
+    }
+
+    [Fact]
+    public async Task Submit_NoTasks_Invalid()
+    {
+        var (submitter, store) = Create(new MasterOptions());
+        using var _ = store;
+
+        var result = await submitter.SubmitAsync(new JobSpec(), CancellationToken.None);
+
+        Assert.Equal(["a job needs at least one task"], result.Problems);
+    }
+
+    private (JobSubmitter Submitter, JobStore Store) Create(MasterOptions options, string[]? blocked = null)
+    {
+        options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
+        var workerOptions = new WorkerOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
+        var executors = new ExecutorRegistry([new CommandExecutor(workerOptions, new CommandPolicy(workerOptions.Command), NullLogger<CommandExecutor>.Instance)]);
+        var store = new JobStore(options, TimeProvider.System, new JobSignals());
+        var submitter = new JobSubmitter(new SubmissionValidator(options, executors), store, _publisher, options, NullLogger<JobSubmitter>.Instance);
+        return (submitter, store);
+    }
+
+    private static JobSpec Echo()
+    {
+        var spec = new JobSpec();
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } });
+        return spec;
+    }
+
+    private sealed class FakePublisher : ITaskPublisher
+    {
+        public System.Collections.Concurrent.ConcurrentBag<ExecuteTask> Published { get; } = [];
+
+        public bool Fail { get; set; }
+
+        public Task PublishAsync(string pool, IReadOnlyList<ExecuteTask> tasks, CancellationToken cancellationToken)
+        {
+            if (Fail)
+            {
+                throw new InvalidOperationException("broker unreachable");
+            }
+
+            foreach (var task in tasks)
+            {
+                Published.Add(task);
+            }
+
+            return Task.CompletedTask;
+        }
+    }
+}

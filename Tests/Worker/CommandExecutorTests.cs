@@ -1,0 +1,129 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Tests.Fixtures;
+using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Worker.Options;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace DistributedExecutor.Tests.Worker;
+
+/// <summary>The command executor with real processes.</summary>
+public sealed class CommandExecutorTests
+{
+    private static readonly WorkerOptions Options = new() { KillGraceSeconds = 1 };
+
+    [Fact]
+    public async Task Execute_ExitCode_ReportedWithStreamsApart()
+    {
+        var sink = new RecordingSink();
+
+        var result = await Executor().ExecuteAsync(Task("sh", "-c", "echo out; echo err >&2; exit 3"), sink, CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Failed, result.Outcome);
+        Assert.Equal(3, result.ExitCode);
+        Assert.Equal("out\n", sink.Stdout);
+        Assert.Equal("err\n", sink.Stderr);
+    }
+
+    [Fact]
+    public async Task Execute_Argv_NeverThroughAShell()
+    {
+        var sink = new RecordingSink();
+
+        var result = await Executor().ExecuteAsync(Task("printf", "%s\n", "; rm -rf /", "$(id)", "-c"), sink, CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
+        Assert.Equal("; rm -rf /\n$(id)\n-c\n", sink.Stdout);
+    }
+
+    [Fact]
+    public async Task Execute_Environment_MinimalPlusSpec()
+    {
+        Environment.SetEnvironmentVariable("DISTEXEC_SECRET_FOR_TEST", "leak");
+        var sink = new RecordingSink();
+        var task = Task("env") with { Command = new CommandTask("env", [], new Dictionary<string, string> { ["GREETING"] = "hi" }, null) };
+
+        await Executor().ExecuteAsync(task, sink, CancellationToken.None);
+
+        Assert.Contains("GREETING=hi\n", sink.Stdout, StringComparison.Ordinal);
+        Assert.Contains("PATH=", sink.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("DISTEXEC_SECRET_FOR_TEST", sink.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("RABBITMQ", sink.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_Timeout_KillsWholeTreeAndReportsTimedOut()
+    {
+        var marker = $"97.{Random.Shared.Next(100000, 999999)}";
+        var task = Task("bash", "-c", $"sleep {marker} & sleep {marker} & wait") with { Timeout = TimeSpan.FromSeconds(1) };
+
+        var result = await Executor().ExecuteAsync(task, new RecordingSink(), CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.TimedOut, result.Outcome);
+        Assert.Null(result.ExitCode);
+        await Eventually.Until(() => Processes.WithArgument(marker) == 0, TimeSpan.FromSeconds(5), "children gone");
+    }
+
+    [Fact]
+    public async Task Execute_Cancel_KillsProcessThatIgnoresTerm()
+    {
+        var marker = $"98.{Random.Shared.Next(100000, 999999)}";
+        using var cts = new CancellationTokenSource();
+        var running = Executor().ExecuteAsync(Task("bash", "-c", $"trap '' TERM; sleep {marker}; :"), new RecordingSink(), cts.Token);
+        await Eventually.Until(() => Processes.WithArgument(marker) == 1, TimeSpan.FromSeconds(10), "sleep started");
+
+        await cts.CancelAsync();
+        var result = await running;
+
+        Assert.Equal(TaskOutcome.Canceled, result.Outcome);
+        await Eventually.Until(() => Processes.WithArgument(marker) == 0, TimeSpan.FromSeconds(5), "sleep gone");
+    }
+
+    [Fact]
+    public async Task Execute_BackgroundChildAfterExit_DoesNotHangOrSurvive()
+    {
+        var marker = $"96.{Random.Shared.Next(100000, 999999)}";
+        var result = await Executor().ExecuteAsync(Task("sh", "-c", $"sleep {marker} & echo left"), new RecordingSink(), CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
+        await Eventually.Until(() => Processes.WithArgument(marker) == 0, TimeSpan.FromSeconds(5), "background child gone");
+    }
+
+    [Fact]
+    public async Task Execute_SignalDeath_RecordsSignal()
+    {
+        var result = await Executor().ExecuteAsync(Task("sh", "-c", "kill -9 $$"), new RecordingSink(), CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Failed, result.Outcome);
+        Assert.Equal(9, result.Signal);
+    }
+
+    [Fact]
+    public async Task Execute_MissingProgramOrDirectory_CouldNotStart()
+    {
+        var missing = await Executor().ExecuteAsync(Task("distexec-no-such-program"), new RecordingSink(), CancellationToken.None);
+        var noDir = await Executor().ExecuteAsync(Task("true") with { Command = new CommandTask("true", [], new Dictionary<string, string>(), "/nonexistent/dir") }, new RecordingSink(), CancellationToken.None);
+
+        Assert.StartsWith("could not start", missing.Error, StringComparison.Ordinal);
+        Assert.StartsWith("could not start: working directory", noDir.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_LargeInterleavedOutput_NoDeadlock()
+    {
+        var sink = new RecordingSink();
+
+        var result = await Executor().ExecuteAsync(
+            Task("sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo out-$i; echo err-$i >&2; i=$((i+1)); done"),
+            sink, CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
+        Assert.Equal(2000, sink.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(2000, sink.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    private static CommandExecutor Executor(CommandExecutorOptions? policy = null) =>
+        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), NullLogger<CommandExecutor>.Instance);
+
+    private static ExecuteTask Task(string program, params string[] args) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), 0, "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));
+}
