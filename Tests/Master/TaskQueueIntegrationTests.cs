@@ -1,0 +1,62 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Tests.Fixtures;
+using RabbitMQ.Client.Exceptions;
+
+namespace DistributedExecutor.Tests.Master;
+
+/// <summary>The master against a real RabbitMQ, before any worker exists.</summary>
+[Trait("Category", "Integration")]
+public sealed class TaskQueueIntegrationTests
+{
+    [Fact]
+    public async Task Submit_BeforeAnyWorker_TaskWaitsInDurableQuorumQueueAcrossMasterRestart()
+    {
+        await using var cluster = await Cluster.StartAsync(workers: 0);
+        const string Pool = "idle";
+        var queue = QueueNames.Tasks(Pool);
+        var spec = new JobSpec { Pool = Pool };
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "waited" } } });
+
+        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+
+        Assert.Equal(TaskState.Queued, job.State);
+        Assert.Equal(1u, await RabbitMqBroker.MessageCountAsync(cluster.BrokerUrl, queue));
+        await AssertQuorumAsync(cluster.BrokerUrl, queue);
+
+        cluster.Master!.Signal(9);
+        Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await cluster.StartMasterAsync();
+        Assert.Equal(1u, await RabbitMqBroker.MessageCountAsync(cluster.BrokerUrl, queue));
+
+        cluster.StartWorker("late-worker", Pool);
+        var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(60));
+        Assert.Equal(TaskState.Succeeded, done.State);
+        Assert.Equal("waited\n", (await cluster.OutputAsync(job.Id))[0].Stdout);
+    }
+
+    [Fact]
+    public async Task Submit_OverMaxConcurrentJobs_ResourceExhausted()
+    {
+        await using var cluster = await Cluster.StartAsync(workers: 0, new Dictionary<string, string> { ["MAX_CONCURRENT_JOBS"] = "1" });
+
+        var first = await cluster.DistctlAsync("run", "--", "true");
+        var second = await cluster.DistctlAsync("run", "--", "true");
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.True(second.ExitCode == 125, second.ToString());
+        Assert.Contains("MAX_CONCURRENT_JOBS", second.Stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task AssertQuorumAsync(Uri url, string queue)
+    {
+        await using var connection = await RabbitMqBroker.ConnectAsync(url);
+        await using var channel = await connection.CreateChannelAsync();
+
+        // Declaring it as a classic queue must fail: the queue exists with other arguments (x-queue-type=quorum).
+        var error = await Assert.ThrowsAsync<OperationInterruptedException>(() =>
+            channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "classic" }));
+        Assert.Contains("x-queue-type", error.Message, StringComparison.Ordinal);
+    }
+}
