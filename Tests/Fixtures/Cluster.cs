@@ -78,7 +78,7 @@ public sealed class Cluster : IAsyncDisposable
                 cluster.StartWorker($"w{i + 1}-{port}", pool);
             }
 
-            await cluster.WaitForWorkersAsync(workers);
+            await cluster.WaitForWorkersAsync(workers, pool);
             return cluster;
         }
         catch
@@ -125,11 +125,11 @@ public sealed class Cluster : IAsyncDisposable
         return worker;
     }
 
-    public Task WaitForWorkersAsync(int alive) =>
+    public Task WaitForWorkersAsync(int alive, string pool = "default") =>
         Eventually.Until(
-            async () => (await WorkerControl.ListWorkersAsync(new ListWorkersRequest())).Workers.Count(w => w.State == WorkerState.Alive),
+            async () => (await WorkerControl.ListWorkersAsync(new ListWorkersRequest { Pool = pool })).Workers.Count(w => w.State == WorkerState.Alive),
             count => count >= alive,
-            TimeSpan.FromSeconds(60), $"{alive} workers alive");
+            TimeSpan.FromSeconds(60), $"{alive} workers of pool {pool} alive");
 
     /// <summary>Runs bin/distctl against this cluster's master.</summary>
     public async Task<CliResult> DistctlAsync(params string[] args)
