@@ -60,6 +60,9 @@ public static class MasterExtensions
                     // One at a time, in order: a task's output is stored before its TaskFinished.
                     e.PrefetchCount = 256;
                     e.ConcurrentMessageLimit = 1;
+
+                    // A store hiccup (disk full, a lock held too long) must not send an event to the error queue.
+                    e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000, 10000));
                     if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
                     {
                         rabbit.SetQuorumQueue();

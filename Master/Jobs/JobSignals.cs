@@ -11,6 +11,9 @@ public sealed class JobSignals
     public Task NextChange(Guid jobId) =>
         _waiters.GetOrAdd(jobId, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
+    /// <summary>Drops the job's waiter once it has ended (no change will ever come).</summary>
+    public void Forget(Guid jobId) => _waiters.TryRemove(jobId, out _);
+
     public void Notify(Guid jobId)
     {
         if (_waiters.TryRemove(jobId, out var waiter))

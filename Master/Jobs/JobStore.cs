@@ -697,27 +697,27 @@ public sealed class JobStore : IDisposable
 
     private static int Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
+        using var command = Command(connection, sql, parameters);
         return command.ExecuteNonQuery();
     }
 
     private static object? Scalar(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = Command(connection, sql, parameters);
+        var result = command.ExecuteScalar();
+        return result is DBNull ? null : result;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
-        var result = command.ExecuteScalar();
-        return result is DBNull ? null : result;
+        return command;
     }
 
     private sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested);

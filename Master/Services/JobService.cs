@@ -97,7 +97,13 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
                 await responseStream.WriteAsync(new WatchJobResponse { State = new JobStateChange { Job = full } }, cancellationToken).ConfigureAwait(false);
             }
 
-            if (TaskRules.IsTerminal(job.State) || !request.Follow)
+            if (TaskRules.IsTerminal(job.State))
+            {
+                signals.Forget(id);
+                return;
+            }
+
+            if (!request.Follow)
             {
                 return;
             }

@@ -25,28 +25,7 @@ public sealed class SettingsReader(IConfiguration configuration)
         return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
     }
 
-    public int Int(string key, int fallback, int min, int max)
-    {
-        var value = configuration[key];
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            return fallback;
-        }
-
-        if (!int.TryParse(value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var parsed))
-        {
-            _errors.Add($"{key}={value} is not a whole number");
-            return fallback;
-        }
-
-        if (parsed < min || parsed > max)
-        {
-            _errors.Add($"{key}={parsed} is out of range ({min}..{max})");
-            return fallback;
-        }
-
-        return parsed;
-    }
+    public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
     public long Long(string key, long fallback, long min, long max)
     {
