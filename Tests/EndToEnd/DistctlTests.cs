@@ -150,4 +150,20 @@ public sealed class DistctlTests(ClusterFixture fixture)
         Assert.Contains("not found", result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Distctl_MasterOptionBeforeOrAfterVerb_BothWork()
+    {
+        var submitted = await Cluster.DistctlAsync("run", "--", "true");
+        var jobId = submitted.Stdout.Trim();
+
+        var before = await Cluster.DistctlAsync("--master", Cluster.MasterAddress, "status", jobId);
+        var after = await Cluster.DistctlAsync("status", jobId, "--master", Cluster.MasterAddress);
+        var wrong = await Cluster.DistctlAsync("status", jobId, "--master", $"127.0.0.1:{FreePort.Next()}");
+
+        Assert.True(before.ExitCode == 0, before.ToString());
+        Assert.True(after.ExitCode == 0, after.ToString());
+        Assert.True(wrong.ExitCode == 69, wrong.ToString());
+        Assert.Contains("cannot reach the master", wrong.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -3,10 +3,10 @@ using DistributedExecutor.Tests.Fixtures;
 
 namespace DistributedExecutor.Tests.EndToEnd;
 
-/// <summary>SIGTERM on a worker: short tasks finish where they are, long ones come back as the next attempt elsewhere.</summary>
+/// <summary>Workers leaving: SIGTERM drains (short tasks finish, long ones come back); SIGKILL is noticed and its task runs again.</summary>
 [Collection(ClusterCollection.Name)]
 [Trait("Category", "EndToEnd")]
-public sealed class WorkerDrainTests(ClusterFixture fixture)
+public sealed class WorkerLifecycleTests(ClusterFixture fixture)
 {
     private Cluster Cluster => fixture.Cluster;
 
@@ -46,18 +46,29 @@ public sealed class WorkerDrainTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Distctl_MasterOptionBeforeOrAfterVerb_BothWork()
+    public async Task Kill9_WorkerMidTask_ShownLostAndTaskRunsAgainElsewhere()
     {
-        var submitted = await Cluster.DistctlAsync("run", "--", "true");
-        var jobId = submitted.Stdout.Trim();
+        var pool = $"crash-{Cluster.MasterPort}";
+        var doomed = Cluster.StartWorker($"doomed-{Cluster.MasterPort}", pool);
+        var spec = new JobSpec { Pool = pool };
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", "sleep 2; echo survived" } } });
+        var job = (await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        await Eventually.Until(
+            async () => (await Cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job,
+            j => j.State == TaskState.Running, TimeSpan.FromSeconds(30), "task running");
 
-        var before = await Cluster.DistctlAsync("--master", Cluster.MasterAddress, "status", jobId);
-        var after = await Cluster.DistctlAsync("status", jobId, "--master", Cluster.MasterAddress);
-        var wrong = await Cluster.DistctlAsync("status", jobId, "--master", $"127.0.0.1:{FreePort.Next()}");
+        doomed.Signal(9);
+        Cluster.StartWorker($"rescuer-{Cluster.MasterPort}", pool);
 
-        Assert.True(before.ExitCode == 0, before.ToString());
-        Assert.True(after.ExitCode == 0, after.ToString());
-        Assert.True(wrong.ExitCode == 69, wrong.ToString());
-        Assert.Contains("cannot reach the master", wrong.Stderr, StringComparison.Ordinal);
+        // HEARTBEAT_TIMEOUT_SECONDS is 5 here: the dead worker shows as lost, and so does its attempt.
+        var done = await Eventually.Until(
+            async () => (await Cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job,
+            j => j.State == TaskState.Succeeded && j.Tasks[0].Attempts.Count == 2 && j.Tasks[0].Attempts[0].State == TaskState.Lost,
+            TimeSpan.FromSeconds(60), "job done and first attempt lost");
+        Assert.Equal($"doomed-{Cluster.MasterPort}", done.Tasks[0].Attempts[0].WorkerId);
+        Assert.Equal($"rescuer-{Cluster.MasterPort}", done.Tasks[0].Attempts[1].WorkerId);
+        Assert.Equal("survived\n", (await Cluster.OutputAsync(job.Id))[0].Stdout);
+        var workers = await Cluster.WorkerControl.ListWorkersAsync(new ListWorkersRequest { Pool = pool });
+        Assert.Equal(WorkerState.Lost, workers.Workers.Single(w => w.WorkerId == $"doomed-{Cluster.MasterPort}").State);
     }
 }
