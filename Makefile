@@ -57,10 +57,10 @@ test-coverage: deps build ## Tests with coverage (coverlet) into artifacts/cover
 run: build ## Master with two embedded workers on localhost:50051 (in-memory bus unless RABBITMQ_URL is set)
 	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} EMBEDDED_WORKERS=$${EMBEDDED_WORKERS:-2} ./bin/master
 
-run-master: build ## A master on RabbitMQ ($$RABBITMQ_URL, default amqp://guest:guest@localhost:5672/)
+run-master: build ## A master on RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@localhost:5672/)
 	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} ./bin/master
 
-run-worker: build ## A worker on RabbitMQ, registering with $$MASTER_ADDRESS (default localhost:50051)
+run-worker: build ## A worker on RabbitMQ, registering with MASTER_ADDRESS (default localhost:50051)
 	MASTER_ADDRESS=$${MASTER_ADDRESS:-localhost:50051} WORKER_ADDRESS=$${WORKER_ADDRESS:-localhost:50052} ./bin/worker
 
 clean: ## Remove build output
