@@ -3,7 +3,7 @@ using Grpc.Core;
 namespace DistributedExecutor.Cli;
 
 /// <summary>Turns every failure into one line on stderr and an exit code; never a stack trace.</summary>
-public static class CliErrors
+internal static class CliErrors
 {
     public static async Task<int> Guard(Func<Task<int>> action)
     {
@@ -62,4 +62,4 @@ public static class CliErrors
 }
 
 /// <summary>A command line that parses but makes no sense.</summary>
-public sealed class UsageException(string message) : Exception(message);
+internal sealed class UsageException(string message) : Exception(message);

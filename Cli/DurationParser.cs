@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace DistributedExecutor.Cli;
 
 /// <summary>Durations as people type them: 90, 90s, 5m, 1h30m, 500ms.</summary>
-public static partial class DurationParser
+internal static partial class DurationParser
 {
     public static TimeSpan Parse(string text)
     {

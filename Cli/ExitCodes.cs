@@ -4,7 +4,7 @@ namespace DistributedExecutor.Cli;
 /// distctl's exit codes. With <c>--wait</c> a task's own exit code passes through (0-255); these mark what
 /// is not an exit code. They follow timeout(1) and docker run where those have one.
 /// </summary>
-public static class ExitCodes
+internal static class ExitCodes
 {
     public const int Success = 0;
 

@@ -5,7 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 namespace DistributedExecutor.Cli;
 
 /// <summary>How states and times read in the terminal.</summary>
-public static class Formatting
+internal static class Formatting
 {
     public static string State(TaskState state) => state switch
     {

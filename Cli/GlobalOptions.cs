@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace DistributedExecutor.Cli;
 
 /// <summary>Options every verb accepts, before or after the verb.</summary>
-public static class GlobalOptions
+internal static class GlobalOptions
 {
     public static readonly Option<string?> Master = new("--master")
     {

@@ -7,7 +7,7 @@ namespace DistributedExecutor.Cli;
 /// Follows a job's output: stdout chunks to stdout, stderr chunks to stderr, as they arrive. A dropped
 /// stream (master restart, network blip) resumes from the last offset seen.
 /// </summary>
-public static class JobWatcher
+internal static class JobWatcher
 {
     private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(120);
 

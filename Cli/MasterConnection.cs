@@ -5,7 +5,7 @@ using Grpc.Net.Client;
 namespace DistributedExecutor.Cli;
 
 /// <summary>The channel to the master, with the API token (API_TOKEN) when one is set.</summary>
-public sealed class MasterConnection : IDisposable
+internal sealed class MasterConnection : IDisposable
 {
     private readonly GrpcChannel _channel;
 

@@ -6,7 +6,7 @@ namespace DistributedExecutor.Cli;
 /// Splits a string into words the way a POSIX shell does, without expanding anything: quotes group, a
 /// backslash escapes, <c>$</c>, <c>*</c> and <c>~</c> stay literal. Used for <c>--args "hello world"</c>.
 /// </summary>
-public static class ShellWords
+internal static class ShellWords
 {
     public static IReadOnlyList<string> Split(string text)
     {

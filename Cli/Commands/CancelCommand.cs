@@ -4,7 +4,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl cancel &lt;job-id&gt;</c>.</summary>
-public static class CancelCommand
+internal static class CancelCommand
 {
     public static Command Create()
     {

@@ -4,7 +4,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl list</c>: jobs, newest first.</summary>
-public static class ListCommand
+internal static class ListCommand
 {
     public static Command Create()
     {

@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl logs &lt;job-id&gt; [-f]</c>: the job's output, stdout to stdout and stderr to stderr.</summary>
-public static class LogsCommand
+internal static class LogsCommand
 {
     public static Command Create()
     {

@@ -5,7 +5,7 @@ using Google.Protobuf.WellKnownTypes;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl run</c>: submit a command; with --wait, follow its output and exit with its exit code.</summary>
-public static class RunCommand
+internal static class RunCommand
 {
     public static Command Create()
     {

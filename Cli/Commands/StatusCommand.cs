@@ -5,7 +5,7 @@ using Google.Protobuf;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl status &lt;job-id&gt;</c>: state, exit code, attempts, worker and times.</summary>
-public static class StatusCommand
+internal static class StatusCommand
 {
     public static Command Create()
     {

@@ -4,7 +4,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Cli.Commands;
 
 /// <summary><c>distctl workers</c>: the registry as the master sees it.</summary>
-public static class WorkersCommand
+internal static class WorkersCommand
 {
     public static Command Create()
     {

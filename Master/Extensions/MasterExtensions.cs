@@ -13,7 +13,7 @@ using MassTransit;
 namespace DistributedExecutor.Master.Extensions;
 
 /// <summary>Registration of the master's parts; Program.cs reads as their table of contents.</summary>
-public static class MasterExtensions
+internal static class MasterExtensions
 {
     /// <summary>Job store, admission, validation (with the same executors and policy the workers use) and the registry.</summary>
     public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, WorkerOptions policyOptions)

@@ -3,7 +3,7 @@ using DistributedExecutor.Contracts.Messages;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>Puts tasks on their pool's queue; returns once the broker has confirmed every one.</summary>
-public interface ITaskPublisher
+internal interface ITaskPublisher
 {
     Task PublishAsync(string pool, IReadOnlyList<ExecuteTask> tasks, CancellationToken cancellationToken);
 }

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>Wakes WatchJob streams when their job's output or state changes.</summary>
-public sealed class JobSignals
+internal sealed class JobSignals
 {
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource> _waiters = new();
 

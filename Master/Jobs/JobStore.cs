@@ -12,7 +12,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// transaction, so an event is applied whole or not at all; reads use their own connections. Every event
 /// handler is idempotent: attempts are keyed by their id and output batches by (attempt, sequence, part).
 /// </summary>
-public sealed class JobStore : IDisposable
+internal sealed class JobStore : IDisposable
 {
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS jobs(

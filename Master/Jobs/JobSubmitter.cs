@@ -9,7 +9,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// and only then report the job Queued. When the broker refuses, the job is removed again: nothing is left
 /// half-created, and the caller hears UNAVAILABLE within PUBLISH_TIMEOUT_SECONDS.
 /// </summary>
-public sealed partial class JobSubmitter(
+internal sealed partial class JobSubmitter(
     SubmissionValidator validator,
     JobStore store,
     ITaskPublisher publisher,

@@ -9,7 +9,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Checks a submission whole: every problem is reported at once (INVALID_ARGUMENT), and policy is checked
 /// here too (PERMISSION_DENIED) so nothing forbidden is ever published.
 /// </summary>
-public sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry executors)
+internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry executors)
 {
     public SubmissionVerdict Validate(JobSpec? spec)
     {
@@ -79,4 +79,4 @@ public sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry 
 }
 
 /// <summary>What is wrong with a submission (if anything), and whether policy refuses it.</summary>
-public sealed record SubmissionVerdict(IReadOnlyList<string> Problems, string? Denied);
+internal sealed record SubmissionVerdict(IReadOnlyList<string> Problems, string? Denied);

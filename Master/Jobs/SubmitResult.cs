@@ -3,7 +3,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>The outcome of a submission; exactly one of its parts is set.</summary>
-public sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, string? DeniedReason, string? ExhaustedReason, string? UnavailableReason)
+internal sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, string? DeniedReason, string? ExhaustedReason, string? UnavailableReason)
 {
     public static SubmitResult Accepted(Job job) => new(job, null, null, null, null);
 

@@ -4,7 +4,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>From the API's task spec to the bus message a worker runs.</summary>
-public static class TaskMessages
+internal static class TaskMessages
 {
     public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
     {

@@ -13,7 +13,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// declares each pool's quorum queue itself before the first send, exactly as the workers declare it, so
 /// tasks submitted before any worker of the pool ever started wait in the queue instead of vanishing.
 /// </summary>
-public sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptions workerOptions) : ITaskPublisher
+internal sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptions workerOptions) : ITaskPublisher
 {
     private const int SendWindow = 256;
     private readonly ConcurrentDictionary<string, Uri> _addresses = new();

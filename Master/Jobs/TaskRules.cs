@@ -7,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// The state rules, kept pure so they can be tested on their own. Terminal states absorb everything: a
 /// duplicate, late or reordered event can add to an attempt's record but never reopens a finished task.
 /// </summary>
-public static class TaskRules
+internal static class TaskRules
 {
     public static bool IsTerminal(TaskState state) =>
         state is TaskState.Succeeded or TaskState.Failed or TaskState.TimedOut or TaskState.Canceled;

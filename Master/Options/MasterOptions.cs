@@ -3,7 +3,7 @@ using DistributedExecutor.Worker.Options;
 namespace DistributedExecutor.Master.Options;
 
 /// <summary>Master settings, read from the environment (the seed's names) and validated at start-up.</summary>
-public sealed class MasterOptions
+internal sealed class MasterOptions
 {
     /// <summary>MASTER_ADDRESS: gRPC listen address.</summary>
     public string MasterAddress { get; set; } = ":50051";

@@ -9,7 +9,7 @@ namespace DistributedExecutor.Master.Workers;
 /// The workers the master has heard from. A worker silent for HEARTBEAT_TIMEOUT_SECONDS is lost. The registry
 /// lives in memory: after a master restart workers appear again with their next heartbeat.
 /// </summary>
-public sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
+internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, Entry> _workers = new();
 

@@ -1,7 +1,7 @@
 namespace DistributedExecutor.Worker.Executors;
 
 /// <summary>Executors by name. Adding one means registering another <see cref="ITaskExecutor"/>, nothing else.</summary>
-public sealed class ExecutorRegistry(IEnumerable<ITaskExecutor> executors)
+internal sealed class ExecutorRegistry(IEnumerable<ITaskExecutor> executors)
 {
     private readonly Dictionary<string, ITaskExecutor> _byName =
         executors.ToDictionary(e => e.Name, StringComparer.Ordinal);

@@ -6,7 +6,7 @@ namespace DistributedExecutor.Worker.Executors;
 /// An executor plug-in: a name, validation of its spec (the master calls it at submission so bad specs fail
 /// fast, the worker again before running), and the execution itself.
 /// </summary>
-public interface ITaskExecutor
+internal interface ITaskExecutor
 {
     /// <summary>The name tasks ask for ("command").</summary>
     string Name { get; }

@@ -1,7 +1,7 @@
 namespace DistributedExecutor.Worker.Executors;
 
 /// <summary>The result of validating a spec: every problem found, and whether policy forbids it.</summary>
-public sealed record SpecVerdict(IReadOnlyList<string> Problems, string? Denied)
+internal sealed record SpecVerdict(IReadOnlyList<string> Problems, string? Denied)
 {
     public static readonly SpecVerdict Ok = new([], null);
 

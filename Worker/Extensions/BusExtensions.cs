@@ -4,7 +4,7 @@ using MassTransit;
 namespace DistributedExecutor.Worker.Extensions;
 
 /// <summary>The transport both master and worker use: RabbitMQ when a URL is given, else in-memory (embedded only).</summary>
-public static class BusExtensions
+internal static class BusExtensions
 {
     public static void UseTransport(
         this IBusRegistrationConfigurator bus,

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace DistributedExecutor.Worker.Extensions;
 
 /// <summary>Hosting details shared by master and worker.</summary>
-public static class HostingExtensions
+internal static class HostingExtensions
 {
     /// <summary>LOG_LEVEL (debug, info, warn, error) as in the seed; MassTransit and ASP.NET stay at warning unless debug.</summary>
     public static void AddLogLevel(this IHostApplicationBuilder builder)

@@ -12,7 +12,7 @@ using MassTransit;
 namespace DistributedExecutor.Worker.Extensions;
 
 /// <summary>Registration of the worker's parts, shared by the worker process and the embedded host.</summary>
-public static class WorkerExtensions
+internal static class WorkerExtensions
 {
     /// <summary>Executors, running-task tracking, the worker identities and the link to the master.</summary>
     public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, IReadOnlyList<string> workerIds)

@@ -1,7 +1,7 @@
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>The command executor's switches and policy (EXECUTOR_COMMAND_*).</summary>
-public sealed class CommandExecutorOptions
+internal sealed class CommandExecutorOptions
 {
     /// <summary>EXECUTOR_COMMAND_ENABLED: run command tasks at all.</summary>
     public bool Enabled { get; set; } = true;

@@ -4,7 +4,7 @@ using System.Net;
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>A host:port as the seed writes it; an empty host means every interface.</summary>
-public sealed record ListenAddress(string Host, int Port)
+internal sealed record ListenAddress(string Host, int Port)
 {
     public bool IsAnyInterface => Host.Length == 0 || Host == "0.0.0.0" || Host == "::" || Host == "*";
 

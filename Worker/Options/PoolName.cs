@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>Pool names become queue names (<c>distexec.tasks.&lt;pool&gt;</c>), so they are kept plain.</summary>
-public static partial class PoolName
+internal static partial class PoolName
 {
     public const string Rule = "a pool name is 1 to 63 characters: lower-case letters, digits, '-' and '_', starting with a letter or digit";
 

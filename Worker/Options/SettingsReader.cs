@@ -7,7 +7,7 @@ namespace DistributedExecutor.Worker.Options;
 /// Reads flat settings (environment variable names) and collects every problem instead of stopping at the
 /// first, so a misconfigured process says everything that is wrong in one go.
 /// </summary>
-public sealed class SettingsReader(IConfiguration configuration)
+internal sealed class SettingsReader(IConfiguration configuration)
 {
     private readonly List<string> _errors = [];
 

@@ -1,7 +1,7 @@
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>Worker settings, read from the environment (the seed's names) and validated at start-up.</summary>
-public sealed class WorkerOptions
+internal sealed class WorkerOptions
 {
     /// <summary>WORKER_ID: unique worker id; default the hostname.</summary>
     public string WorkerId { get; set; } = Environment.MachineName;

@@ -6,7 +6,7 @@ namespace DistributedExecutor.Worker.Running;
 /// The tasks this process runs, so a <c>CancelTask</c> can stop them, and the jobs canceled recently, so a
 /// task of a canceled job that arrives later is never started.
 /// </summary>
-public sealed class RunningTasks(TimeProvider time)
+internal sealed class RunningTasks(TimeProvider time)
 {
     private static readonly TimeSpan RememberCanceled = TimeSpan.FromHours(6);
 

@@ -1,7 +1,7 @@
 namespace DistributedExecutor.Worker.Running;
 
 /// <summary>One worker identity: what the master's registry lists and what an attempt records.</summary>
-public sealed class WorkerNode(string id, int capacity)
+internal sealed class WorkerNode(string id, int capacity)
 {
     private int _running;
 

@@ -4,7 +4,7 @@ namespace DistributedExecutor.Worker.Running;
 /// The worker identities this process serves: one for a worker process, several for the embedded
 /// development host, which shares one consumer between them and gives each task to the least busy.
 /// </summary>
-public sealed class WorkerNodes(IReadOnlyList<WorkerNode> nodes)
+internal sealed class WorkerNodes(IReadOnlyList<WorkerNode> nodes)
 {
     private readonly Lock _lock = new();
 

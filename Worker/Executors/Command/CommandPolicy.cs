@@ -6,7 +6,7 @@ namespace DistributedExecutor.Worker.Executors.Command;
 /// Allow and block lists checked against the resolved executable. A name entry is resolved on the default
 /// PATH; a blocked name also matches any file of that name, wherever it lives.
 /// </summary>
-public sealed class CommandPolicy
+internal sealed class CommandPolicy
 {
     private readonly HashSet<string> _allowedPaths;
     private readonly HashSet<string> _blockedPaths;

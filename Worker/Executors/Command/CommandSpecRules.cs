@@ -3,7 +3,7 @@ using DistributedExecutor.Contracts.Messages;
 namespace DistributedExecutor.Worker.Executors.Command;
 
 /// <summary>Limits on what a command spec may carry, each with an error a person can act on.</summary>
-public static class CommandSpecRules
+internal static class CommandSpecRules
 {
     public const int MaxArgs = 4096;
     public const int MaxArgvBytes = 1024 * 1024;

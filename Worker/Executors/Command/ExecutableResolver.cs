@@ -4,7 +4,7 @@ namespace DistributedExecutor.Worker.Executors.Command;
 /// Finds the real file a program name stands for: PATH lookup, then every symlink and ".." resolved, so that
 /// policy is checked against what would actually run.
 /// </summary>
-public static class ExecutableResolver
+internal static class ExecutableResolver
 {
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
