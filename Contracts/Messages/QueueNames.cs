@@ -6,6 +6,9 @@ public static class QueueNames
     /// <summary>The queue the master consumes worker events from.</summary>
     public const string MasterEvents = "distexec.master.events";
 
+    /// <summary>Where the broker puts task messages delivered more often than the delivery limit allows.</summary>
+    public const string DeadTasks = "distexec.tasks.dead";
+
     /// <summary>The task queue of a pool.</summary>
     public static string Tasks(string pool) => $"distexec.tasks.{pool}";
 }

@@ -48,6 +48,7 @@ internal static class MasterExtensions
             bus.AddConsumer<TaskStartedConsumer>();
             bus.AddConsumer<TaskOutputConsumer>();
             bus.AddConsumer<TaskFinishedConsumer>();
+            bus.AddConsumer<DeadTaskConsumer>();
             if (embeddedWorkers is not null)
             {
                 bus.AddWorkerConsumers();
@@ -71,6 +72,17 @@ internal static class MasterExtensions
                     e.ConfigureConsumer<TaskStartedConsumer>(context);
                     e.ConfigureConsumer<TaskOutputConsumer>(context);
                     e.ConfigureConsumer<TaskFinishedConsumer>(context);
+                });
+                cfg.ReceiveEndpoint(QueueNames.DeadTasks, e =>
+                {
+                    e.ConfigureConsumeTopology = false;
+                    if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+                    {
+                        rabbit.SetQuorumQueue();
+                    }
+
+                    e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000, 10000));
+                    e.ConfigureConsumer<DeadTaskConsumer>(context);
                 });
                 if (embeddedWorkers is not null)
                 {

@@ -372,6 +372,29 @@ internal sealed class JobStore : IDisposable
         return jobs;
     }
 
+    /// <summary>The broker gave up on a task's message: unless it already ended, the task fails with the reason.</summary>
+    public void ApplyGaveUp(Guid jobId, Guid taskId, string reason)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var task = ReadTaskForUpdate(taskId);
+            if (task is null || TaskRules.IsTerminal(task.State))
+            {
+                return;
+            }
+
+            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE task_id = $task AND state = 2",
+                ("$now", Now()), ("$reason", "worker lost"), ("$task", Id(taskId)));
+            Execute(_writer, "UPDATE tasks SET state = $state, error = $reason, finished_at = $now WHERE id = $task",
+                ("$state", (int)(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", Now()), ("$task", Id(taskId)));
+            RefreshJobState(jobId);
+            tx.Commit();
+        }
+
+        _signals.Notify(jobId);
+    }
+
     /// <summary>Workers with attempts still running, per the store.</summary>
     public IReadOnlyList<string> WorkersWithRunningAttempts()
     {

@@ -63,7 +63,7 @@ internal sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptio
             await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum", ["x-delivery-limit"] = workerOptions.DeliveryLimit },
+                arguments: BusExtensions.TaskQueueArguments(workerOptions.DeliveryLimit),
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
             return _addresses[pool] = new Uri($"exchange:{queue}");

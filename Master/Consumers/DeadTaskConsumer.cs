@@ -1,0 +1,21 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Worker.Options;
+using MassTransit;
+
+namespace DistributedExecutor.Master.Consumers;
+
+/// <summary>
+/// A task message the broker gave up on (delivered more than TASK_DELIVERY_LIMIT times without a result,
+/// typically because the task kills its worker): its task ends Failed with that reason instead of waiting forever.
+/// </summary>
+internal sealed class DeadTaskConsumer(JobStore store, WorkerOptions workerOptions) : IConsumer<ExecuteTask>
+{
+    public Task Consume(ConsumeContext<ExecuteTask> context)
+    {
+        var task = context.Message;
+        store.ApplyGaveUp(task.JobId, task.TaskId,
+            $"gave up after {workerOptions.DeliveryLimit + 1} deliveries (TASK_DELIVERY_LIMIT={workerOptions.DeliveryLimit}): no worker finished it; the task may be killing its worker");
+        return Task.CompletedTask;
+    }
+}
