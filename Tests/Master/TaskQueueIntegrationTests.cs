@@ -1,6 +1,7 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Tests.Fixtures;
+using DistributedExecutor.Worker.Extensions;
 using RabbitMQ.Client.Exceptions;
 
 namespace DistributedExecutor.Tests.Master;
@@ -53,10 +54,11 @@ public sealed class TaskQueueIntegrationTests
         await using var connection = await RabbitMqBroker.ConnectAsync(url);
         await using var channel = await connection.CreateChannelAsync();
 
-        // Declaring it as a classic queue must fail: the queue exists with other arguments (x-queue-type=quorum).
+        // Declaring it with the same arguments but as a classic queue must fail on x-queue-type alone.
+        var arguments = BusExtensions.TaskQueueArguments(deliveryLimit: 5);
+        arguments["x-queue-type"] = "classic";
         var error = await Assert.ThrowsAsync<OperationInterruptedException>(() =>
-            channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "classic" }));
+            channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments));
         Assert.Contains("x-queue-type", error.Message, StringComparison.Ordinal);
     }
 }
