@@ -45,7 +45,7 @@ public sealed class Cluster : IAsyncDisposable
 
     public WorkerService.WorkerServiceClient WorkerControl => new(Channel);
 
-    private GrpcChannel Channel => _channel ??= GrpcChannel.ForAddress($"http://{MasterAddress}");
+    private GrpcChannel Channel => _channel ??= CreateChannel();
 
     /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
     public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default")
@@ -185,6 +185,26 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         return byTask.ToDictionary(p => p.Key, p => (p.Value.Out.ToString(), p.Value.Err.ToString()));
+    }
+
+    private GrpcChannel CreateChannel()
+    {
+        var token = _masterEnvironment.GetValueOrDefault("API_TOKEN");
+        if (token is null)
+        {
+            return GrpcChannel.ForAddress($"http://{MasterAddress}");
+        }
+
+        var credentials = Grpc.Core.CallCredentials.FromInterceptor((_, metadata) =>
+        {
+            metadata.Add("authorization", $"Bearer {token}");
+            return Task.CompletedTask;
+        });
+        return GrpcChannel.ForAddress($"http://{MasterAddress}", new GrpcChannelOptions
+        {
+            Credentials = Grpc.Core.ChannelCredentials.Create(Grpc.Core.ChannelCredentials.Insecure, credentials),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
     }
 
     public string Logs() =>
