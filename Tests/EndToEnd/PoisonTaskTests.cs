@@ -1,4 +1,5 @@
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Tests.Fixtures;
 
 namespace DistributedExecutor.Tests.EndToEnd;
@@ -17,15 +18,15 @@ public sealed class PoisonTaskTests
 
         // Each delivery kills the worker that took it; start a fresh one each time, as an orchestrator would.
         Job current = job;
-        for (var round = 0; round < 6 && !JobWatcherIsTerminal(current); round++)
+        for (var round = 0; round < 6 && !TaskRules.IsTerminal(current.State); round++)
         {
             var worker = cluster.StartWorker($"victim-{round}-{cluster.MasterPort}");
             var exited = worker.WaitForExitAsync(TimeSpan.FromSeconds(30));
             current = await Eventually.Until(
                 async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job,
-                j => JobWatcherIsTerminal(j) || worker.HasExited,
+                j => TaskRules.IsTerminal(j.State) || worker.HasExited,
                 TimeSpan.FromSeconds(30), "the worker to die or the job to end");
-            if (!JobWatcherIsTerminal(current))
+            if (!TaskRules.IsTerminal(current.State))
             {
                 Assert.True(await exited, $"round {round}: the worker survived\n{worker.Output}");
             }
@@ -36,7 +37,4 @@ public sealed class PoisonTaskTests
         Assert.Contains("TASK_DELIVERY_LIMIT=1", done.Tasks[0].Error, StringComparison.Ordinal);
         Assert.True(done.Tasks[0].Attempts.Count <= 2, $"{done.Tasks[0].Attempts.Count} attempts");
     }
-
-    private static bool JobWatcherIsTerminal(Job job) =>
-        job.State is TaskState.Succeeded or TaskState.Failed or TaskState.TimedOut or TaskState.Canceled;
 }

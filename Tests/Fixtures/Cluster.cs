@@ -160,7 +160,7 @@ public sealed class Cluster : IAsyncDisposable
     public async Task<Job> WaitForJobAsync(string jobId, TimeSpan timeout) =>
         await Eventually.Until(
             async () => (await Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-            job => job.State is TaskState.Succeeded or TaskState.Failed or TaskState.TimedOut or TaskState.Canceled,
+            job => DistributedExecutor.Master.Jobs.TaskRules.IsTerminal(job.State),
             timeout, $"job {jobId} to finish");
 
     /// <summary>A finished job's output per task index, stdout and stderr apart.</summary>
