@@ -22,6 +22,7 @@ internal sealed class JobStore : IDisposable
             state INTEGER NOT NULL,
             task_count INTEGER NOT NULL,
             cancel_requested INTEGER NOT NULL DEFAULT 0,
+            accepted INTEGER NOT NULL DEFAULT 0,
             created_at INTEGER NOT NULL,
             finished_at INTEGER);
         CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
@@ -133,7 +134,11 @@ internal sealed class JobStore : IDisposable
     {
         lock (_writeLock)
         {
+            // Only now, with every task confirmed by the broker, does the job become visible as Queued.
+            using var tx = _writer.BeginTransaction();
             Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0", ("$job", Id(jobId)));
+            Execute(_writer, "UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
+            tx.Commit();
         }
     }
 
@@ -161,7 +166,7 @@ internal sealed class JobStore : IDisposable
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
-            var updated = Execute(_writer, "UPDATE jobs SET cancel_requested = 1 WHERE id = $job", ("$job", Id(jobId)));
+            var updated = Execute(_writer, "UPDATE jobs SET cancel_requested = 1 WHERE id = $job AND accepted = 1", ("$job", Id(jobId)));
             if (updated == 0)
             {
                 return null;
@@ -448,7 +453,7 @@ internal sealed class JobStore : IDisposable
     {
         using var connection = Open();
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at FROM jobs WHERE id = $id";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -469,7 +474,7 @@ internal sealed class JobStore : IDisposable
     {
         using var connection = Open();
         using var query = connection.CreateCommand();
-        var where = new List<string>();
+        var where = new List<string> { "accepted = 1" };
         if (state != TaskState.Unspecified)
         {
             where.Add("state = $state");
@@ -489,7 +494,7 @@ internal sealed class JobStore : IDisposable
         }
 
         query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, seq FROM jobs"
-            + (where.Count > 0 ? " WHERE " + string.Join(" AND ", where) : "")
+            + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
         using var reader = query.ExecuteReader();

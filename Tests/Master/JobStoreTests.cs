@@ -117,6 +117,20 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
+    public void Job_BeforeTheBrokerConfirmed_IsNotVisible()
+    {
+        using var store = Open();
+        store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+
+        Assert.Null(store.GetJob(_jobId, withTasks: false));
+        Assert.Empty(store.ListJobs(TaskState.Unspecified, null, 10, null).Jobs);
+        Assert.Null(store.CancelJob(_jobId));
+
+        store.MarkPublished(_jobId);
+        Assert.Equal(TaskState.Queued, store.GetJob(_jobId, withTasks: false)!.State);
+    }
+
+    [Fact]
     public void ListJobs_Pages_NewestFirstWithoutGapsOrRepeats()
     {
         using var store = Open();
@@ -125,6 +139,7 @@ public sealed class JobStoreTests : IDisposable
         {
             var id = Guid.NewGuid();
             store.CreateJob(id, "default", [(Guid.NewGuid(), new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+            store.MarkPublished(id);
             ids.Add(id.ToString());
         }
 
@@ -145,8 +160,11 @@ public sealed class JobStoreTests : IDisposable
     private JobStore Open() =>
         new(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") }, TimeProvider.System, new JobSignals());
 
-    private void CreateJob(JobStore store) =>
+    private void CreateJob(JobStore store)
+    {
         store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } })]);
+        store.MarkPublished(_jobId);
+    }
 
     private TaskFinished Finished(Guid attempt, TaskOutcome outcome, int? exitCode, string worker = "w") =>
         new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
