@@ -4,8 +4,6 @@ using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
 using DistributedExecutor.Master.Workers;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;
 using MassTransit;
@@ -29,8 +27,7 @@ internal static class MasterExtensions
         services.AddHostedService<LostWorkerSweeper>();
         services.AddHostedService<StartupRecovery>();
 
-        // With embedded workers these are already registered by AddWorkerRuntime.
-        services.TryAddWorkerPolicy(policyOptions);
+        services.AddExecutors(policyOptions);
         return services;
     }
 
@@ -91,22 +88,5 @@ internal static class MasterExtensions
             });
         });
         return services;
-    }
-
-    private static void TryAddWorkerPolicy(this IServiceCollection services, WorkerOptions policyOptions)
-    {
-        if (services.Any(d => d.ServiceType == typeof(ExecutorRegistry)))
-        {
-            return;
-        }
-
-        services.AddSingleton(new CommandPolicy(policyOptions.Command));
-        services.AddSingleton(policyOptions);
-        if (policyOptions.Command.Enabled)
-        {
-            services.AddSingleton<ITaskExecutor, CommandExecutor>();
-        }
-
-        services.AddSingleton<ExecutorRegistry>();
     }
 }

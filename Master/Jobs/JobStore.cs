@@ -199,13 +199,7 @@ internal sealed class JobStore : IDisposable
             var existing = Scalar(_writer, "SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
             if (existing is null)
             {
-                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
-                Execute(_writer, """
-                    INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at)
-                    VALUES($id, $task, $job, $number, $worker, 2, $started)
-                    """,
-                    ("$id", Id(message.AttemptId)), ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)),
-                    ("$number", number), ("$worker", message.WorkerId), ("$started", message.StartedAt.ToUnixTimeMilliseconds()));
+                InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
             }
 
             stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
@@ -270,33 +264,23 @@ internal sealed class JobStore : IDisposable
                 return;
             }
 
-            var attemptState = TaskRules.ToState(message.Outcome);
-            var attemptUpdated = Execute(_writer, """
-                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error
-                WHERE id = $id AND finished_at IS NULL
-                """,
-                ("$state", (int)attemptState), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
-                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$id", Id(message.AttemptId)));
-            if (attemptUpdated == 0)
+            switch (Scalar(_writer, "SELECT finished_at IS NOT NULL FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
             {
-                var known = Scalar(_writer, "SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
-                if (known is not null)
-                {
+                case 1L:
                     // Already applied: a duplicate.
                     return;
-                }
-
-                // TaskFinished overtook its TaskStarted (or that was lost): record the attempt whole.
-                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
-                Execute(_writer, """
-                    INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error)
-                    VALUES($id, $task, $job, $number, $worker, $state, $started, $finished, $exit, $signal, $error)
-                    """,
-                    ("$id", Id(message.AttemptId)), ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$number", number),
-                    ("$worker", message.WorkerId), ("$state", (int)attemptState), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
-                    ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$exit", message.ExitCode), ("$signal", message.Signal),
-                    ("$error", message.Error));
+                case null:
+                    // TaskFinished overtook its TaskStarted (or that was lost): record the attempt, then end it.
+                    InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
+                    break;
             }
+
+            Execute(_writer, """
+                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error
+                WHERE id = $id
+                """,
+                ("$state", (int)TaskRules.ToState(message.Outcome)), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
+                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$id", Id(message.AttemptId)));
 
             var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is { } next)
@@ -596,6 +580,18 @@ internal sealed class JobStore : IDisposable
         {
             _activeJobs++;
         }
+    }
+
+    /// <summary>A new running attempt, numbered after the task's earlier ones.</summary>
+    private void InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt)
+    {
+        var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(taskId)))! + 1;
+        Execute(_writer, """
+            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at)
+            VALUES($id, $task, $job, $number, $worker, 2, $started)
+            """,
+            ("$id", Id(attemptId)), ("$task", Id(taskId)), ("$job", Id(jobId)), ("$number", number),
+            ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()));
     }
 
     private TaskRow? ReadTaskForUpdate(Guid taskId)

@@ -22,8 +22,6 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public string Name { get; }
 
-    public int Pid => _process.Id;
-
     public bool HasExited => _process.HasExited;
 
     public string Output

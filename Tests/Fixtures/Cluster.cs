@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DistributedExecutor.Cli;
 using DistributedExecutor.Contracts.V1;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -15,7 +16,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly List<ChildProcess> _workers = [];
     private readonly Dictionary<string, string?> _masterEnvironment;
     private readonly string _dataDir;
-    private GrpcChannel? _channel;
+    private MasterConnection? _connection;
 
     private Cluster(RabbitMqBroker broker, Uri brokerUrl, Dictionary<string, string?> masterEnvironment, string dataDir, int masterPort)
     {
@@ -41,11 +42,12 @@ public sealed class Cluster : IAsyncDisposable
 
     public IReadOnlyList<ChildProcess> Workers => _workers;
 
-    public JobService.JobServiceClient Jobs => new(Channel);
+    public JobService.JobServiceClient Jobs => Connection.Jobs;
 
-    public WorkerService.WorkerServiceClient WorkerControl => new(Channel);
+    public WorkerService.WorkerServiceClient WorkerControl => Connection.Workers;
 
-    private GrpcChannel Channel => _channel ??= CreateChannel();
+    /// <summary>The same connection distctl makes (with the API token when the cluster has one).</summary>
+    private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"));
 
     /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
     public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default")
@@ -91,7 +93,8 @@ public sealed class Cluster : IAsyncDisposable
     public async Task StartMasterAsync()
     {
         Master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], _masterEnvironment);
-        var health = new Health.HealthClient(Channel);
+        using var channel = GrpcChannel.ForAddress($"http://{MasterAddress}");
+        var health = new Health.HealthClient(channel);
         await Eventually.Until(
             async () =>
             {
@@ -187,32 +190,12 @@ public sealed class Cluster : IAsyncDisposable
         return byTask.ToDictionary(p => p.Key, p => (p.Value.Out.ToString(), p.Value.Err.ToString()));
     }
 
-    private GrpcChannel CreateChannel()
-    {
-        var token = _masterEnvironment.GetValueOrDefault("API_TOKEN");
-        if (token is null)
-        {
-            return GrpcChannel.ForAddress($"http://{MasterAddress}");
-        }
-
-        var credentials = Grpc.Core.CallCredentials.FromInterceptor((_, metadata) =>
-        {
-            metadata.Add("authorization", $"Bearer {token}");
-            return Task.CompletedTask;
-        });
-        return GrpcChannel.ForAddress($"http://{MasterAddress}", new GrpcChannelOptions
-        {
-            Credentials = Grpc.Core.ChannelCredentials.Create(Grpc.Core.ChannelCredentials.Insecure, credentials),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
-    }
-
     public string Logs() =>
         $"--- master ---\n{Master?.Output}\n" + string.Join("\n", _workers.Select(w => $"--- {w.Name} ---\n{w.Output}"));
 
     public async ValueTask DisposeAsync()
     {
-        _channel?.Dispose();
+        _connection?.Dispose();
         foreach (var worker in _workers)
         {
             await worker.DisposeAsync();

@@ -20,19 +20,13 @@ public sealed class RabbitMqBroker
     private RabbitMqContainer? _container;
     private string? _dataDir;
 
-    private RabbitMqBroker(Uri url, string source)
+    private RabbitMqBroker(Uri url)
     {
         Url = url;
-        Source = source;
     }
 
     /// <summary>amqp://guest:guest@127.0.0.1:port/</summary>
-    public Uri Url { get; private set; }
-
-    public string Source { get; }
-
-    /// <summary>Whether this run owns the broker (and so may stop and start it).</summary>
-    public bool IsPrivate => _server is not null;
+    public Uri Url { get; }
 
     public static Task<RabbitMqBroker> Shared => SharedBroker.Value;
 
@@ -109,7 +103,7 @@ public sealed class RabbitMqBroker
         var fromEnvironment = Environment.GetEnvironmentVariable("RABBITMQ_URL");
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
-            var broker = new RabbitMqBroker(new Uri(fromEnvironment), "RABBITMQ_URL");
+            var broker = new RabbitMqBroker(new Uri(fromEnvironment));
             await WaitUntilUpAsync(broker.Url, TimeSpan.FromSeconds(30), null);
             return broker;
         }
@@ -123,7 +117,7 @@ public sealed class RabbitMqBroker
         {
             var container = new RabbitMqBuilder("rabbitmq:3.13-management").WithUsername("guest").WithPassword("guest").Build();
             await container.StartAsync();
-            var broker = new RabbitMqBroker(new Uri(container.GetConnectionString()), "Testcontainers") { _container = container };
+            var broker = new RabbitMqBroker(new Uri(container.GetConnectionString())) { _container = container };
             AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return broker;
         }
@@ -158,7 +152,7 @@ public sealed class RabbitMqBroker
             ["RABBITMQ_CONFIG_FILE"] = Path.Combine(dir, "rabbitmq.conf"),
         };
         var url = new Uri($"amqp://guest:guest@127.0.0.1:{port}/");
-        var broker = new RabbitMqBroker(url, "private rabbitmq-server") { _dataDir = dir };
+        var broker = new RabbitMqBroker(url) { _dataDir = dir };
         broker._serverEnvironment = environment;
         broker._server = ChildProcess.Start("rabbitmq", ServerScript, [], environment);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => broker.StopNow();

@@ -17,17 +17,10 @@ internal static class WorkerExtensions
     /// <summary>Executors, running-task tracking, the worker identities and the link to the master.</summary>
     public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, IReadOnlyList<string> workerIds)
     {
-        services.AddSingleton(options);
+        services.AddExecutors(options);
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(new CommandPolicy(options.Command));
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
         services.AddSingleton<RunningTasks>();
-        if (options.Command.Enabled)
-        {
-            services.AddSingleton<ITaskExecutor, CommandExecutor>();
-        }
-
-        services.AddSingleton<ExecutorRegistry>();
 
         var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri();
         services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)
@@ -42,6 +35,28 @@ internal static class WorkerExtensions
             })
             .ConfigureChannel(c => c.UnsafeUseInsecureChannelCallCredentials = true);
         services.AddHostedService<MasterLinkService>();
+        return services;
+    }
+
+    /// <summary>
+    /// The executors and their policy. The master registers them too, to validate submissions with exactly
+    /// the checks a worker applies; registering twice is harmless.
+    /// </summary>
+    public static IServiceCollection AddExecutors(this IServiceCollection services, WorkerOptions options)
+    {
+        if (services.Any(d => d.ServiceType == typeof(ExecutorRegistry)))
+        {
+            return services;
+        }
+
+        services.AddSingleton(options);
+        services.AddSingleton(new CommandPolicy(options.Command));
+        if (options.Command.Enabled)
+        {
+            services.AddSingleton<ITaskExecutor, CommandExecutor>();
+        }
+
+        services.AddSingleton<ExecutorRegistry>();
         return services;
     }
 

@@ -13,8 +13,6 @@ internal sealed class RunningTasks(TimeProvider time)
     private readonly ConcurrentDictionary<Guid, Entry> _running = new();
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _canceledJobs = new();
 
-    public int Count => _running.Count;
-
     public Registration Start(Guid jobId, Guid taskId)
     {
         var entry = new Entry(jobId, new CancellationTokenSource());

@@ -73,15 +73,11 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         {
             startInfo.FileName = setsid;
             startInfo.ArgumentList.Add("--");
+            startInfo.ArgumentList.Add(realPath);
         }
         else
         {
             startInfo.FileName = realPath;
-        }
-
-        if (ProcessGroup.SetsidPath is not null)
-        {
-            startInfo.ArgumentList.Add(realPath);
         }
 
         foreach (var arg in spec.Args)
