@@ -264,7 +264,9 @@ internal sealed class JobStore : IDisposable
                 return;
             }
 
-            switch (Scalar(_writer, "SELECT finished_at IS NOT NULL FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
+            // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
+            // acknowledged the message, so this report is the only result the task will ever get.
+            switch (Scalar(_writer, "SELECT finished_at IS NOT NULL AND state <> 7 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
             {
                 case 1L:
                     // Already applied: a duplicate.

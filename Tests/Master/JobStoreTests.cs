@@ -82,6 +82,23 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
+    public void Finished_AfterTheWorkerWasMarkedLost_StillEndsTheTask()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var attempt = Guid.NewGuid();
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+        store.MarkWorkerLost("w1", "no heartbeat");
+        Assert.Equal(TaskState.Queued, store.GetJob(_jobId, withTasks: true)!.Tasks[0].State);
+
+        store.ApplyFinished(Finished(attempt, TaskOutcome.Succeeded, 0, "w1"));
+
+        var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
+        Assert.Equal(TaskState.Succeeded, task.State);
+        Assert.Equal(TaskState.Succeeded, Assert.Single(task.Attempts).State);
+    }
+
+    [Fact]
     public void Reopen_AfterWrites_EverythingStillThere()
     {
         var attempt = Guid.NewGuid();
