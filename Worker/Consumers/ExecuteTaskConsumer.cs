@@ -61,7 +61,7 @@ internal sealed partial class ExecuteTaskConsumer(
             LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
             using var registration = running.Start(task.JobId, task.TaskId);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, registration.Canceled);
-            await using var output = new OutputBatcher(context, task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
+            await using var output = new OutputBatcher(m => context.Publish(m, CancellationToken.None), task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
             try
             {
                 result = await executor.ExecuteAsync(task, output, stop.Token).ConfigureAwait(false);

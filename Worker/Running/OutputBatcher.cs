@@ -1,13 +1,13 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Executors;
-using MassTransit;
 
 namespace DistributedExecutor.Worker.Running;
 
 /// <summary>
 /// Collects an attempt's output and publishes it in numbered batches: every <see cref="FlushInterval"/> or
-/// when enough is waiting, so output is live without a message per line. Each stream keeps at most the cap;
-/// past it a marker says how much was cut and the rest is counted, not kept.
+/// when enough is waiting, so output is live without a message per line. Each stream keeps at most the cap:
+/// its first half is published live, then only the most recent half is held (a ring buffer, so memory stays
+/// bounded whatever the process writes); at the end a marker says how much was cut and the tail follows.
 /// </summary>
 internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
 {
@@ -15,7 +15,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     private const int FlushBytes = 64 * 1024;
     private const int MaxUnsentBytes = 1024 * 1024;
 
-    private readonly IPublishEndpoint _publish;
+    private readonly Func<TaskOutput, Task> _publish;
     private readonly Guid _jobId;
     private readonly Guid _taskId;
     private readonly Guid _attemptId;
@@ -23,8 +23,10 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly SemaphoreSlim _flushGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
-    private readonly long[] _kept = new long[3];
-    private readonly long[] _dropped = new long[3];
+    private readonly long _headCap;
+    private readonly int _tailCap;
+    private readonly long[] _head = new long[3];
+    private readonly TailBuffer?[] _tails = new TailBuffer?[3];
     private readonly Task _loop;
     private List<OutputChunkData> _pending = [];
     private MemoryStream? _current;
@@ -34,17 +36,29 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public OutputBatcher(IPublishEndpoint publish, Guid jobId, Guid taskId, Guid attemptId, long capBytes)
+    public OutputBatcher(Func<TaskOutput, Task> publish, Guid jobId, Guid taskId, Guid attemptId, long capBytes)
     {
         _publish = publish;
         _jobId = jobId;
         _taskId = taskId;
         _attemptId = attemptId;
         _capBytes = capBytes;
+        _tailCap = (int)Math.Min(capBytes / 2, int.MaxValue);
+        _headCap = capBytes - _tailCap;
         _loop = Task.Run(RunAsync);
     }
 
-    public bool Truncated => _dropped[1] > 0 || _dropped[2] > 0;
+    /// <summary>True when some stream wrote more than the cap and its middle was cut.</summary>
+    public bool Truncated
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _tails.Any(t => t is { Dropped: > 0 });
+            }
+        }
+    }
 
     /// <summary>Batches published so far.</summary>
     public long Batches => Interlocked.Read(ref _sequence);
@@ -55,22 +69,18 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         lock (_lock)
         {
             var index = (int)stream;
-            var room = Math.Max(0, _capBytes - _kept[index]);
+            var room = Math.Max(0, _headCap - _head[index]);
             var keep = (int)Math.Min(room, data.Length);
             if (keep > 0)
             {
                 Append(stream, data.Span[..keep]);
-                _kept[index] += keep;
+                _head[index] += keep;
             }
 
             if (keep < data.Length)
             {
-                if (_dropped[index] == 0)
-                {
-                    Append(stream, System.Text.Encoding.UTF8.GetBytes($"\n[distexec: {stream.ToString().ToLowerInvariant()} cut at {_capBytes} bytes; the rest is discarded]\n"));
-                }
-
-                _dropped[index] += data.Length - keep;
+                // Past the head: only the latest bytes are held, published (after a marker) when the task ends.
+                (_tails[index] ??= new TailBuffer(_tailCap)).Write(data.Span[keep..]);
             }
 
             if (_pendingBytes >= FlushBytes)
@@ -90,12 +100,29 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes what is left; afterwards <see cref="Batches"/> is final.</summary>
+    /// <summary>Publishes what is left (with each stream's tail); afterwards <see cref="Batches"/> is final.</summary>
     public async Task CompleteAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         lock (_lock)
         {
+            foreach (var stream in (OutputStreamKind[])[OutputStreamKind.Stdout, OutputStreamKind.Stderr])
+            {
+                if (_tails[(int)stream] is not { } tail)
+                {
+                    continue;
+                }
+
+                if (tail.Dropped > 0)
+                {
+                    var name = stream.ToString().ToLowerInvariant();
+                    Append(stream, System.Text.Encoding.UTF8.GetBytes(
+                        $"\n[distexec: {tail.Dropped} bytes of {name} cut here; kept the first {_head[(int)stream]} and the last {tail.Length} bytes (cap {_capBytes})]\n"));
+                }
+
+                Append(stream, tail.ToArray());
+            }
+
             _wake.TrySetResult();
         }
 
@@ -198,7 +225,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
                 var sequence = Interlocked.Read(ref _sequence);
                 try
                 {
-                    await _publish.Publish(new TaskOutput(_jobId, _taskId, _attemptId, sequence, batch), CancellationToken.None).ConfigureAwait(false);
+                    await _publish(new TaskOutput(_jobId, _taskId, _attemptId, sequence, batch)).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -220,6 +247,54 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         finally
         {
             _flushGate.Release();
+        }
+    }
+
+    /// <summary>The last <c>capacity</c> bytes written, and how many earlier ones were let go.</summary>
+    private sealed class TailBuffer(int capacity)
+    {
+        private readonly byte[] _buffer = new byte[capacity];
+        private int _start;
+
+        public int Length { get; private set; }
+
+        public long Dropped { get; private set; }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            if (capacity == 0)
+            {
+                Dropped += data.Length;
+                return;
+            }
+
+            if (data.Length >= capacity)
+            {
+                Dropped += Length + data.Length - capacity;
+                data[^capacity..].CopyTo(_buffer);
+                _start = 0;
+                Length = capacity;
+                return;
+            }
+
+            var overflow = Math.Max(0, Length + data.Length - capacity);
+            Dropped += overflow;
+            _start = (_start + overflow) % capacity;
+            Length -= overflow;
+            var end = (_start + Length) % capacity;
+            var first = Math.Min(data.Length, capacity - end);
+            data[..first].CopyTo(_buffer.AsSpan(end));
+            data[first..].CopyTo(_buffer);
+            Length += data.Length;
+        }
+
+        public byte[] ToArray()
+        {
+            var result = new byte[Length];
+            var first = Math.Min(Length, capacity - _start);
+            _buffer.AsSpan(_start, first).CopyTo(result);
+            _buffer.AsSpan(0, Length - first).CopyTo(result.AsSpan(first));
+            return result;
         }
     }
 }
