@@ -2,6 +2,7 @@ using DistributedExecutor.Master.Extensions;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
+using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;
 
@@ -9,6 +10,11 @@ var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = MasterOptions.Load(settings);
 var workerOptions = WorkerOptions.Load(settings, requireMaster: false);
+var plugins = PluginCatalog.Load(workerOptions.PluginsDirectory);
+foreach (var problem in plugins.Problems)
+{
+    settings.Fail(problem);
+}
 if (settings.Errors.Count > 0)
 {
     foreach (var error in settings.Errors)
@@ -33,16 +39,21 @@ if (options.EmbeddedWorkers > 0)
     workerOptions.RabbitMqUrl = options.RabbitMqUrl;
     workerOptions.ApiToken = options.ApiToken;
     var ids = Enumerable.Range(1, options.EmbeddedWorkers).Select(i => $"{workerOptions.WorkerId}-embedded-{i}").ToList();
-    builder.Services.AddWorkerRuntime(workerOptions, ids);
+    builder.Services.AddWorkerRuntime(workerOptions, plugins, ids);
 }
 
-builder.Services.AddJobs(options, workerOptions);
+builder.Services.AddJobs(options, workerOptions, plugins);
 builder.Services.AddMasterBus(options, options.EmbeddedWorkers > 0 ? workerOptions : null);
 builder.Services.AddGrpc(o => o.Interceptors.Add<TokenAuthInterceptor>());
 builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress));
 
 var app = builder.Build();
+if (!app.Services.ExecutorsLoad("master"))
+{
+    return 2;
+}
+
 app.MapGrpcService<JobService>();
 app.MapGrpcService<WorkerControlService>();
 app.MapGrpcHealthChecksService();

@@ -1,3 +1,4 @@
+using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
@@ -7,6 +8,11 @@ var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = WorkerOptions.Load(settings, requireMaster: true);
 options.RabbitMqUrl ??= new Uri("amqp://guest:guest@localhost:5672/");
+var plugins = PluginCatalog.Load(options.PluginsDirectory);
+foreach (var problem in plugins.Problems)
+{
+    settings.Fail(problem);
+}
 if (settings.Errors.Count > 0)
 {
     foreach (var error in settings.Errors)
@@ -18,7 +24,7 @@ if (settings.Errors.Count > 0)
 }
 
 builder.AddLogLevel();
-builder.Services.AddWorkerRuntime(options, [options.WorkerId]);
+builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);
 builder.Services.AddMassTransit(bus =>
 {
@@ -30,6 +36,11 @@ builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extens
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress));
 
 var app = builder.Build();
+if (!app.Services.ExecutorsLoad("worker"))
+{
+    return 2;
+}
+
 app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkerNodes>().SetDraining());
 app.MapGrpcHealthChecksService();
 await app.RunAsync();

@@ -16,52 +16,31 @@ internal static class RunCommand
         var pool = new Option<string?>("--pool", "-p") { Description = "Worker pool (default: default)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable KEY=VALUE for the task (repeatable)", AllowMultipleArgumentsPerToken = false };
         var workdir = new Option<string?>("--workdir") { Description = "Working directory on the worker (absolute)" };
+        var http = new Option<string?>("--http") { Description = "Make an HTTP call to this URL instead of running a program" };
+        var method = new Option<string?>("--method", "-X") { Description = "HTTP method (default GET)" };
+        var header = new Option<string[]>("--header", "-H") { Description = "HTTP header \"Name: value\" (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var data = new Option<string?>("--data", "-d") { Description = "HTTP request body" };
+        var dataFile = new Option<FileInfo?>("--data-file") { Description = "HTTP request body from a file" };
+        var expect = new Option<string?>("--expect") { Description = "HTTP statuses that mean success, e.g. 200-299,304 (default 200-299)" };
+        var responseCap = new Option<long?>("--response-cap") { Description = "HTTP response body bytes kept (default 1 MiB)" };
+        var retries = new Option<int?>("--retries") { Description = "HTTP: extra tries on 429/503, honouring Retry-After (default 0)" };
+        var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
+        var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
         var argv = new Argument<string[]>("program-and-args")
         {
             Description = "After --: the program and its arguments, passed exactly",
             Arity = ArgumentArity.ZeroOrMore,
         };
 
-        var run = new Command("run", "Submit a command as a job; prints the job id, or with --wait its output")
+        var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
-            command, arguments, wait, timeout, pool, env, workdir, argv,
+            command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param, argv,
         };
         run.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
-            var spec = new CommandSpec();
-            var given = result.GetValue(argv) ?? [];
-            var program = result.GetValue(command);
-            var args = result.GetValue(arguments);
-            if (program is not null && given.Length > 0)
-            {
-                throw new UsageException("give the program either with --command or after --, not both");
-            }
-
-            if (program is null && given.Length == 0)
-            {
-                throw new UsageException("nothing to run: use --command PROGRAM [--args \"...\"] or -- PROGRAM ARG...");
-            }
-
-            if (program is null && args is not null)
-            {
-                throw new UsageException("--args goes with --command; after -- give the arguments directly");
-            }
-
-            spec.Program = program ?? given[0];
-            spec.Args.AddRange(program is null ? given.Skip(1) : ShellWords.Split(args ?? ""));
-            foreach (var pair in result.GetValue(env) ?? [])
-            {
-                var eq = pair.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                {
-                    throw new UsageException($"--env \"{pair}\" is not KEY=VALUE");
-                }
-
-                spec.Env[pair[..eq]] = pair[(eq + 1)..];
-            }
-
-            spec.WorkingDir = result.GetValue(workdir) ?? "";
-            var task = new TaskSpec { Command = spec };
+            var task = result.GetValue(http) is not null ? new TaskSpec { Http = HttpSpecOf(result) }
+                : result.GetValue(executor) is not null ? new TaskSpec { Plugin = PluginSpecOf(result) }
+                : new TaskSpec { Command = CommandSpecOf(result) };
             if (result.GetValue(timeout) is { } t)
             {
                 task.Timeout = Duration.FromTimeSpan(DurationParser.Parse(t));
@@ -88,5 +67,117 @@ internal static class RunCommand
             return code;
         }));
         return run;
+
+        CommandSpec CommandSpecOf(ParseResult result)
+        {
+            var spec = new CommandSpec();
+            var given = result.GetValue(argv) ?? [];
+            var program = result.GetValue(command);
+            var args = result.GetValue(arguments);
+            if (program is not null && given.Length > 0)
+            {
+                throw new UsageException("give the program either with --command or after --, not both");
+            }
+
+            if (program is null && given.Length == 0)
+            {
+                throw new UsageException("nothing to run: use --command PROGRAM [--args \"...\"], -- PROGRAM ARG..., --http URL or --executor NAME");
+            }
+
+            if (program is null && args is not null)
+            {
+                throw new UsageException("--args goes with --command; after -- give the arguments directly");
+            }
+
+            spec.Program = program ?? given[0];
+            spec.Args.AddRange(program is null ? given.Skip(1) : ShellWords.Split(args ?? ""));
+            foreach (var (key, value) in Pairs(result.GetValue(env), "--env"))
+            {
+                spec.Env[key] = value;
+            }
+
+            spec.WorkingDir = result.GetValue(workdir) ?? "";
+            return spec;
+        }
+
+        HttpSpec HttpSpecOf(ParseResult result)
+        {
+            if (result.GetValue(command) is not null || (result.GetValue(argv) ?? []).Length > 0 || result.GetValue(executor) is not null)
+            {
+                throw new UsageException("--http makes an HTTP call; it does not go with a program or --executor");
+            }
+
+            var spec = new HttpSpec { Url = result.GetValue(http)!, Method = result.GetValue(method) ?? "" };
+            foreach (var line in result.GetValue(header) ?? [])
+            {
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                if (colon <= 0)
+                {
+                    throw new UsageException($"--header \"{line}\" is not \"Name: value\"");
+                }
+
+                var name = line[..colon].Trim();
+                var value = line[(colon + 1)..].Trim();
+                spec.Headers[name] = spec.Headers.TryGetValue(name, out var earlier) ? $"{earlier}, {value}" : value;
+            }
+
+            if (result.GetValue(data) is not null && result.GetValue(dataFile) is not null)
+            {
+                throw new UsageException("give the body with --data or --data-file, not both");
+            }
+
+            if (result.GetValue(data) is { } text)
+            {
+                spec.Body = Google.Protobuf.ByteString.CopyFromUtf8(text);
+            }
+            else if (result.GetValue(dataFile) is { } file)
+            {
+                if (!file.Exists)
+                {
+                    throw new UsageException($"--data-file {file.FullName} does not exist");
+                }
+
+                spec.Body = Google.Protobuf.ByteString.CopyFrom(File.ReadAllBytes(file.FullName));
+            }
+
+            if (result.GetValue(expect) is { } ranges)
+            {
+                spec.ExpectedStatus.AddRange(StatusRanges.Parse(ranges));
+            }
+
+            spec.ResponseCapBytes = result.GetValue(responseCap) ?? 0;
+            spec.MaxRetries = result.GetValue(retries) ?? 0;
+            return spec;
+        }
+
+        PluginSpec PluginSpecOf(ParseResult result)
+        {
+            if (result.GetValue(command) is not null || (result.GetValue(argv) ?? []).Length > 0)
+            {
+                throw new UsageException("--executor runs a plug-in; it does not go with a program");
+            }
+
+            var spec = new PluginSpec { Executor = result.GetValue(executor)! };
+            foreach (var (key, value) in Pairs(result.GetValue(param), "--param"))
+            {
+                spec.Parameters[key] = value;
+            }
+
+            return spec;
+        }
+    }
+
+    private static IEnumerable<(string Key, string Value)> Pairs(string[]? pairs, string option)
+    {
+        foreach (var pair in pairs ?? [])
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new UsageException($"{option} \"{pair}\" is not KEY=VALUE");
+            }
+
+            yield return (pair[..eq], pair[(eq + 1)..]);
+        }
     }
 }

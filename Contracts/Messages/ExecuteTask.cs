@@ -1,10 +1,16 @@
 namespace DistributedExecutor.Contracts.Messages;
 
-/// <summary>Run one task. Sent by the master to the queue <c>distexec.tasks.&lt;pool&gt;</c>.</summary>
+/// <summary>
+/// Run one task. Sent by the master to the queue <c>distexec.tasks.&lt;pool&gt;</c>. <paramref name="Executor"/>
+/// names the executor; the spec is <paramref name="Command"/>, <paramref name="Http"/>, or for plug-in
+/// executors <paramref name="Parameters"/>.
+/// </summary>
 public sealed record ExecuteTask(
     Guid JobId,
     Guid TaskId,
     int TaskIndex,
     string Executor,
     CommandTask? Command,
-    TimeSpan Timeout);
+    TimeSpan Timeout,
+    HttpTask? Http = null,
+    IReadOnlyDictionary<string, string>? Parameters = null);

@@ -1,6 +1,7 @@
 namespace DistributedExecutor.Contracts.Messages;
 
-/// <summary>An attempt ended. <paramref name="OutputBatches"/> is how many <see cref="TaskOutput"/> batches it sent.</summary>
+/// <summary>An attempt ended. <paramref name="OutputBatches"/> is how many <see cref="TaskOutput"/> batches it sent;
+/// <paramref name="HttpStatus"/> is the final status of an HTTP task.</summary>
 public sealed record TaskFinished(
     Guid JobId,
     Guid TaskId,
@@ -13,4 +14,5 @@ public sealed record TaskFinished(
     bool Truncated,
     long OutputBatches,
     DateTimeOffset StartedAt,
-    DateTimeOffset FinishedAt);
+    DateTimeOffset FinishedAt,
+    int? HttpStatus = null);

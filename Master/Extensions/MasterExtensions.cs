@@ -4,9 +4,11 @@ using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
 using DistributedExecutor.Master.Workers;
+using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DistributedExecutor.Master.Extensions;
 
@@ -14,10 +16,10 @@ namespace DistributedExecutor.Master.Extensions;
 internal static class MasterExtensions
 {
     /// <summary>Job store, admission, validation (with the same executors and policy the workers use) and the registry.</summary>
-    public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, WorkerOptions policyOptions)
+    public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, WorkerOptions policyOptions, PluginCatalog plugins)
     {
         services.AddSingleton(options);
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobSignals>();
         services.AddSingleton<JobStore>();
         services.AddSingleton<SubmissionValidator>();
@@ -27,7 +29,7 @@ internal static class MasterExtensions
         services.AddHostedService<LostWorkerSweeper>();
         services.AddHostedService<StartupRecovery>();
 
-        services.AddExecutors(policyOptions);
+        services.AddExecutors(policyOptions, plugins);
         return services;
     }
 

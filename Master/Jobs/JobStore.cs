@@ -41,7 +41,8 @@ internal sealed class JobStore : IDisposable
             worker_id TEXT,
             truncated INTEGER NOT NULL DEFAULT 0,
             started_at INTEGER,
-            finished_at INTEGER);
+            finished_at INTEGER,
+            http_status INTEGER);
         CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id, state);
         CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
         CREATE TABLE IF NOT EXISTS attempts(
@@ -55,7 +56,8 @@ internal sealed class JobStore : IDisposable
             finished_at INTEGER,
             exit_code INTEGER,
             signal INTEGER,
-            error TEXT);
+            error TEXT,
+            http_status INTEGER);
         CREATE INDEX IF NOT EXISTS attempts_task ON attempts(task_id);
         CREATE INDEX IF NOT EXISTS attempts_running ON attempts(state, worker_id);
         CREATE TABLE IF NOT EXISTS output(
@@ -94,6 +96,8 @@ internal sealed class JobStore : IDisposable
         _writer = Open();
         Execute(_writer, "PRAGMA journal_mode=WAL;");
         Execute(_writer, Schema);
+        AddColumnIfMissing("tasks", "http_status", "INTEGER");
+        AddColumnIfMissing("attempts", "http_status", "INTEGER");
         _activeJobs = (int)(long)Scalar(_writer, "SELECT COUNT(*) FROM jobs WHERE state IN (1, 2)")!;
     }
 
@@ -101,6 +105,15 @@ internal sealed class JobStore : IDisposable
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
 
     public void Dispose() => _writer.Dispose();
+
+    /// <summary>Brings a store written by an older version up to the current schema.</summary>
+    private void AddColumnIfMissing(string table, string column, string type)
+    {
+        if (Scalar(_writer, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'") is 0L)
+        {
+            Execute(_writer, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
+        }
+    }
 
     /// <summary>Stores a new job with its tasks, not yet published.</summary>
     public void CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks)
@@ -278,11 +291,13 @@ internal sealed class JobStore : IDisposable
             }
 
             Execute(_writer, """
-                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error
+                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error,
+                    http_status = $http
                 WHERE id = $id
                 """,
                 ("$state", (int)TaskRules.ToState(message.Outcome)), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
-                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$id", Id(message.AttemptId)));
+                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$http", message.HttpStatus),
+                ("$id", Id(message.AttemptId)));
 
             var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is { } next)
@@ -292,14 +307,14 @@ internal sealed class JobStore : IDisposable
                     Execute(_writer, """
                         UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
                             signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
-                            started_at = COALESCE(started_at, $started)
+                            started_at = COALESCE(started_at, $started), http_status = $http
                         WHERE id = $task
                         """,
                         ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$exit", message.ExitCode), ("$signal", message.Signal),
                         ("$error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
                         ("$worker", message.WorkerId), ("$truncated", message.Truncated ? 1 : 0),
                         ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
-                        ("$task", Id(message.TaskId)));
+                        ("$http", message.HttpStatus), ("$task", Id(message.TaskId)));
                 }
                 else
                 {
@@ -618,7 +633,7 @@ internal sealed class JobStore : IDisposable
         using (var query = connection.CreateCommand())
         {
             query.CommandText = """
-                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error
+                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status
                 FROM attempts WHERE job_id = $job ORDER BY number
                 """;
             query.Parameters.AddWithValue("$job", job.Id);
@@ -644,6 +659,11 @@ internal sealed class JobStore : IDisposable
                     attempt.Signal = reader.GetInt32(7);
                 }
 
+                if (!reader.IsDBNull(9))
+                {
+                    attempt.HttpStatus = reader.GetInt32(9);
+                }
+
                 var taskId = reader.GetString(0);
                 if (!attempts.TryGetValue(taskId, out var list))
                 {
@@ -657,7 +677,7 @@ internal sealed class JobStore : IDisposable
         using (var query = connection.CreateCommand())
         {
             query.CommandText = """
-                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at
+                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status
                 FROM tasks WHERE job_id = $job ORDER BY idx
                 """;
             query.Parameters.AddWithValue("$job", job.Id);
@@ -684,6 +704,11 @@ internal sealed class JobStore : IDisposable
                 if (!reader.IsDBNull(5))
                 {
                     task.Signal = reader.GetInt32(5);
+                }
+
+                if (!reader.IsDBNull(11))
+                {
+                    task.HttpStatus = reader.GetInt32(11);
                 }
 
                 if (attempts.TryGetValue(task.Id, out var list))

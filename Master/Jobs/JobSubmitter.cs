@@ -26,6 +26,11 @@ internal sealed partial class JobSubmitter(
             return SubmitResult.Denied(denied);
         }
 
+        if (verdict.Precondition is { } precondition && verdict.Problems.Count == 0)
+        {
+            return SubmitResult.FailedPrecondition(precondition);
+        }
+
         if (verdict.Problems.Count > 0)
         {
             return SubmitResult.Invalid(verdict.Problems);

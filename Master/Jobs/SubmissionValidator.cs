@@ -1,5 +1,7 @@
+using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
+using DistributedExecutor.Master.Workers;
 using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Options;
 
@@ -7,9 +9,12 @@ namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>
 /// Checks a submission whole: every problem is reported at once (INVALID_ARGUMENT), and policy is checked
-/// here too (PERMISSION_DENIED) so nothing forbidden is ever published.
+/// here too (PERMISSION_DENIED) so nothing forbidden is ever published. An executor the master does not have
+/// itself (a plug-in installed on workers only) is accepted only when a live worker of the pool offers it; one
+/// it has is refused (FAILED_PRECONDITION) when the pool has live workers and none of them offers it. A pool
+/// with no live worker at all still takes built-in tasks: they wait in its queue (scale from zero).
 /// </summary>
-internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry executors)
+internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry executors, WorkerRegistry workers)
 {
     public SubmissionVerdict Validate(JobSpec? spec)
     {
@@ -35,6 +40,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
         }
 
         var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
+        string? precondition = null;
         for (var i = 0; i < spec.Tasks.Count && problems.Count < 20; i++)
         {
             var task = spec.Tasks[i];
@@ -54,14 +60,26 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
 
             if (task.ExecutorCase == TaskSpec.ExecutorOneofCase.None)
             {
-                problems.Add($"{where}no executor spec (set command)");
+                problems.Add($"{where}no executor spec (set command, http or plugin)");
+                continue;
+            }
+
+            if (task.ExecutorCase == TaskSpec.ExecutorOneofCase.Plugin && task.Plugin.Executor.Length == 0)
+            {
+                problems.Add($"{where}plugin.executor is empty (name the plug-in executor to run)");
                 continue;
             }
 
             var message = TaskMessages.ToExecuteTask(Guid.Empty, Guid.Empty, i, task, defaultTimeout);
+            var offers = workers.Offers(pool);
             if (executors.Find(message.Executor) is not { } executor)
             {
-                problems.Add($"{where}executor \"{message.Executor}\" is not enabled on the master");
+                if (!offers.Executors.Contains(message.Executor))
+                {
+                    problems.Add($"{where}executor \"{Services.RpcErrors.Printable(message.Executor)}\" is unknown: neither the master nor any live worker of pool \"{pool}\" offers it"
+                        + (offers.Alive ? $" (they offer {string.Join(", ", offers.Executors.Order(StringComparer.Ordinal))})" : " (the pool has no live worker)"));
+                }
+
                 continue;
             }
 
@@ -72,11 +90,15 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
             }
 
             problems.AddRange(verdict.Problems.Select(p => where + p));
+            if (offers.Alive && !offers.Executors.Contains(message.Executor))
+            {
+                precondition ??= $"{where}no live worker of pool \"{pool}\" offers the {message.Executor} executor (they offer {string.Join(", ", offers.Executors.Order(StringComparer.Ordinal))})";
+            }
         }
 
-        return new SubmissionVerdict(problems, null);
+        return new SubmissionVerdict(problems, null, precondition);
     }
 }
 
 /// <summary>What is wrong with a submission (if anything), and whether policy refuses it.</summary>
-internal sealed record SubmissionVerdict(IReadOnlyList<string> Problems, string? Denied);
+internal sealed record SubmissionVerdict(IReadOnlyList<string> Problems, string? Denied, string? Precondition = null);

@@ -3,7 +3,7 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>The outcome of a submission; exactly one of its parts is set.</summary>
-internal sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, string? DeniedReason, string? ExhaustedReason, string? UnavailableReason)
+internal sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, string? DeniedReason, string? ExhaustedReason, string? UnavailableReason, string? PreconditionReason = null)
 {
     public static SubmitResult Accepted(Job job) => new(job, null, null, null, null);
 
@@ -14,4 +14,6 @@ internal sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, s
     public static SubmitResult Exhausted(string reason) => new(null, null, null, reason, null);
 
     public static SubmitResult Unavailable(string reason) => new(null, null, null, null, reason);
+
+    public static SubmitResult FailedPrecondition(string reason) => new(null, null, null, null, null, reason);
 }

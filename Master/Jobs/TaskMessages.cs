@@ -6,6 +6,18 @@ namespace DistributedExecutor.Master.Jobs;
 /// <summary>From the API's task spec to the bus message a worker runs.</summary>
 internal static class TaskMessages
 {
+    /// <summary>Response bytes an HTTP task keeps when its spec sets no cap.</summary>
+    public const long DefaultResponseCapBytes = 1024 * 1024;
+
+    /// <summary>The executor a spec names ("" when it names none).</summary>
+    public static string ExecutorOf(TaskSpec spec) => spec.ExecutorCase switch
+    {
+        TaskSpec.ExecutorOneofCase.Command => "command",
+        TaskSpec.ExecutorOneofCase.Http => "http",
+        TaskSpec.ExecutorOneofCase.Plugin => spec.Plugin.Executor,
+        _ => "",
+    };
+
     public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
     {
         var timeout = spec.Timeout is { } t ? t.ToTimeSpan() : defaultTimeout;
@@ -14,7 +26,17 @@ internal static class TaskMessages
             TaskSpec.ExecutorOneofCase.Command => new ExecuteTask(jobId, taskId, index, "command",
                 new CommandTask(spec.Command.Program, [.. spec.Command.Args], spec.Command.Env.ToDictionary(), NullIfEmpty(spec.Command.WorkingDir)),
                 timeout),
-            _ => new ExecuteTask(jobId, taskId, index, spec.ExecutorCase.ToString().ToLowerInvariant(), null, timeout),
+            TaskSpec.ExecutorOneofCase.Http => new ExecuteTask(jobId, taskId, index, "http", null, timeout, Http: new HttpTask(
+                spec.Http.Method.Length == 0 ? "GET" : spec.Http.Method.ToUpperInvariant(),
+                spec.Http.Url,
+                spec.Http.Headers.ToDictionary(),
+                spec.Http.Body.ToByteArray(),
+                [.. spec.Http.ExpectedStatus.Select(r => new Contracts.Messages.StatusRange(r.Min, r.Max))],
+                spec.Http.ResponseCapBytes == 0 ? DefaultResponseCapBytes : spec.Http.ResponseCapBytes,
+                spec.Http.MaxRetries)),
+            TaskSpec.ExecutorOneofCase.Plugin => new ExecuteTask(jobId, taskId, index, spec.Plugin.Executor, null, timeout,
+                Parameters: spec.Plugin.Parameters.ToDictionary()),
+            _ => new ExecuteTask(jobId, taskId, index, "", null, timeout),
         };
     }
 

@@ -19,6 +19,7 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
             { Job: { } job } => new SubmitJobResponse { Job = job },
             { Problems: { } problems } => throw RpcErrors.Invalid("invalid job: " + string.Join("; ", problems)),
             { DeniedReason: { } denied } => throw RpcErrors.Denied("refused: " + denied),
+            { PreconditionReason: { } precondition } => throw RpcErrors.FailedPrecondition(precondition),
             { ExhaustedReason: { } exhausted } => throw RpcErrors.Exhausted(exhausted),
             { UnavailableReason: { } unavailable } => throw RpcErrors.Unavailable(unavailable),
             _ => throw new InvalidOperationException("empty submit result"),

@@ -15,6 +15,8 @@ internal static class RpcErrors
 
     public static RpcException Unavailable(string message) => new(new Status(StatusCode.Unavailable, message));
 
+    public static RpcException FailedPrecondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
+
     public static Guid ParseId(string value, string field)
     {
         if (string.IsNullOrWhiteSpace(value))
@@ -22,6 +24,15 @@ internal static class RpcErrors
             throw Invalid($"{field} is required");
         }
 
-        return Guid.TryParse(value.Trim(), out var id) ? id : throw Invalid($"{field} \"{value}\" is not a job id (expected a UUID)");
+        return value.Length <= 64 && Guid.TryParse(value.Trim(), out var id)
+            ? id
+            : throw Invalid($"{field} \"{Printable(value)}\" is not a job id (expected a UUID such as 0a1b2c3d-…)");
+    }
+
+    /// <summary>A value safe to echo in an error: control characters shown as '?', long values cut.</summary>
+    public static string Printable(string value)
+    {
+        var cut = value.Length > 80 ? value[..80] + "…" : value;
+        return new string([.. cut.Select(c => char.IsControl(c) ? '?' : c)]);
     }
 }

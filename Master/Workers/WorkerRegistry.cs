@@ -42,6 +42,14 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
     public bool IsAlive(string workerId) =>
         _workers.TryGetValue(workerId, out var entry) && time.GetUtcNow() - entry.LastHeartbeat <= Timeout;
 
+    /// <summary>Whether the pool has live workers, and the executors they offer between them.</summary>
+    public (bool Alive, IReadOnlySet<string> Executors) Offers(string pool)
+    {
+        var now = time.GetUtcNow();
+        var alive = _workers.Values.Where(e => e.Registration.Pool == pool && now - e.LastHeartbeat <= Timeout).ToList();
+        return (alive.Count > 0, alive.SelectMany(e => e.Registration.Executors).ToHashSet(StringComparer.Ordinal));
+    }
+
     public IReadOnlyList<WorkerInfo> List(string? pool)
     {
         var now = time.GetUtcNow();

@@ -1,3 +1,4 @@
+using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Tests.Fixtures;
 using DistributedExecutor.Worker.Executors.Command;

@@ -1,3 +1,4 @@
+using DistributedExecutor.Contracts.Executors;
 using System.Text;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Executors;

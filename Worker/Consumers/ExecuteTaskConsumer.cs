@@ -1,3 +1,4 @@
+using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Options;
@@ -73,7 +74,7 @@ internal sealed partial class ExecuteTaskConsumer(
             }
 
             await output.CompleteAsync().ConfigureAwait(false);
-            truncated = output.Truncated;
+            truncated = output.Truncated || result.Truncated;
             batches = output.Batches;
 
             if (result.Outcome == TaskOutcome.Canceled && !registration.Canceled.IsCancellationRequested)
@@ -85,7 +86,7 @@ internal sealed partial class ExecuteTaskConsumer(
 
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
-            truncated, batches, startedAt, time.GetUtcNow()), CancellationToken.None).ConfigureAwait(false);
+            truncated, batches, startedAt, time.GetUtcNow(), result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
         LogFinished(task.JobId, task.TaskId, attemptId, result.Outcome);
 
         if (result.Outcome == TaskOutcome.Abandoned)

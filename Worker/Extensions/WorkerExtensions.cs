@@ -1,13 +1,18 @@
+using System.Reflection;
+using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Worker.Consumers;
 using DistributedExecutor.Worker.ControlPlane;
 using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Worker.Executors.Http;
+using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using Grpc.Core;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace DistributedExecutor.Worker.Extensions;
 
@@ -15,10 +20,9 @@ namespace DistributedExecutor.Worker.Extensions;
 internal static class WorkerExtensions
 {
     /// <summary>Executors, running-task tracking, the worker identities and the link to the master.</summary>
-    public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, IReadOnlyList<string> workerIds)
+    public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, PluginCatalog plugins, IReadOnlyList<string> workerIds)
     {
-        services.AddExecutors(options);
-        services.AddSingleton(TimeProvider.System);
+        services.AddExecutors(options, plugins);
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
         services.AddSingleton<RunningTasks>();
 
@@ -42,7 +46,7 @@ internal static class WorkerExtensions
     /// The executors and their policy. The master registers them too, to validate submissions with exactly
     /// the checks a worker applies; registering twice is harmless.
     /// </summary>
-    public static IServiceCollection AddExecutors(this IServiceCollection services, WorkerOptions options)
+    public static IServiceCollection AddExecutors(this IServiceCollection services, WorkerOptions options, PluginCatalog plugins)
     {
         if (services.Any(d => d.ServiceType == typeof(ExecutorRegistry)))
         {
@@ -50,14 +54,41 @@ internal static class WorkerExtensions
         }
 
         services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new CommandPolicy(options.Command));
+        services.AddSingleton(new AddressPolicy(options.Http));
         if (options.Command.Enabled)
         {
             services.AddSingleton<ITaskExecutor, CommandExecutor>();
         }
 
+        if (options.Http.Enabled)
+        {
+            services.AddSingleton<ITaskExecutor, HttpExecutor>();
+        }
+
+        foreach (var type in plugins.Types)
+        {
+            services.AddSingleton(typeof(ITaskExecutor), type);
+        }
+
         services.AddSingleton<ExecutorRegistry>();
         return services;
+    }
+
+    /// <summary>Creates every executor now, so a broken plug-in or a name clash stops start-up with one line.</summary>
+    public static bool ExecutorsLoad(this IServiceProvider services, string process)
+    {
+        try
+        {
+            _ = services.GetRequiredService<ExecutorRegistry>();
+            return true;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or MissingMethodException or TargetInvocationException)
+        {
+            Console.Error.WriteLine($"{process}: executors: {(ex as TargetInvocationException)?.InnerException?.Message ?? ex.Message}");
+            return false;
+        }
     }
 
     public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus)

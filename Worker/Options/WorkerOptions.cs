@@ -1,3 +1,5 @@
+using DistributedExecutor.Worker.Executors.Http;
+
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>Worker settings, read from the environment (the seed's names) and validated at start-up.</summary>
@@ -41,6 +43,11 @@ internal sealed class WorkerOptions
 
     public CommandExecutorOptions Command { get; set; } = new();
 
+    public HttpExecutorOptions Http { get; set; } = new();
+
+    /// <summary>EXECUTOR_PLUGINS_DIR: a folder of executor plug-in assemblies (*.dll) loaded at start.</summary>
+    public string? PluginsDirectory { get; set; }
+
     /// <summary>Reads every setting, collecting all problems.</summary>
     public static WorkerOptions Load(SettingsReader settings, bool requireMaster)
     {
@@ -64,7 +71,24 @@ internal sealed class WorkerOptions
                 Allowed = settings.List("EXECUTOR_COMMAND_ALLOWED"),
                 Blocked = settings.List("EXECUTOR_COMMAND_BLOCKED"),
             },
+            Http = new HttpExecutorOptions
+            {
+                Enabled = settings.Bool("EXECUTOR_HTTP_ENABLED", true),
+                Allowed = settings.List("EXECUTOR_HTTP_ALLOWED"),
+                Blocked = settings.OptionalString("EXECUTOR_HTTP_BLOCKED") is null ? HttpExecutorOptions.DefaultBlocked : settings.List("EXECUTOR_HTTP_BLOCKED"),
+            },
+            PluginsDirectory = settings.OptionalString("EXECUTOR_PLUGINS_DIR"),
         };
+
+        foreach (var problem in AddressPolicy.Problems("EXECUTOR_HTTP_ALLOWED", options.Http.Allowed).Concat(AddressPolicy.Problems("EXECUTOR_HTTP_BLOCKED", options.Http.Blocked)))
+        {
+            settings.Fail(problem);
+        }
+
+        if (options.PluginsDirectory is { } plugins && !Directory.Exists(plugins))
+        {
+            settings.Fail($"EXECUTOR_PLUGINS_DIR={plugins} is not a directory");
+        }
 
         if (!PoolName.IsValid(options.Pool))
         {

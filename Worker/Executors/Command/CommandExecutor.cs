@@ -1,3 +1,4 @@
+using DistributedExecutor.Contracts.Executors;
 using System.Diagnostics;
 using System.Buffers;
 using DistributedExecutor.Contracts.Messages;

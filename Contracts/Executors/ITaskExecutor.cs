@@ -1,12 +1,12 @@
 using DistributedExecutor.Contracts.Messages;
 
-namespace DistributedExecutor.Worker.Executors;
+namespace DistributedExecutor.Contracts.Executors;
 
 /// <summary>
 /// An executor plug-in: a name, validation of its spec (the master calls it at submission so bad specs fail
 /// fast, the worker again before running), and the execution itself.
 /// </summary>
-internal interface ITaskExecutor
+public interface ITaskExecutor
 {
     /// <summary>The name tasks ask for ("command").</summary>
     string Name { get; }

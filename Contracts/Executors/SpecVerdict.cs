@@ -1,7 +1,7 @@
-namespace DistributedExecutor.Worker.Executors;
+namespace DistributedExecutor.Contracts.Executors;
 
 /// <summary>The result of validating a spec: every problem found, and whether policy forbids it.</summary>
-internal sealed record SpecVerdict(IReadOnlyList<string> Problems, string? Denied)
+public sealed record SpecVerdict(IReadOnlyList<string> Problems, string? Denied)
 {
     public static readonly SpecVerdict Ok = new([], null);
 

@@ -1,0 +1,17 @@
+using DistributedExecutor.Contracts.Messages;
+
+namespace DistributedExecutor.Contracts.Executors;
+
+/// <summary>How an execution ended. <see cref="HttpStatus"/> is set by executors that make an HTTP call.</summary>
+public sealed record TaskRunResult(TaskOutcome Outcome, int? ExitCode, int? Signal, string? Error)
+{
+    /// <summary>The final HTTP status, for executors that make HTTP calls.</summary>
+    public int? HttpStatus { get; init; }
+
+    /// <summary>The executor itself cut output (for example a response body past its cap).</summary>
+    public bool Truncated { get; init; }
+
+    public static TaskRunResult Succeeded() => new(TaskOutcome.Succeeded, 0, null, null);
+
+    public static TaskRunResult CouldNotStart(string error) => new(TaskOutcome.Failed, null, null, $"could not start: {error}");
+}
