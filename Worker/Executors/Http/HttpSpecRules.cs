@@ -34,7 +34,7 @@ internal static class HttpSpecRules
         {
             problems.Add($"http.url is {spec.Url.Length} characters; at most {MaxUrlLength} are allowed");
         }
-        else if (spec.Url.Any(char.IsControl) || !Uri.TryCreate(spec.Url, UriKind.Absolute, out var parsed))
+        else if (spec.Url.Any(char.IsControl) || !spec.Url.Contains("://", StringComparison.Ordinal) || !Uri.TryCreate(spec.Url, UriKind.Absolute, out var parsed))
         {
             problems.Add($"http.url \"{Printable(spec.Url)}\" is not an absolute URL");
         }
