@@ -41,11 +41,13 @@ internal static class CliErrors
 
     public static (int Code, string Text) Describe(RpcException ex) => ex.StatusCode switch
     {
+        _ when Has<System.Security.Authentication.AuthenticationException>(ex.Status.DebugException) =>
+            (ExitCodes.Unavailable, "cannot reach the master over TLS: its certificate is not trusted (pass the CA with --ca-cert or DISTEXEC_CA_CERT)"),
         StatusCode.Unavailable when ex.Status.DebugException is not null || ex.Status.Detail.StartsWith("Error connecting", StringComparison.Ordinal) =>
             (ExitCodes.Unavailable, $"cannot reach the master: {ex.Status.Detail}"),
         StatusCode.Unavailable => (ExitCodes.Unavailable, ex.Status.Detail),
         StatusCode.DeadlineExceeded => (ExitCodes.Unavailable, "the master did not answer in time"),
-        StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.ResourceExhausted or StatusCode.Unauthenticated =>
+        StatusCode.InvalidArgument or StatusCode.PermissionDenied or StatusCode.ResourceExhausted or StatusCode.Unauthenticated or StatusCode.FailedPrecondition =>
             (ExitCodes.Rejected, $"{Name(ex.StatusCode)}: {ex.Status.Detail}"),
         StatusCode.NotFound => (ExitCodes.Failure, ex.Status.Detail),
         _ => (ExitCodes.Failure, $"{Name(ex.StatusCode)}: {ex.Status.Detail}"),
@@ -57,8 +59,23 @@ internal static class CliErrors
         StatusCode.PermissionDenied => "permission denied",
         StatusCode.ResourceExhausted => "too many jobs",
         StatusCode.Unauthenticated => "unauthenticated",
+        StatusCode.FailedPrecondition => "cannot run here",
         _ => code.ToString(),
     };
+
+    private static bool Has<T>(Exception? ex)
+        where T : Exception
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is T)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }
 
 /// <summary>A command line that parses but makes no sense.</summary>

@@ -7,13 +7,25 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Master = new("--master")
     {
-        Description = "Master address host:port (default: $MASTER_ADDRESS, else localhost:50051)",
+        Description = "Master address host:port or https://host:port (default: $MASTER_ADDRESS, else localhost:50051)",
         Recursive = true,
     };
 
     public static readonly Option<string?> Token = new("--token")
     {
-        Description = "API token (default: $API_TOKEN)",
+        Description = "API token (default: $DISTEXEC_TOKEN, else $API_TOKEN)",
+        Recursive = true,
+    };
+
+    public static readonly Option<FileInfo?> TokenFile = new("--token-file")
+    {
+        Description = "Read the API token from this file (default: $DISTEXEC_TOKEN_FILE)",
+        Recursive = true,
+    };
+
+    public static readonly Option<FileInfo?> CaCert = new("--ca-cert")
+    {
+        Description = "PEM CA (or the master's certificate) to trust; implies TLS (default: $DISTEXEC_CA_CERT)",
         Recursive = true,
     };
 
@@ -25,6 +37,36 @@ internal static class GlobalOptions
             address = "localhost:50051";
         }
 
-        return new MasterConnection(address, result.GetValue(Token) ?? Environment.GetEnvironmentVariable("API_TOKEN"));
+        var caCert = result.GetValue(CaCert)?.FullName ?? Variable("DISTEXEC_CA_CERT");
+        if (caCert is not null && !File.Exists(caCert))
+        {
+            throw new UsageException($"--ca-cert {caCert} does not exist");
+        }
+
+        return new MasterConnection(address, TokenOf(result), caCert);
     }
+
+    private static string? TokenOf(ParseResult result)
+    {
+        if (result.GetValue(Token) is { Length: > 0 } token)
+        {
+            return token;
+        }
+
+        var file = result.GetValue(TokenFile)?.FullName ?? Variable("DISTEXEC_TOKEN_FILE");
+        if (file is not null)
+        {
+            if (!File.Exists(file))
+            {
+                throw new UsageException($"token file {file} does not exist");
+            }
+
+            return File.ReadAllText(file).Trim() is { Length: > 0 } read ? read : throw new UsageException($"token file {file} is empty");
+        }
+
+        return Variable("DISTEXEC_TOKEN") ?? Variable("API_TOKEN");
+    }
+
+    private static string? Variable(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value.Trim() : null;
 }

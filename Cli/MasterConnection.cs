@@ -1,17 +1,23 @@
+using DistributedExecutor.Contracts.Security;
 using DistributedExecutor.Contracts.V1;
 using Grpc.Core;
 using Grpc.Net.Client;
 
 namespace DistributedExecutor.Cli;
 
-/// <summary>The channel to the master, with the API token (API_TOKEN) when one is set.</summary>
+/// <summary>The channel to the master, with the API token when one is set, over TLS for https:// or a CA file.</summary>
 internal sealed class MasterConnection : IDisposable
 {
     private readonly GrpcChannel _channel;
 
-    public MasterConnection(string address, string? token)
+    public MasterConnection(string address, string? token, string? caCertFile = null)
     {
         Address = ToUri(address);
+        if (caCertFile is not null && Address.Scheme == Uri.UriSchemeHttp)
+        {
+            Address = new UriBuilder(Address) { Scheme = Uri.UriSchemeHttps, Port = Address.Port }.Uri;
+        }
+
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>
         {
             if (!string.IsNullOrEmpty(token))
@@ -23,8 +29,15 @@ internal sealed class MasterConnection : IDisposable
         });
         _channel = GrpcChannel.ForAddress(Address, new GrpcChannelOptions
         {
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
-            UnsafeUseInsecureChannelCallCredentials = true,
+            Credentials = Address.Scheme == Uri.UriSchemeHttps
+                ? ChannelCredentials.Create(ChannelCredentials.SecureSsl, credentials)
+                : ChannelCredentials.Create(ChannelCredentials.Insecure, credentials),
+            UnsafeUseInsecureChannelCallCredentials = Address.Scheme == Uri.UriSchemeHttp,
+            HttpHandler = new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = CertificateTrust.Callback(caCertFile) },
+                EnableMultipleHttp2Connections = true,
+            },
             MaxReceiveMessageSize = 64 * 1024 * 1024,
         });
         Jobs = new JobService.JobServiceClient(_channel);
@@ -32,6 +45,8 @@ internal sealed class MasterConnection : IDisposable
     }
 
     public Uri Address { get; }
+
+    public GrpcChannel Channel => _channel;
 
     public JobService.JobServiceClient Jobs { get; }
 

@@ -6,6 +6,8 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
 {
     GlobalOptions.Master,
     GlobalOptions.Token,
+    GlobalOptions.TokenFile,
+    GlobalOptions.CaCert,
     RunCommand.Create(),
     StatusCommand.Create(),
     LogsCommand.Create(),

@@ -34,10 +34,11 @@ builder.AddLogLevel();
 if (options.EmbeddedWorkers > 0)
 {
     // Development: workers in this process, talking to this master over its own gRPC port.
-    workerOptions.MasterAddress = ListenAddress.Parse(options.MasterAddress).ToClientUri().ToString();
+    workerOptions.MasterAddress = ListenAddress.Parse(options.MasterAddress).ToClientUri(tls: options.Tls is not null).ToString();
+    workerOptions.MasterCaCertFile = options.Tls?.CertFile;
     workerOptions.WorkerAddress = "embedded";
     workerOptions.RabbitMqUrl = options.RabbitMqUrl;
-    workerOptions.ApiToken = options.ApiToken;
+    workerOptions.ApiToken = options.WorkerToken ?? options.ApiToken;
     var ids = Enumerable.Range(1, options.EmbeddedWorkers).Select(i => $"{workerOptions.WorkerId}-embedded-{i}").ToList();
     builder.Services.AddWorkerRuntime(workerOptions, plugins, ids);
 }
@@ -46,7 +47,7 @@ builder.Services.AddJobs(options, workerOptions, plugins);
 builder.Services.AddMasterBus(options, options.EmbeddedWorkers > 0 ? workerOptions : null);
 builder.Services.AddGrpc(o => o.Interceptors.Add<TokenAuthInterceptor>());
 builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
-builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress));
+builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress), options.Tls);
 
 var app = builder.Build();
 if (!app.Services.ExecutorsLoad("master"))

@@ -33,7 +33,7 @@ builder.Services.AddMassTransit(bus =>
 });
 builder.Services.AddGrpc();
 builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
-builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress));
+builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress), options.Tls);
 
 var app = builder.Build();
 if (!app.Services.ExecutorsLoad("worker"))

@@ -32,8 +32,14 @@ internal sealed class MasterOptions
     /// <summary>MAX_TASKS_PER_JOB: tasks one job may carry.</summary>
     public int MaxTasksPerJob { get; set; } = 100_000;
 
-    /// <summary>API_TOKEN: bearer token every client and worker must present. Required to listen beyond loopback.</summary>
+    /// <summary>API_TOKEN (or API_TOKEN_FILE): bearer token clients present. Required to listen beyond loopback.</summary>
     public string? ApiToken { get; set; }
+
+    /// <summary>WORKER_TOKEN (or WORKER_TOKEN_FILE): bearer token workers present; unset, workers present API_TOKEN.</summary>
+    public string? WorkerToken { get; set; }
+
+    /// <summary>TLS_CERT_FILE and TLS_KEY_FILE: serve gRPC over TLS.</summary>
+    public TlsOptions? Tls { get; set; }
 
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
@@ -51,7 +57,9 @@ internal sealed class MasterOptions
             DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
             MaxTaskTimeoutSeconds = settings.Int("MAX_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
             MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", 100_000, 1, 1_000_000),
-            ApiToken = settings.OptionalString("API_TOKEN"),
+            ApiToken = settings.Secret("API_TOKEN"),
+            WorkerToken = settings.Secret("WORKER_TOKEN"),
+            Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
         };
 
@@ -62,7 +70,12 @@ internal sealed class MasterOptions
 
         if (ListenAddress.TryParse(options.MasterAddress, out var address, out _) && !address.IsLoopback && options.ApiToken is null)
         {
-            settings.Fail($"MASTER_ADDRESS={options.MasterAddress} listens beyond loopback without authentication: set API_TOKEN, or listen on 127.0.0.1 / localhost");
+            settings.Fail($"MASTER_ADDRESS={options.MasterAddress} listens beyond loopback without authentication: set API_TOKEN (and WORKER_TOKEN), or listen on 127.0.0.1 / localhost");
+        }
+
+        if (options.ApiToken is not null && options.ApiToken == options.WorkerToken)
+        {
+            settings.Fail("WORKER_TOKEN equals API_TOKEN: give workers a token of their own (or leave WORKER_TOKEN unset)");
         }
 
         return options;

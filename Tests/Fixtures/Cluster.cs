@@ -34,7 +34,10 @@ public sealed class Cluster : IAsyncDisposable
 
     public int MasterPort { get; }
 
-    public string MasterAddress => $"127.0.0.1:{MasterPort}";
+    public string MasterAddress => _tlsCa is null ? $"127.0.0.1:{MasterPort}" : $"https://127.0.0.1:{MasterPort}";
+
+    /// <summary>The certificate clients trust when the master serves TLS (the cluster's TLS_CERT_FILE).</summary>
+    private string? _tlsCa => _masterEnvironment.GetValueOrDefault("TLS_CERT_FILE");
 
     public string DatabasePath => Path.Combine(_dataDir, "master.db");
 
@@ -47,7 +50,7 @@ public sealed class Cluster : IAsyncDisposable
     public WorkerService.WorkerServiceClient WorkerControl => Connection.Workers;
 
     /// <summary>The same connection distctl makes (with the API token when the cluster has one).</summary>
-    private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"));
+    private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"), _tlsCa);
 
     /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
     public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default")
@@ -65,6 +68,9 @@ public sealed class Cluster : IAsyncDisposable
             ["LOG_LEVEL"] = "info",
             ["EMBEDDED_WORKERS"] = null,
             ["API_TOKEN"] = null,
+            ["WORKER_TOKEN"] = null,
+            ["TLS_CERT_FILE"] = null,
+            ["TLS_KEY_FILE"] = null,
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
@@ -93,8 +99,8 @@ public sealed class Cluster : IAsyncDisposable
     public async Task StartMasterAsync()
     {
         Master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], _masterEnvironment);
-        using var channel = GrpcChannel.ForAddress($"http://{MasterAddress}");
-        var health = new Health.HealthClient(channel);
+        using var connection = new MasterConnection(MasterAddress, null, _tlsCa);
+        var health = new Health.HealthClient(connection.Channel);
         await Eventually.Until(
             async () =>
             {
@@ -118,6 +124,12 @@ public sealed class Cluster : IAsyncDisposable
             ["WORKER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
             ["HEARTBEAT_INTERVAL_SECONDS"] = "1",
         };
+        if (_tlsCa is not null)
+        {
+            environment["MASTER_ADDRESS"] = MasterAddress;
+            environment["MASTER_CA_CERT_FILE"] = _tlsCa;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;
@@ -145,7 +157,11 @@ public sealed class Cluster : IAsyncDisposable
             RedirectStandardInput = true,
         };
         startInfo.Environment["MASTER_ADDRESS"] = MasterAddress;
-        startInfo.Environment.Remove("API_TOKEN");
+        foreach (var inherited in (string[])["API_TOKEN", "DISTEXEC_TOKEN", "DISTEXEC_TOKEN_FILE", "DISTEXEC_CA_CERT"])
+        {
+            startInfo.Environment.Remove(inherited);
+        }
+
         foreach (var arg in args)
         {
             startInfo.ArgumentList.Add(arg);

@@ -35,12 +35,21 @@ internal static class HostingExtensions
         });
     }
 
-    /// <summary>Plain-text HTTP/2 (gRPC) on the given address; an empty host listens on every interface.</summary>
-    public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address)
+    /// <summary>HTTP/2 (gRPC) on the given address, over TLS when configured; an empty host listens on every interface.</summary>
+    public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address, TlsOptions? tls)
     {
+        var certificate = tls?.LoadCertificate();
         webHost.ConfigureKestrel(kestrel =>
         {
-            void Http2(ListenOptions listen) => listen.Protocols = HttpProtocols.Http2;
+            void Http2(ListenOptions listen)
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            }
+
             if (address.IsAnyInterface)
             {
                 kestrel.ListenAnyIP(address.Port, Http2);

@@ -1,6 +1,7 @@
 using System.Reflection;
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.Security;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Worker.Consumers;
 using DistributedExecutor.Worker.ControlPlane;
@@ -26,8 +27,13 @@ internal static class WorkerExtensions
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
         services.AddSingleton<RunningTasks>();
 
-        var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri();
+        var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri(tls: options.MasterCaCertFile is not null);
         services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                SslOptions = { RemoteCertificateValidationCallback = CertificateTrust.Callback(options.MasterCaCertFile) },
+                EnableMultipleHttp2Connections = true,
+            })
             .AddCallCredentials((_, metadata) =>
             {
                 if (options.ApiToken is { } token)

@@ -4,7 +4,7 @@ using System.Net;
 namespace DistributedExecutor.Worker.Options;
 
 /// <summary>A host:port as the seed writes it; an empty host means every interface.</summary>
-internal sealed record ListenAddress(string Host, int Port)
+internal sealed record ListenAddress(string Host, int Port, bool Https = false)
 {
     public bool IsAnyInterface => Host.Length == 0 || Host == "0.0.0.0" || Host == "::" || Host == "*";
 
@@ -19,9 +19,15 @@ internal sealed record ListenAddress(string Host, int Port)
     {
         address = new ListenAddress("", 0);
         var text = value.Trim();
+        var https = false;
         if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
             text = text["http://".Length..].TrimEnd('/');
+        }
+        else if (text.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            text = text["https://".Length..].TrimEnd('/');
+            https = true;
         }
 
         var colon = text.LastIndexOf(':');
@@ -38,15 +44,15 @@ internal sealed record ListenAddress(string Host, int Port)
             return false;
         }
 
-        address = new ListenAddress(host, port);
+        address = new ListenAddress(host, port, https);
         error = "";
         return true;
     }
 
-    /// <summary>The address a client on this machine dials: ":50051" becomes "http://localhost:50051".</summary>
-    public Uri ToClientUri()
+    /// <summary>The address a client on this machine dials: ":50051" becomes "http://localhost:50051" (https with TLS).</summary>
+    public Uri ToClientUri(bool tls = false)
     {
         var host = IsAnyInterface ? "localhost" : Host.Contains(':') ? $"[{Host}]" : Host;
-        return new Uri($"http://{host}:{Port}");
+        return new Uri($"{(tls || Https ? "https" : "http")}://{host}:{Port}");
     }
 }

@@ -11,7 +11,8 @@ internal sealed class SettingsReader(IConfiguration configuration)
 {
     private readonly List<string> _errors = [];
 
-    public IReadOnlyList<string> Errors => _errors;
+    /// <summary>Every problem once (master and embedded workers read some settings both).</summary>
+    public IReadOnlyList<string> Errors => [.. _errors.Distinct(StringComparer.Ordinal)];
 
     public string String(string key, string fallback)
     {
@@ -23,6 +24,53 @@ internal sealed class SettingsReader(IConfiguration configuration)
     {
         var value = configuration[key];
         return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+    }
+
+    /// <summary>A secret from KEY or from the file KEY_FILE names (not both). Never echoed in errors.</summary>
+    public string? Secret(string key)
+    {
+        var direct = OptionalString(key);
+        var file = OptionalString(key + "_FILE");
+        if (direct is not null && file is not null)
+        {
+            _errors.Add($"{key} and {key}_FILE are both set; use one");
+            return null;
+        }
+
+        if (file is null)
+        {
+            return direct;
+        }
+
+        try
+        {
+            var value = File.ReadAllText(file).Trim();
+            if (value.Length == 0)
+            {
+                _errors.Add($"{key}_FILE={file} is empty");
+                return null;
+            }
+
+            return value;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _errors.Add($"{key}_FILE={file} cannot be read: {ex.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>A path that must name an existing file, when set.</summary>
+    public string? ExistingFile(string key)
+    {
+        var value = OptionalString(key);
+        if (value is not null && !File.Exists(value))
+        {
+            _errors.Add($"{key}={value} does not exist");
+            return null;
+        }
+
+        return value;
     }
 
     public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
@@ -94,9 +142,13 @@ internal sealed class SettingsReader(IConfiguration configuration)
         return value;
     }
 
+    /// <summary>
+    /// The broker URL from KEY or KEY_FILE; RABBITMQ_PASSWORD / RABBITMQ_PASSWORD_FILE, when set, replaces the
+    /// password in it (so the URL can live in a config map and the password in a secret).
+    /// </summary>
     public Uri? AmqpUri(string key)
     {
-        var value = OptionalString(key);
+        var value = Secret(key);
         if (value is null)
         {
             return null;
@@ -107,6 +159,12 @@ internal sealed class SettingsReader(IConfiguration configuration)
             // Never echo the value: it may carry a password.
             _errors.Add($"{key} is not an amqp:// or amqps:// URL");
             return null;
+        }
+
+        if (Secret("RABBITMQ_PASSWORD") is { } password)
+        {
+            var user = uri.UserInfo.Split(':', 2)[0];
+            uri = new UriBuilder(uri) { UserName = user.Length == 0 ? "guest" : Uri.UnescapeDataString(user), Password = password }.Uri;
         }
 
         return uri;

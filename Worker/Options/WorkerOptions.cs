@@ -32,8 +32,14 @@ internal sealed class WorkerOptions
     /// <summary>HEARTBEAT_INTERVAL_SECONDS: how often the worker heartbeats.</summary>
     public int HeartbeatIntervalSeconds { get; set; } = 3;
 
-    /// <summary>API_TOKEN: bearer token for the master, when it requires one.</summary>
+    /// <summary>WORKER_TOKEN (or _FILE), else API_TOKEN (or _FILE): the bearer token this worker presents to the master.</summary>
     public string? ApiToken { get; set; }
+
+    /// <summary>MASTER_CA_CERT_FILE: PEM CA (or the master's own certificate) to trust for a TLS master.</summary>
+    public string? MasterCaCertFile { get; set; }
+
+    /// <summary>TLS_CERT_FILE and TLS_KEY_FILE: serve the worker's gRPC (health) over TLS.</summary>
+    public TlsOptions? Tls { get; set; }
 
     /// <summary>RABBITMQ_URL: the broker (amqp://user:pass@host:port/vhost). Unset in a worker: localhost.</summary>
     public Uri? RabbitMqUrl { get; set; }
@@ -62,7 +68,9 @@ internal sealed class WorkerOptions
             KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", 5, 0, 3_600),
             OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", 10 * 1024 * 1024, 1024, 1L << 34),
             HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", 3, 1, 3_600),
-            ApiToken = settings.OptionalString("API_TOKEN"),
+            ApiToken = settings.Secret("WORKER_TOKEN") ?? settings.Secret("API_TOKEN"),
+            MasterCaCertFile = settings.ExistingFile("MASTER_CA_CERT_FILE"),
+            Tls = TlsOptions.Load(settings),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
             DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
             Command = new CommandExecutorOptions
