@@ -45,7 +45,11 @@ if (options.EmbeddedWorkers > 0)
 
 builder.Services.AddJobs(options, workerOptions, plugins);
 builder.Services.AddMasterBus(options, options.EmbeddedWorkers > 0 ? workerOptions : null);
-builder.Services.AddGrpc(o => o.Interceptors.Add<TokenAuthInterceptor>());
+builder.Services.AddGrpc(o =>
+{
+    o.Interceptors.Add<TokenAuthInterceptor>();
+    o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+});
 builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress), options.Tls);
 
@@ -55,6 +59,7 @@ if (!app.Services.ExecutorsLoad("master"))
     return 2;
 }
 
+app.UseMiddleware<MalformedRequestMiddleware>();
 app.MapGrpcService<JobService>();
 app.MapGrpcService<WorkerControlService>();
 app.MapGrpcHealthChecksService();

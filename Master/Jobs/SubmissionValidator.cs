@@ -16,6 +16,9 @@ namespace DistributedExecutor.Master.Jobs;
 /// </summary>
 internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistry executors, WorkerRegistry workers)
 {
+    /// <summary>The shortest timeout a task may ask for.</summary>
+    public const double MinTimeoutSeconds = 0.01;
+
     public SubmissionVerdict Validate(JobSpec? spec)
     {
         var problems = new List<string>();
@@ -27,7 +30,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
         var pool = spec.Pool.Length == 0 ? "default" : spec.Pool;
         if (!PoolName.IsValid(pool))
         {
-            problems.Add($"pool \"{spec.Pool}\": {PoolName.Rule}");
+            problems.Add($"pool \"{Services.RpcErrors.Printable(spec.Pool)}\": {PoolName.Rule}");
         }
 
         if (spec.Tasks.Count == 0)
@@ -47,7 +50,13 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
             var where = spec.Tasks.Count == 1 ? "" : $"task {i}: ";
             if (task.Timeout is { } timeout)
             {
-                var seconds = timeout.ToTimeSpan().TotalSeconds;
+                if (!IsValidDuration(timeout))
+                {
+                    problems.Add($"{where}timeout is not a valid duration (seconds {timeout.Seconds}, nanos {timeout.Nanos})");
+                    continue;
+                }
+
+                var seconds = timeout.Seconds + (timeout.Nanos / 1e9);
                 if (seconds <= 0)
                 {
                     problems.Add($"{where}timeout must be positive");
@@ -55,6 +64,10 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
                 else if (seconds > options.MaxTaskTimeoutSeconds)
                 {
                     problems.Add($"{where}timeout {seconds:0.###}s exceeds the maximum of {options.MaxTaskTimeoutSeconds}s (MAX_TASK_TIMEOUT_SECONDS)");
+                }
+                else if (seconds < MinTimeoutSeconds)
+                {
+                    problems.Add($"{where}timeout {seconds:0.###}s is shorter than the minimum of {MinTimeoutSeconds}s");
                 }
             }
 
@@ -98,6 +111,12 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
 
         return new SubmissionVerdict(problems, null, precondition);
     }
+
+    /// <summary>google.protobuf.Duration's own rules: nanos within ±999,999,999 with the sign of seconds, at most 10,000 years.</summary>
+    private static bool IsValidDuration(Google.Protobuf.WellKnownTypes.Duration duration) =>
+        duration.Seconds is >= -315_576_000_000 and <= 315_576_000_000
+        && duration.Nanos is > -1_000_000_000 and < 1_000_000_000
+        && (duration.Seconds == 0 || duration.Nanos == 0 || (duration.Seconds > 0) == (duration.Nanos > 0));
 }
 
 /// <summary>What is wrong with a submission (if anything), and whether policy refuses it.</summary>

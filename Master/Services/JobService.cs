@@ -41,6 +41,11 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
             < 0 or > 1000 => throw RpcErrors.Invalid($"page_size {request.PageSize} must be between 1 and 1000"),
             var size => size,
         };
+        if (!Enum.IsDefined(request.State))
+        {
+            throw RpcErrors.Invalid($"state {(int)request.State} is not a task state");
+        }
+
         long? before = null;
         if (request.PageToken.Length > 0)
         {
@@ -69,6 +74,11 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
         if (request.FromOffset < 0)
         {
             throw RpcErrors.Invalid("from_offset must not be negative");
+        }
+
+        if (store.GetJob(id, withTasks: false) is null)
+        {
+            throw RpcErrors.NotFound($"job {id}");
         }
 
         var cancellationToken = context.CancellationToken;

@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Workers;
+using DistributedExecutor.Worker.Options;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using V1 = DistributedExecutor.Contracts.V1;
@@ -11,22 +12,44 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
 {
     public override Task<RegisterWorkerResponse> RegisterWorker(RegisterWorkerRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrWhiteSpace(request.WorkerId))
+        CheckWorkerId(request.WorkerId);
+        if (request.Capacity is <= 0 or > 100_000)
         {
-            throw RpcErrors.Invalid("worker_id is required");
+            throw RpcErrors.Invalid($"capacity {request.Capacity} must be between 1 and 100000");
         }
 
-        if (request.Capacity <= 0)
+        if (!PoolName.IsValid(request.Pool))
         {
-            throw RpcErrors.Invalid("capacity must be positive");
+            throw RpcErrors.Invalid($"pool \"{RpcErrors.Printable(request.Pool)}\": {PoolName.Rule}");
+        }
+
+        if (request.Executors.Count > 256 || request.Executors.Any(e => e.Length is 0 or > 63) || request.Address.Length > 512)
+        {
+            throw RpcErrors.Invalid("executors (at most 256 names of 1-63 characters) or address (at most 512 characters) out of bounds");
         }
 
         registry.Register(request);
         return Task.FromResult(new RegisterWorkerResponse { HeartbeatInterval = Duration.FromTimeSpan(registry.Timeout / 3) });
     }
 
-    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
-        Task.FromResult(new HeartbeatResponse { Known = registry.Heartbeat(request) });
+    public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context)
+    {
+        CheckWorkerId(request.WorkerId);
+        return Task.FromResult(new HeartbeatResponse { Known = registry.Heartbeat(request) });
+    }
+
+    private static void CheckWorkerId(string workerId)
+    {
+        if (string.IsNullOrWhiteSpace(workerId))
+        {
+            throw RpcErrors.Invalid("worker_id is required");
+        }
+
+        if (workerId.Length > 253 || workerId.Any(char.IsControl))
+        {
+            throw RpcErrors.Invalid($"worker_id \"{RpcErrors.Printable(workerId)}\" must be at most 253 printable characters");
+        }
+    }
 
     public override Task<ListWorkersResponse> ListWorkers(ListWorkersRequest request, ServerCallContext context)
     {

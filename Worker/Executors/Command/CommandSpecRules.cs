@@ -9,6 +9,10 @@ internal static class CommandSpecRules
     public const int MaxArgvBytes = 1024 * 1024;
     public const int MaxEnvEntries = 256;
     public const int MaxEnvBytes = 256 * 1024;
+    public const int MaxProgramLength = 4096;
+
+    /// <summary>Protobuf turns bytes that are not UTF-8 into U+FFFD; such text never means what the sender meant.</summary>
+    public static bool HasInvalidUtf8(string value) => value.Contains('\uFFFD');
 
     public static IReadOnlyList<string> Check(CommandTask spec)
     {
@@ -20,6 +24,16 @@ internal static class CommandSpecRules
         else if (spec.Program.Contains('\0'))
         {
             problems.Add("command.program contains a NUL character");
+        }
+        else if (spec.Program.Length > MaxProgramLength)
+        {
+            problems.Add($"command.program is {spec.Program.Length} characters; at most {MaxProgramLength} are allowed");
+        }
+
+        if (HasInvalidUtf8(spec.Program) || spec.Args.Any(HasInvalidUtf8) || spec.Env.Any(e => HasInvalidUtf8(e.Key) || HasInvalidUtf8(e.Value))
+            || HasInvalidUtf8(spec.WorkingDir ?? ""))
+        {
+            problems.Add("the command spec holds text that was not valid UTF-8 (it arrived as U+FFFD); send UTF-8");
         }
 
         if (spec.Args.Count > MaxArgs)
@@ -62,7 +76,11 @@ internal static class CommandSpecRules
             problems.Add("command.env has a value with a NUL character");
         }
 
-        if (!string.IsNullOrEmpty(spec.WorkingDir) && !spec.WorkingDir.StartsWith('/'))
+        if (spec.WorkingDir is { } dir && dir.Contains('\0'))
+        {
+            problems.Add("command.working_dir contains a NUL character");
+        }
+        else if (!string.IsNullOrEmpty(spec.WorkingDir) && !spec.WorkingDir.StartsWith('/'))
         {
             problems.Add($"command.working_dir \"{spec.WorkingDir}\" must be an absolute path");
         }

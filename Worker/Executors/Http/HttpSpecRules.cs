@@ -55,6 +55,11 @@ internal static class HttpSpecRules
             uri = parsed;
         }
 
+        if (spec.Url.Contains('\uFFFD') || spec.Method.Contains('\uFFFD') || spec.Headers.Any(h => h.Key.Contains('\uFFFD') || h.Value.Contains('\uFFFD')))
+        {
+            problems.Add("the http spec holds text that was not valid UTF-8 (it arrived as U+FFFD); send UTF-8");
+        }
+
         if (spec.Headers.Count > MaxHeaders)
         {
             problems.Add($"http.headers has {spec.Headers.Count} entries; at most {MaxHeaders} are allowed");
