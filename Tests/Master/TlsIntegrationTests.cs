@@ -31,6 +31,26 @@ public sealed class TlsIntegrationTests
         Assert.Equal(WorkerState.Alive, Assert.Single(workers.Workers).State);
     }
 
+    [Theory]
+    [InlineData("0.0.0.0")]
+    [InlineData("")]
+    [InlineData("[::]")]
+    public async Task Master_BeyondLoopbackWithoutToken_RefusesToStartWithOneLine(string host)
+    {
+        await using var master = ChildProcess.Start("open", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
+        {
+            ["MASTER_ADDRESS"] = $"{host}:{FreePort.Next()}",
+            ["API_TOKEN"] = null,
+            ["API_TOKEN_FILE"] = null,
+            ["EMBEDDED_WORKERS"] = "1",
+        });
+
+        Assert.True(await master.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(2, master.ExitCode);
+        var line = Assert.Single(master.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("listens beyond loopback without authentication", line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Master_CertWithoutKey_RefusesToStartWithOneLine()
     {
