@@ -30,7 +30,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
         var pool = spec.Pool.Length == 0 ? "default" : spec.Pool;
         if (!PoolName.IsValid(pool))
         {
-            problems.Add($"pool \"{Services.RpcErrors.Printable(spec.Pool)}\": {PoolName.Rule}");
+            problems.Add($"pool \"{SpecText.Printable(spec.Pool)}\": {PoolName.Rule}");
         }
 
         if (spec.Tasks.Count == 0)
@@ -89,7 +89,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
             {
                 if (!offers.Executors.Contains(message.Executor))
                 {
-                    problems.Add($"{where}executor \"{Services.RpcErrors.Printable(message.Executor)}\" is unknown: neither the master nor any live worker of pool \"{pool}\" offers it"
+                    problems.Add($"{where}executor \"{SpecText.Printable(message.Executor)}\" is unknown: neither the master nor any live worker of pool \"{pool}\" offers it"
                         + (offers.Alive ? $" (they offer {string.Join(", ", offers.Executors.Order(StringComparer.Ordinal))})" : " (the pool has no live worker)"));
                 }
 

@@ -1,3 +1,4 @@
+using DistributedExecutor.Worker.Executors;
 using Grpc.Core;
 
 namespace DistributedExecutor.Master.Services;
@@ -26,13 +27,6 @@ internal static class RpcErrors
 
         return value.Length <= 64 && Guid.TryParse(value.Trim(), out var id)
             ? id
-            : throw Invalid($"{field} \"{Printable(value)}\" is not a job id (expected a UUID such as 0a1b2c3d-…)");
-    }
-
-    /// <summary>A value safe to echo in an error: control characters shown as '?', long values cut.</summary>
-    public static string Printable(string value)
-    {
-        var cut = value.Length > 80 ? value[..80] + "…" : value;
-        return new string([.. cut.Select(c => char.IsControl(c) ? '?' : c)]);
+            : throw Invalid($"{field} \"{SpecText.Printable(value)}\" is not a job id (expected a UUID such as 0a1b2c3d-…)");
     }
 }

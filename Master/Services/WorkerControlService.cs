@@ -1,3 +1,4 @@
+using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Workers;
 using DistributedExecutor.Worker.Options;
@@ -20,7 +21,7 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
 
         if (!PoolName.IsValid(request.Pool))
         {
-            throw RpcErrors.Invalid($"pool \"{RpcErrors.Printable(request.Pool)}\": {PoolName.Rule}");
+            throw RpcErrors.Invalid($"pool \"{SpecText.Printable(request.Pool)}\": {PoolName.Rule}");
         }
 
         if (request.Executors.Count > 256 || request.Executors.Any(e => e.Length is 0 or > 63) || request.Address.Length > 512)
@@ -47,7 +48,7 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
 
         if (workerId.Length > 253 || workerId.Any(char.IsControl))
         {
-            throw RpcErrors.Invalid($"worker_id \"{RpcErrors.Printable(workerId)}\" must be at most 253 printable characters");
+            throw RpcErrors.Invalid($"worker_id \"{SpecText.Printable(workerId)}\" must be at most 253 printable characters");
         }
     }
 

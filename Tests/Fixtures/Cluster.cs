@@ -206,6 +206,16 @@ public sealed class Cluster : IAsyncDisposable
         return byTask.ToDictionary(p => p.Key, p => (p.Value.Out.ToString(), p.Value.Err.ToString()));
     }
 
+    /// <summary>Jobs in the master's store (read-only), counting only those the broker confirmed when asked.</summary>
+    public long StoredJobs(bool acceptedOnly = false)
+    {
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
+        db.Open();
+        using var count = db.CreateCommand();
+        count.CommandText = acceptedOnly ? "SELECT COUNT(*) FROM jobs WHERE accepted = 1" : "SELECT COUNT(*) FROM jobs";
+        return (long)count.ExecuteScalar()!;
+    }
+
     public string Logs() =>
         $"--- master ---\n{Master?.Output}\n" + string.Join("\n", _workers.Select(w => $"--- {w.Name} ---\n{w.Output}"));
 

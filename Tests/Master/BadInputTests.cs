@@ -98,7 +98,7 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
     public async Task Submit_HostileOrBroken_ExpectedStatusAndActionableMessage(string name)
     {
         var (request, code, says) = Submissions[name];
-        var before = JobsInStore();
+        var before = Cluster.StoredJobs();
 
         var ex = await Assert.ThrowsAsync<RpcException>(() => Cluster.Jobs.SubmitJobAsync(request(fixture.TrickDir)).ResponseAsync);
 
@@ -106,7 +106,7 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
         Assert.Contains(says, ex.Status.Detail, StringComparison.Ordinal);
         Assert.True(ex.Status.Detail.Length < 4096, $"{name}: message of {ex.Status.Detail.Length} characters");
         Assert.DoesNotContain('\0', ex.Status.Detail);
-        Assert.Equal(before, JobsInStore());
+        Assert.Equal(before, Cluster.StoredJobs());
     }
 
     [Theory]
@@ -229,15 +229,6 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
 
                 break;
         }
-    }
-
-    private long JobsInStore()
-    {
-        using var db = new SqliteConnection($"Data Source={Cluster.DatabasePath};Mode=ReadOnly");
-        db.Open();
-        using var count = db.CreateCommand();
-        count.CommandText = "SELECT COUNT(*) FROM jobs";
-        return (long)count.ExecuteScalar()!;
     }
 
     private static SubmitJobRequest Job(params TaskSpec[] tasks)

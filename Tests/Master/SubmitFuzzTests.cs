@@ -80,19 +80,10 @@ public sealed class SubmitFuzzTests(SubmitFuzzTests.Fixture fixture, ITestOutput
         Assert.True(statuses.GetValueOrDefault(StatusCode.InvalidArgument) > 1000, "the mutations should mostly be refused");
         Assert.True(accepted > 100, "some mutations should still be valid");
         Assert.False(fixture.Cluster.Master!.HasExited);
-        Assert.Equal(accepted, JobsInStore());
+        Assert.Equal(accepted, fixture.Cluster.StoredJobs(acceptedOnly: true));
 
         var alive = await fixture.Cluster.DistctlAsync("run", "--wait", "--pool", "live", "--", "echo", "alive");
         Assert.True(alive.ExitCode == 0, alive + fixture.Cluster.Logs());
-    }
-
-    private long JobsInStore()
-    {
-        using var db = new SqliteConnection($"Data Source={fixture.Cluster.DatabasePath};Mode=ReadOnly");
-        db.Open();
-        using var count = db.CreateCommand();
-        count.CommandText = "SELECT COUNT(*) FROM jobs WHERE accepted = 1";
-        return (long)count.ExecuteScalar()!;
     }
 
     private static SubmitJobRequest Mutate(Random rng)

@@ -11,9 +11,6 @@ internal static class CommandSpecRules
     public const int MaxEnvBytes = 256 * 1024;
     public const int MaxProgramLength = 4096;
 
-    /// <summary>Protobuf turns bytes that are not UTF-8 into U+FFFD; such text never means what the sender meant.</summary>
-    public static bool HasInvalidUtf8(string value) => value.Contains('\uFFFD');
-
     public static IReadOnlyList<string> Check(CommandTask spec)
     {
         var problems = new List<string>();
@@ -30,8 +27,8 @@ internal static class CommandSpecRules
             problems.Add($"command.program is {spec.Program.Length} characters; at most {MaxProgramLength} are allowed");
         }
 
-        if (HasInvalidUtf8(spec.Program) || spec.Args.Any(HasInvalidUtf8) || spec.Env.Any(e => HasInvalidUtf8(e.Key) || HasInvalidUtf8(e.Value))
-            || HasInvalidUtf8(spec.WorkingDir ?? ""))
+        if (SpecText.HasInvalidUtf8(spec.Program) || spec.Args.Any(SpecText.HasInvalidUtf8) || spec.Env.Any(e => SpecText.HasInvalidUtf8(e.Key) || SpecText.HasInvalidUtf8(e.Value))
+            || SpecText.HasInvalidUtf8(spec.WorkingDir ?? ""))
         {
             problems.Add("the command spec holds text that was not valid UTF-8 (it arrived as U+FFFD); send UTF-8");
         }

@@ -23,7 +23,7 @@ internal static class HttpSpecRules
         uri = null;
         if (!Methods.Contains(spec.Method))
         {
-            problems.Add($"http.method \"{Printable(spec.Method)}\" is not one of {string.Join(", ", Methods)}");
+            problems.Add($"http.method \"{SpecText.Printable(spec.Method)}\" is not one of {string.Join(", ", Methods)}");
         }
 
         if (spec.Url.Length == 0)
@@ -36,7 +36,7 @@ internal static class HttpSpecRules
         }
         else if (spec.Url.Any(char.IsControl) || !spec.Url.Contains("://", StringComparison.Ordinal) || !Uri.TryCreate(spec.Url, UriKind.Absolute, out var parsed))
         {
-            problems.Add($"http.url \"{Printable(spec.Url)}\" is not an absolute URL");
+            problems.Add($"http.url \"{SpecText.Printable(spec.Url)}\" is not an absolute URL");
         }
         else if (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps)
         {
@@ -55,7 +55,7 @@ internal static class HttpSpecRules
             uri = parsed;
         }
 
-        if (spec.Url.Contains('\uFFFD') || spec.Method.Contains('\uFFFD') || spec.Headers.Any(h => h.Key.Contains('\uFFFD') || h.Value.Contains('\uFFFD')))
+        if (SpecText.HasInvalidUtf8(spec.Url) || SpecText.HasInvalidUtf8(spec.Method) || spec.Headers.Any(h => SpecText.HasInvalidUtf8(h.Key) || SpecText.HasInvalidUtf8(h.Value)))
         {
             problems.Add("the http spec holds text that was not valid UTF-8 (it arrived as U+FFFD); send UTF-8");
         }
@@ -75,7 +75,7 @@ internal static class HttpSpecRules
         {
             if (name.Length == 0 || !name.All(IsTokenChar))
             {
-                problems.Add($"http.headers has an invalid name \"{Printable(name)}\"");
+                problems.Add($"http.headers has an invalid name \"{SpecText.Printable(name)}\"");
             }
             else if (value.Any(c => c is '\r' or '\n' or '\0'))
             {
@@ -138,10 +138,4 @@ internal static class HttpSpecRules
 
     private static bool IsTokenChar(char c) =>
         c is > ' ' and < '\x7f' && "()<>@,;:\\\"/[]?={}".IndexOf(c, StringComparison.Ordinal) < 0;
-
-    private static string Printable(string value)
-    {
-        var cut = value.Length > 80 ? value[..80] + "…" : value;
-        return new string([.. cut.Select(c => char.IsControl(c) ? '?' : c)]);
-    }
 }
