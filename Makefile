@@ -8,7 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build test test-unit test-coverage run run-master run-worker clean deps rabbitmq-deps
+.PHONY: all help proto build test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -49,7 +49,13 @@ test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real pr
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal"
 
 test-unit: ## Unit tests only (no broker, no processes)
-	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --filter "Category!=Integration&Category!=EndToEnd"
+	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --filter "Category!=Integration&Category!=EndToEnd&Category!=Chaos"
+
+chaos: deps build ## Chaos suite at full size (real processes, private RabbitMQ); prints one table of figures
+	@mkdir -p out && rm -f out/chaos.tsv
+	@CHAOS_SCALE=full CHAOS_REPORT=$(CURDIR)/out/chaos.tsv $(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo \
+		--filter "Category=Chaos" --logger "console;verbosity=minimal"; status=$$?; \
+		echo; if [ -f out/chaos.tsv ]; then (head -n 1 out/chaos.tsv; tail -n +2 out/chaos.tsv | sort -n) | { column -t -s "$$(printf '\t')" 2>/dev/null || cat; }; fi; exit $$status
 
 test-coverage: deps build ## Tests with coverage (coverlet) into artifacts/coverage
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --collect:"XPlat Code Coverage" --results-directory artifacts/coverage

@@ -29,7 +29,7 @@ builder.Services.AddDrain(options);
 builder.Services.AddMassTransit(bus =>
 {
     bus.AddWorkerConsumers();
-    bus.UseTransport(options.RabbitMqUrl, (context, cfg) => cfg.ConfigureWorkerEndpoints(context, options));
+    bus.UseTransport(options.RabbitMqUrl, $"distexec-worker-{options.WorkerId}", (context, cfg) => cfg.ConfigureWorkerEndpoints(context, options));
 });
 builder.Services.AddGrpc();
 builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());

@@ -53,7 +53,7 @@ internal static class MasterExtensions
                 bus.AddWorkerConsumers();
             }
 
-            bus.UseTransport(options.RabbitMqUrl, (context, cfg) =>
+            bus.UseTransport(options.RabbitMqUrl, "distexec-master", (context, cfg) =>
             {
                 cfg.ReceiveEndpoint(QueueNames.MasterEvents, e =>
                 {

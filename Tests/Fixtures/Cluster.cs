@@ -53,9 +53,9 @@ public sealed class Cluster : IAsyncDisposable
     private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"), _tlsCa);
 
     /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
-    public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default")
+    public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default", RabbitMqBroker? broker = null)
     {
-        var broker = await RabbitMqBroker.Shared;
+        broker ??= await RabbitMqBroker.Shared;
         var dataDir = Directory.CreateTempSubdirectory("distexec-cluster-").FullName;
         var port = FreePort.Next();
         var brokerUrl = await broker.IsolatedUrlAsync($"cluster-{port}");

@@ -68,7 +68,57 @@ public sealed class RabbitMqBroker
         return new Uri(Url, name);
     }
 
-    private async Task RabbitMqCtlAsync(params string[] args)
+    /// <summary>A broker of its own that a test may stop and start again (chaos). Fails loudly without rabbitmq-server.</summary>
+    public static async Task<RabbitMqBroker> StartPrivateAsync()
+    {
+        if (!File.Exists(ServerScript))
+        {
+            throw new InvalidOperationException($"chaos scenarios need a rabbitmq-server they can stop and start ({ServerScript}); 'apt-get install rabbitmq-server' (make test does it when root)");
+        }
+
+        return await StartPrivateServerAsync();
+    }
+
+    /// <summary>Stops the private server (its data stays) and waits until it is gone.</summary>
+    public async Task StopServerAsync()
+    {
+        var server = _server ?? throw new InvalidOperationException("not a private server");
+        server.Signal(15);
+        if (!await server.WaitForExitAsync(TimeSpan.FromSeconds(60)))
+        {
+            server.Signal(9);
+            await server.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    /// <summary>Starts the private server again on the same port and data, and waits until it takes connections.</summary>
+    public async Task StartServerAsync()
+    {
+        _server = ChildProcess.Start("rabbitmq", ServerScript, [], _serverEnvironment!);
+        await WaitUntilUpAsync(Url, TimeSpan.FromSeconds(90), _server);
+    }
+
+    /// <summary>Closes (from the broker's side) every client connection whose name starts with <paramref name="namePrefix"/>.</summary>
+    public async Task<int> CloseConnectionsAsync(string namePrefix)
+    {
+        var listing = await RabbitMqCtlAsync("list_connections", "pid", "client_properties");
+        var closed = 0;
+        foreach (var line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var pid = line.Split('\t')[0];
+            if (line.Contains($"\"connection_name\",\"{namePrefix}", StringComparison.Ordinal))
+            {
+                await RabbitMqCtlAsync("close_connection", pid, "chaos: connection cut");
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
+    public async Task DisposeAsync() => await Task.Run(StopNow);
+
+    private async Task<string> RabbitMqCtlAsync(params string[] args)
     {
         var startInfo = new ProcessStartInfo("/usr/lib/rabbitmq/bin/rabbitmqctl")
         {
@@ -89,13 +139,15 @@ public sealed class RabbitMqBroker
 
         using var process = Process.Start(startInfo)!;
         var output = process.StandardError.ReadToEndAsync();
-        _ = process.StandardOutput.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await process.WaitForExitAsync(cts.Token);
         if (process.ExitCode != 0)
         {
             throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {await output}");
         }
+
+        return await stdout;
     }
 
     private static async Task<RabbitMqBroker> StartAsync()

@@ -62,6 +62,16 @@ internal sealed partial class ExecuteTaskConsumer(
             LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
             using var registration = running.Start(task.JobId, task.TaskId);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, registration.Canceled);
+
+            // The consume token also fires when the broker connection drops; the broker then redelivers the message
+            // at once, so the task must not live on here through a TERM grace period.
+            using var connectionLost = context.CancellationToken.Register(() =>
+            {
+                if (!node.Draining)
+                {
+                    running.KillNow(task.TaskId);
+                }
+            });
             await using var output = new OutputBatcher(m => context.Publish(m, CancellationToken.None), task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
             try
             {
@@ -77,10 +87,20 @@ internal sealed partial class ExecuteTaskConsumer(
             truncated = output.Truncated || result.Truncated;
             batches = output.Batches;
 
-            if (result.Outcome == TaskOutcome.Canceled && !registration.Canceled.IsCancellationRequested)
+            // When the consume token fired (shutdown past the drain period, or the broker connection lost), the
+            // message goes back to the queue whatever happened here, so unless the task did succeed this attempt
+            // decides nothing: a process killed for it must not be reported as a failure of the task.
+            if (!registration.Canceled.IsCancellationRequested
+                && (result.Outcome == TaskOutcome.Canceled || (context.CancellationToken.IsCancellationRequested && result.Outcome != TaskOutcome.Succeeded)))
             {
-                // Stopped because this worker is shutting down, not because a user asked.
-                result = result with { Outcome = TaskOutcome.Abandoned, Error = $"worker {node.Id} shut down; the task goes back to the queue" };
+                // Stopped because this worker is shutting down or lost the broker, not because a user asked.
+                result = result with
+                {
+                    Outcome = TaskOutcome.Abandoned,
+                    Error = node.Draining
+                        ? $"worker {node.Id} shut down; the task goes back to the queue"
+                        : $"worker {node.Id} lost its broker connection; the task goes back to the queue",
+                };
             }
         }
 

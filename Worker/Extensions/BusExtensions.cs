@@ -10,6 +10,7 @@ internal static class BusExtensions
     public static void UseTransport(
         this IBusRegistrationConfigurator bus,
         Uri? rabbitMqUrl,
+        string connectionName,
         Action<IBusRegistrationContext, IBusFactoryConfigurator> configureEndpoints)
     {
         if (rabbitMqUrl is null)
@@ -27,6 +28,9 @@ internal static class BusExtensions
                 h.Password(password);
                 h.PublisherConfirmation = true;
                 h.Heartbeat(TimeSpan.FromSeconds(10));
+
+                // Shown by rabbitmqctl and the management UI, so operators see which process a connection is.
+                h.ConnectionName(connectionName);
             });
             configureEndpoints(context, cfg);
         });

@@ -25,7 +25,7 @@ internal static class WorkerExtensions
     {
         services.AddExecutors(options, plugins);
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
-        services.AddSingleton<RunningTasks>();
+        services.TryAddSingleton<RunningTasks>();
 
         var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri(tls: options.MasterCaCertFile is not null);
         services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)
@@ -63,6 +63,7 @@ internal static class WorkerExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new CommandPolicy(options.Command));
         services.AddSingleton(new AddressPolicy(options.Http));
+        services.TryAddSingleton<RunningTasks>();
         if (options.Command.Enabled)
         {
             services.AddSingleton<ITaskExecutor, CommandExecutor>();

@@ -12,6 +12,7 @@ internal sealed class RunningTasks(TimeProvider time)
 
     private readonly ConcurrentDictionary<Guid, Entry> _running = new();
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _canceledJobs = new();
+    private readonly ConcurrentDictionary<Guid, int> _processGroups = new();
 
     public Registration Start(Guid jobId, Guid taskId)
     {
@@ -49,6 +50,25 @@ internal sealed class RunningTasks(TimeProvider time)
         }
 
         return count;
+    }
+
+    /// <summary>Records the process group a task runs in, so <see cref="KillNow"/> can reach it; dispose when it has ended.</summary>
+    public IDisposable TrackProcessGroup(Guid taskId, int groupId)
+    {
+        _processGroups[taskId] = groupId;
+        return new Untrack(this, taskId, groupId);
+    }
+
+    /// <summary>
+    /// SIGKILLs the task's process group at once, without the TERM grace. For when the task's message is already
+    /// back in the queue (the broker connection is gone): any moment it keeps running it may run twice.
+    /// </summary>
+    public bool KillNow(Guid taskId) =>
+        _processGroups.TryGetValue(taskId, out var group) && Executors.Command.ProcessGroup.Signal(group, Executors.Command.ProcessGroup.SigKill);
+
+    private sealed class Untrack(RunningTasks owner, Guid taskId, int groupId) : IDisposable
+    {
+        public void Dispose() => owner._processGroups.TryRemove(new KeyValuePair<Guid, int>(taskId, groupId));
     }
 
     internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation);

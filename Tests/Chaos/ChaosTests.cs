@@ -1,0 +1,448 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Tests.Fixtures;
+using Grpc.Core;
+using MassTransit;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace DistributedExecutor.Tests.Chaos;
+
+/// <summary>
+/// Faults injected into a real deployment (bin/master, bin/worker, a private RabbitMQ): every accepted job must end
+/// in its true final state with each task's output exactly once in the final record. <c>make test</c> runs each
+/// scenario small; <c>make chaos</c> runs them at full size and prints the table.
+/// </summary>
+[Collection(ChaosCollection.Name)]
+[Trait("Category", "Chaos")]
+public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
+{
+    private static readonly Dictionary<string, string> Settings = new()
+    {
+        ["MAX_CONCURRENT_TASKS"] = "4",
+        ["DRAIN_TIMEOUT_SECONDS"] = "3",
+        ["KILL_GRACE_SECONDS"] = "2",
+        ["HEARTBEAT_TIMEOUT_SECONDS"] = "5",
+    };
+
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task KillWorker_DuringTasks_NothingLostNothingDuplicated()
+    {
+        var rounds = ChaosReport.Size(2, 20);
+        await using var cluster = await Cluster.StartAsync(3, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "1 kill -9 a worker", rounds);
+        var random = new Random();
+        for (var round = 0; round < rounds; round++)
+        {
+            var jobId = await run.SubmitAsync(8, _ => 0.3 + (random.NextDouble() * 1.5));
+            await WaitRunningAsync(cluster, jobId);
+            await Task.Delay(random.Next(0, 800));
+            var victim = cluster.Workers.Where(w => !w.HasExited).OrderBy(_ => random.Next()).First();
+            var since = Stopwatch.StartNew();
+            victim.Signal(9);
+            cluster.StartWorker($"c1-{round}-{cluster.MasterPort}", settings: Settings);
+            await run.WaitRecoveredAsync(jobId, since, Recovery);
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task KillMaster_MidRun_NothingLostStoreIntact()
+    {
+        var rounds = ChaosReport.Size(2, 10);
+        await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "2 kill -9 the master", rounds);
+        var random = new Random();
+        for (var round = 0; round < rounds; round++)
+        {
+            var jobId = await run.SubmitAsync(10, _ => 0.2 + (random.NextDouble() * 0.8));
+            await WaitRunningAsync(cluster, jobId);
+            await Task.Delay(random.Next(0, 600));
+            var since = Stopwatch.StartNew();
+            cluster.Master!.Signal(9);
+            Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal("ok", IntegrityCheck(cluster));
+            await cluster.StartMasterAsync();
+            await run.WaitRecoveredAsync(jobId, since, Recovery);
+        }
+
+        await AssertAuditedAsync(run);
+        Assert.Equal("ok", IntegrityCheck(cluster));
+    }
+
+    [Fact]
+    public async Task RestartBroker_WithTasksQueuedAndRunning_NothingLost()
+    {
+        var rounds = ChaosReport.Size(1, 5);
+        await using var cluster = await Cluster.StartAsync(2, new Dictionary<string, string>(Settings) { ["MAX_CONCURRENT_TASKS"] = "2" }, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "3 restart RabbitMQ", rounds);
+        var random = new Random();
+        for (var round = 0; round < rounds; round++)
+        {
+            // Eight tasks on four slots: some run, some wait in the queue when the broker goes.
+            var jobId = await run.SubmitAsync(8, _ => 1 + (random.NextDouble() * 1.5));
+            await WaitRunningAsync(cluster, jobId);
+            await chaos.Broker.StopServerAsync();
+            await chaos.Broker.StartServerAsync();
+            await run.WaitRecoveredAsync(jobId, Stopwatch.StartNew(), Recovery);
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task SigtermWorker_MidRun_ShortTasksFinishLongOnesMoveOn()
+    {
+        var rounds = ChaosReport.Size(1, 4);
+        await using var cluster = await Cluster.StartAsync(0, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "4 SIGTERM a worker", rounds);
+        var big = new Dictionary<string, string>(Settings) { ["MAX_CONCURRENT_TASKS"] = "10" };
+        for (var round = 0; round < rounds; round++)
+        {
+            var pool = $"term-{round}";
+            var first = cluster.StartWorker($"term-a-{round}-{cluster.MasterPort}", pool, big);
+            await cluster.WaitForWorkersAsync(1, pool);
+            var jobId = await run.SubmitAsync(5, i => i < 3 ? 1 : 8, pool);
+            await Eventually.Until(
+                async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
+                j => j.Tasks.All(t => t.State == TaskState.Running), TimeSpan.FromSeconds(60), "all five tasks running on the first worker");
+            cluster.StartWorker($"term-b-{round}-{cluster.MasterPort}", pool, big);
+            await cluster.WaitForWorkersAsync(2, pool);
+            var since = Stopwatch.StartNew();
+            first.Signal(15);
+            var job = await run.WaitRecoveredAsync(jobId, since, Recovery);
+
+            Assert.All(job.Tasks.Take(3), t => Assert.Equal($"term-a-{round}-{cluster.MasterPort}", Assert.Single(t.Attempts).WorkerId));
+            Assert.All(job.Tasks.Skip(3), t =>
+            {
+                Assert.True(t.Attempts.Count >= 2, $"long task ran {t.Attempts.Count} time(s)");
+                Assert.Equal($"term-b-{round}-{cluster.MasterPort}", t.Attempts[^1].WorkerId);
+            });
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task PoisonTask_KillsEveryWorkerThatTakesIt_FailsAfterDeliveryLimit()
+    {
+        var rounds = ChaosReport.Size(1, 3);
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string>(Settings) { ["TASK_DELIVERY_LIMIT"] = "2" }, pool: "live", broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "5 poison task", rounds);
+        for (var round = 0; round < rounds; round++)
+        {
+            var pool = $"poison-{round}";
+            var spec = new JobSpec { Pool = pool };
+            spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", "kill -9 $PPID" } } });
+            var jobId = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id;
+            run.Track(jobId, TaskState.Failed);
+            var since = Stopwatch.StartNew();
+
+            // An orchestrator's part: start a fresh worker whenever the last one died.
+            Job current;
+            var victims = 0;
+            do
+            {
+                var worker = cluster.StartWorker($"victim-{round}-{victims++}-{cluster.MasterPort}", pool, Settings);
+                current = await Eventually.Until(
+                    async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
+                    j => TaskRules.IsTerminal(j.State) || worker.HasExited, TimeSpan.FromSeconds(60), "the worker to die or the job to end");
+            }
+            while (!TaskRules.IsTerminal(current.State) && victims < 8);
+
+            var job = await run.WaitRecoveredAsync(jobId, since, Recovery);
+            Assert.Contains("TASK_DELIVERY_LIMIT=2", job.Tasks[0].Error, StringComparison.Ordinal);
+        }
+
+        // The rest of the fleet never noticed.
+        await run.SubmitAsync(4, _ => 0.1, "live");
+        await AssertAuditedAsync(run);
+        Assert.False(cluster.Workers[0].HasExited);
+    }
+
+    [Fact]
+    public async Task DuplicateAndReorderedEvents_NeverChangeAFinishedJob()
+    {
+        var rounds = ChaosReport.Size(2, 10);
+        await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "6 duplicate/reordered events", rounds);
+        for (var round = 0; round < rounds; round++)
+        {
+            await run.SubmitAsync(3, _ => 0.1);
+        }
+
+        foreach (var id in run.JobIds)
+        {
+            await cluster.WaitForJobAsync(id, Recovery);
+        }
+
+        // A job whose one task waits in a pool with no worker: its events arrive, faked, in reverse order.
+        var waiting = ChaosRun.BuildJob(1, _ => 0, "nobody", out _);
+        var parked = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = waiting })).Job;
+        run.Track(parked.Id, TaskState.Succeeded);
+
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            var (host, user, password) = DistributedExecutor.Worker.Extensions.BusExtensions.SplitCredentials(cluster.BrokerUrl);
+            cfg.Host(host, h =>
+            {
+                h.Username(user);
+                h.Password(password);
+            });
+        });
+        await bus.StartAsync();
+        try
+        {
+            var injected = new List<object>();
+            var random = new Random();
+            foreach (var attempt in Attempts(cluster))
+            {
+                injected.Add(new TaskStarted(attempt.JobId, attempt.TaskId, attempt.AttemptId, attempt.WorkerId, 1, attempt.StartedAt));
+                injected.Add(new TaskOutput(attempt.JobId, attempt.TaskId, attempt.AttemptId, 0, [new OutputChunkData(OutputStreamKind.Stdout, "forged\n"u8.ToArray())]));
+                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, attempt.AttemptId, attempt.WorkerId, TaskOutcome.Failed, 99, null, "forged", false, 1, attempt.StartedAt, attempt.StartedAt.AddSeconds(1)));
+
+                // A ghost attempt reporting a result for a task that is already finished, before its start.
+                var ghost = NewId.NextGuid();
+                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, ghost, "ghost", TaskOutcome.Failed, 1, null, "ghost", false, 0, attempt.StartedAt, attempt.StartedAt));
+                injected.Add(new TaskStarted(attempt.JobId, attempt.TaskId, ghost, "ghost", 2, attempt.StartedAt));
+            }
+
+            foreach (var message in injected.OrderBy(_ => random.Next()))
+            {
+                await bus.Publish(message, message.GetType());
+            }
+
+            // The parked task: finished first, then its output, then its start.
+            var task = parked.Tasks[0];
+            var fake = NewId.NextGuid();
+            var now = DateTimeOffset.UtcNow;
+            await bus.Publish(new TaskFinished(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, "faker", TaskOutcome.Succeeded, 0, null, null, false, 1, now, now.AddSeconds(1)));
+            await bus.Publish(new TaskOutput(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, 0, [new OutputChunkData(OutputStreamKind.Stdout, "parked-output\n"u8.ToArray())]));
+            await bus.Publish(new TaskStarted(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, "faker", 1, now));
+        }
+        finally
+        {
+            await bus.StopAsync();
+        }
+
+        // The master applies events one at a time in arrival order: once a job submitted now has finished, every
+        // injected event before its events has been applied.
+        var since = Stopwatch.StartNew();
+        var sentinel = await run.SubmitAsync(1, _ => 0);
+        await run.WaitRecoveredAsync(sentinel, since, Recovery);
+        Assert.Equal("parked-output\n", (await cluster.OutputAsync(parked.Id))[0].Stdout);
+
+        // The real message for the parked task runs now, late: its result is absorbed, the record stays.
+        cluster.StartWorker($"late-{cluster.MasterPort}", "nobody", Settings);
+        await Eventually.Until(() => Task.FromResult(AttemptCount(cluster, parked.Id)), n => n >= 2 && AllAttemptsFinished(cluster, parked.Id), Recovery, "the late real run to report");
+        Assert.Equal("parked-output\n", (await cluster.OutputAsync(parked.Id))[0].Stdout);
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task BrokerDownDuringSubmissions_UnavailableQuicklyThenWorksAgain()
+    {
+        var rounds = ChaosReport.Size(3, 10);
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string>(Settings) { ["PUBLISH_TIMEOUT_SECONDS"] = "3" }, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "7 broker down at submission", rounds);
+        await run.SubmitAsync(1, _ => 0);
+        await chaos.Broker.StopServerAsync();
+        var stored = cluster.StoredJobs();
+        try
+        {
+            for (var i = 0; i < rounds; i++)
+            {
+                var asked = Stopwatch.StartNew();
+                var (jobId, refused) = await run.TrySubmitAsync(2, _ => 0.1);
+
+                Assert.Null(jobId);
+                Assert.Equal(StatusCode.Unavailable, refused!.StatusCode);
+                Assert.True(asked.Elapsed < TimeSpan.FromSeconds(15), $"UNAVAILABLE took {asked.Elapsed.TotalSeconds:0.0}s with PUBLISH_TIMEOUT_SECONDS=3");
+            }
+
+            Assert.Equal(stored, cluster.StoredJobs());
+        }
+        finally
+        {
+            await chaos.Broker.StartServerAsync();
+        }
+
+        var since = Stopwatch.StartNew();
+        await Eventually.Until(async () => (await run.TrySubmitAsync(2, _ => 0.1)).JobId, id => id is not null, Recovery, "a submission to be accepted again");
+        run.Recovered(since.Elapsed);
+        for (var i = 0; i < rounds; i++)
+        {
+            await run.SubmitAsync(2, _ => 0.1);
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task CutWorkerBrokerConnection_TasksNeverRunTwiceAtOnce()
+    {
+        var rounds = ChaosReport.Size(1, 5);
+        await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "8 cut a worker's broker link", rounds);
+        var workerId = $"w1-{cluster.MasterPort}";
+        for (var round = 0; round < rounds; round++)
+        {
+            var jobId = await run.SubmitAsync(6, _ => 4);
+            await Eventually.Until(
+                async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
+                j => j.Tasks.Any(t => t.State == TaskState.Running && t.WorkerId == workerId), TimeSpan.FromSeconds(60), "a task running on the worker to cut");
+            var job = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job;
+            var tokensOfJob = job.Tasks.Select(t => t.Spec.Command.Args[2]).ToList();
+
+            using var watch = new CancellationTokenSource();
+            var most = new ConcurrentDictionary<string, int>();
+            var watcher = Task.Run(async () =>
+            {
+                while (!watch.IsCancellationRequested)
+                {
+                    foreach (var token in tokensOfJob)
+                    {
+                        most.AddOrUpdate(token, Processes.WithArgument(token), (_, n) => Math.Max(n, Processes.WithArgument(token)));
+                    }
+
+                    await Task.Delay(20);
+                }
+            });
+
+            var since = Stopwatch.StartNew();
+            Assert.True(await chaos.Broker.CloseConnectionsAsync($"distexec-worker-{workerId}") > 0, "no connection of the worker to cut");
+            await run.WaitRecoveredAsync(jobId, since, Recovery);
+            await watch.CancelAsync();
+            await watcher;
+
+            Assert.All(most, p => Assert.True(p.Value <= 1, $"task {p.Key} ran {p.Value} times at once"));
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    [Fact]
+    public async Task TwoHundredTasks_NeverMoreProcessesThanCapacityPerWorker()
+    {
+        var rounds = ChaosReport.Size(1, 3);
+        await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
+        var run = new ChaosRun(cluster, "9 concurrency cap", rounds);
+        for (var round = 0; round < rounds; round++)
+        {
+            var workers = cluster.Workers.Select(w => w.Pid).ToList();
+            var most = workers.ToDictionary(pid => pid, _ => 0);
+            using var watch = new CancellationTokenSource();
+            var watcher = Task.Run(async () =>
+            {
+                while (!watch.IsCancellationRequested)
+                {
+                    var children = ChildrenRunningTokens();
+                    foreach (var pid in workers)
+                    {
+                        most[pid] = Math.Max(most[pid], children.GetValueOrDefault(pid));
+                    }
+
+                    await Task.Delay(10);
+                }
+            });
+
+            var jobId = await run.SubmitAsync(200, _ => 0.2);
+            await cluster.WaitForJobAsync(jobId, Recovery);
+            await watch.CancelAsync();
+            await watcher;
+
+            output.WriteLine($"most task processes at once per worker: {string.Join(", ", most.Values)} (MAX_CONCURRENT_TASKS=4)");
+            Assert.All(most.Values, n => Assert.InRange(n, 1, 4));
+        }
+
+        await AssertAuditedAsync(run);
+    }
+
+    private async Task AssertAuditedAsync(ChaosRun run)
+    {
+        var report = await run.AuditAsync(Recovery);
+        output.WriteLine(ChaosReport.Header);
+        output.WriteLine(report.Row);
+        Assert.True(report.Lost == 0 && report.Duplicated == 0,
+            $"{report.Row}\n{string.Join("\n", run.Problems.Take(20))}\n{Tail(run.Cluster.Logs())}");
+    }
+
+    private static async Task WaitRunningAsync(Cluster cluster, string jobId) =>
+        await Eventually.Until(
+            async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
+            j => j.Tasks.Any(t => t.State == TaskState.Running) || TaskRules.IsTerminal(j.State), TimeSpan.FromSeconds(60), $"job {jobId} to start");
+
+    private static string IntegrityCheck(Cluster cluster)
+    {
+        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath}");
+        db.Open();
+        using var check = db.CreateCommand();
+        check.CommandText = "PRAGMA integrity_check";
+        return (string)check.ExecuteScalar()!;
+    }
+
+    private static List<(Guid JobId, Guid TaskId, Guid AttemptId, string WorkerId, DateTimeOffset StartedAt)> Attempts(Cluster cluster)
+    {
+        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath};Mode=ReadOnly");
+        db.Open();
+        using var query = db.CreateCommand();
+        query.CommandText = "SELECT job_id, task_id, id, worker_id, started_at FROM attempts";
+        using var reader = query.ExecuteReader();
+        var result = new List<(Guid, Guid, Guid, string, DateTimeOffset)>();
+        while (reader.Read())
+        {
+            result.Add((Guid.Parse(reader.GetString(0)), Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(2)), reader.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
+        }
+
+        return result;
+    }
+
+    private static int AttemptCount(Cluster cluster, string jobId) => (int)Count(cluster, "SELECT COUNT(*) FROM attempts WHERE job_id = $job", jobId);
+
+    private static bool AllAttemptsFinished(Cluster cluster, string jobId) => Count(cluster, "SELECT COUNT(*) FROM attempts WHERE job_id = $job AND finished_at IS NULL", jobId) == 0;
+
+    private static long Count(Cluster cluster, string sql, string jobId)
+    {
+        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath};Mode=ReadOnly");
+        db.Open();
+        using var query = db.CreateCommand();
+        query.CommandText = sql;
+        query.Parameters.AddWithValue("$job", jobId);
+        return (long)query.ExecuteScalar()!;
+    }
+
+    /// <summary>Per parent pid, how many task processes (their argv carries a chaos token) run right now.</summary>
+    private static Dictionary<int, int> ChildrenRunningTokens()
+    {
+        var counts = new Dictionary<int, int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
+                if (!cmdline.Contains("\0token-", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                counts[parent] = counts.GetValueOrDefault(parent) + 1;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+            }
+        }
+
+        return counts;
+    }
+
+    private static string Tail(string logs) => logs.Length > 6000 ? logs[^6000..] : logs;
+}
