@@ -20,6 +20,9 @@ internal sealed partial class ExecuteTaskConsumer(
     TimeProvider time,
     ILogger<ExecuteTaskConsumer> logger) : IConsumer<ExecuteTask>
 {
+    /// <summary>How long a redelivered task waits before it starts again.</summary>
+    public static readonly TimeSpan RedeliveryFence = TimeSpan.FromSeconds(1);
+
     public async Task Consume(ConsumeContext<ExecuteTask> context)
     {
         var task = context.Message;
@@ -36,9 +39,16 @@ internal sealed partial class ExecuteTaskConsumer(
 
     private async Task RunAsync(ConsumeContext<ExecuteTask> context, ExecuteTask task, WorkerNode node)
     {
+        var deliveryCount = DeliveryCount(context);
+        if (deliveryCount > 1)
+        {
+            // A redelivery: the worker that held this message before may not yet have noticed it lost the broker.
+            // It kills the task the moment it does; waiting a moment here keeps the two runs from overlapping.
+            await Task.Delay(RedeliveryFence, time, context.CancellationToken).ConfigureAwait(false);
+        }
+
         var attemptId = NewId.NextGuid();
         var startedAt = time.GetUtcNow();
-        var deliveryCount = DeliveryCount(context);
         await context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt), CancellationToken.None).ConfigureAwait(false);
 
         TaskRunResult result;
