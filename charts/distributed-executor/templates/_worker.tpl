@@ -1,0 +1,97 @@
+{{/* KEDA's RabbitMQ trigger for a pool: the management API (protocol http) counts messages in flight too,
+     so busy workers are not scaled away; one replica per MAX_CONCURRENT_TASKS messages. */}}
+{{- define "dx.rabbitmqTrigger" -}}
+- type: rabbitmq
+  metadata:
+    protocol: http
+    queueName: {{ printf "distexec.tasks.%s" .pool.name }}
+    mode: QueueLength
+    value: {{ .pool.maxConcurrentTasks | quote }}
+    activationValue: {{ .pool.activationValue | quote }}
+  authenticationRef:
+    name: {{ include "dx.fullname" .root }}-rabbitmq
+{{- end -}}
+
+{{- define "dx.workerPod" -}}
+{{- $root := .root -}}
+{{- $pool := .pool -}}
+metadata:
+  labels: {{- include "dx.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: worker
+    distexec/pool: {{ $pool.name }}
+spec:
+  securityContext: {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+  {{- if .job }}
+  restartPolicy: Never
+  {{- end }}
+  # Above the drain period: SIGTERM stops taking work, running tasks get DRAIN_TIMEOUT_SECONDS, then TERM/KILL.
+  terminationGracePeriodSeconds: {{ add $pool.drainTimeoutSeconds $pool.killGraceSeconds 15 }}
+  containers:
+    - name: worker
+      image: {{ include "dx.image" (dict "root" $root "name" $root.Values.image.worker) }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      securityContext: {{- toYaml $root.Values.securityContext | nindent 8 }}
+      ports:
+        - name: grpc
+          containerPort: 50052
+      env:
+        {{- include "dx.commonEnv" $root | nindent 8 }}
+        - name: WORKER_ID
+          valueFrom:
+            fieldRef: { fieldPath: metadata.name }
+        - name: WORKER_ADDRESS
+          value: ":50052"
+        - name: MASTER_ADDRESS
+          value: {{ printf "%s%s:%v" (ternary "https://" "" $root.Values.tls.enabled) (include "dx.masterHost" $root) $root.Values.master.port | quote }}
+        - name: WORKER_TOKEN_FILE
+          value: /etc/distexec/auth/worker-token
+        {{- if $root.Values.tls.enabled }}
+        - name: MASTER_CA_CERT_FILE
+          value: /etc/distexec/tls/ca.crt
+        {{- end }}
+        - name: WORKER_POOL
+          value: {{ $pool.name | quote }}
+        - name: MAX_CONCURRENT_TASKS
+          value: {{ $pool.maxConcurrentTasks | quote }}
+        - name: DRAIN_TIMEOUT_SECONDS
+          value: {{ $pool.drainTimeoutSeconds | quote }}
+        - name: KILL_GRACE_SECONDS
+          value: {{ $pool.killGraceSeconds | quote }}
+        - name: OUTPUT_CAP_BYTES
+          value: {{ $pool.outputCapBytes | int64 | quote }}
+        - name: EXECUTOR_COMMAND_ALLOWED
+          value: {{ join "," $pool.allowed | quote }}
+        - name: EXECUTOR_COMMAND_BLOCKED
+          value: {{ join "," $pool.blocked | quote }}
+        {{- if .job }}
+        # A Job's worker leaves once its queue has been empty for a while, so the Job completes.
+        - name: WORKER_IDLE_EXIT_SECONDS
+          value: "30"
+        {{- end }}
+      readinessProbe:
+        grpc: { port: 50052 }
+        periodSeconds: 10
+      livenessProbe:
+        grpc: { port: 50052 }
+        periodSeconds: 20
+        failureThreshold: 3
+      resources: {{- toYaml $pool.resources | nindent 8 }}
+      volumeMounts:
+        - { name: auth, mountPath: /etc/distexec/auth, readOnly: true }
+        - { name: tmp, mountPath: /tmp }
+        {{- if $root.Values.tls.enabled }}
+        - { name: tls, mountPath: /etc/distexec/tls, readOnly: true }
+        {{- end }}
+  volumes:
+    - name: auth
+      secret:
+        secretName: {{ include "dx.authSecret" $root }}
+        items: [{ key: worker-token, path: worker-token }]
+    # Tasks run with a read-only root filesystem; /tmp is their default working directory.
+    - name: tmp
+      emptyDir: {}
+    {{- if $root.Values.tls.enabled }}
+    - name: tls
+      secret: { secretName: {{ $root.Values.tls.secretName }} }
+    {{- end }}
+{{- end -}}

@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# master: build with the .NET SDK, run on the slim runtime image as a non-root user under tini.
+# Build from the repository root: docker build -f docker/master.Dockerfile -t distributed-executor/master .
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY Contracts/ Contracts/
+COPY Worker/ Worker/
+COPY Master/ Master/
+COPY Cli/ Cli/
+RUN dotnet publish Master/Master.csproj -c Release -o /app --nologo
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+# tini is PID 1: it forwards SIGTERM (drain) and reaps orphaned task processes.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini util-linux \
+    && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 distexec \
+    && useradd --system --uid 10001 --gid distexec --home-dir /home/distexec --create-home distexec
+RUN mkdir -p /var/lib/distexec && chown 10001:10001 /var/lib/distexec
+ENV MASTER_DB_PATH=/var/lib/distexec/master.db
+VOLUME /var/lib/distexec
+WORKDIR /app
+COPY --from=build /app ./
+USER 10001:10001
+EXPOSE 50051
+ENV DOTNET_gcServer=0
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/DistributedExecutor.Master"]
