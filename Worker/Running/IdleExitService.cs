@@ -1,4 +1,5 @@
 using DistributedExecutor.Worker.Options;
+using MassTransit;
 
 namespace DistributedExecutor.Worker.Running;
 
@@ -6,7 +7,7 @@ namespace DistributedExecutor.Worker.Running;
 /// WORKER_IDLE_EXIT_SECONDS: a worker run as a Kubernetes Job (KEDA ScaledJob) stops once it has had nothing to
 /// run for that long, so its Job completes. Zero (the default) keeps the worker running.
 /// </summary>
-internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes nodes, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IdleExitService> logger) : BackgroundService
+internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes nodes, IBusControl bus, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IdleExitService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -17,10 +18,17 @@ internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes
 
         var idleFor = TimeSpan.FromSeconds(options.IdleExitSeconds);
         var lastBusy = time.GetUtcNow();
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
+        var consuming = false;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            if (nodes.All.Any(n => n.Running > 0))
+            // Idle time counts from when the worker consumes its queue, not from process start.
+            if (!consuming)
+            {
+                consuming = bus.CheckHealth().Status == BusHealthStatus.Healthy;
+                lastBusy = time.GetUtcNow();
+            }
+            else if (nodes.All.Any(n => n.Running > 0))
             {
                 lastBusy = time.GetUtcNow();
             }
