@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Tests.Fixtures;
@@ -172,15 +171,8 @@ public sealed class ChartTests
         var fresh = Path.GetTempFileName();
         try
         {
-            var make = Process.Start(new ProcessStartInfo("make", ["-s", "--no-print-directory", "k8s-manifests", $"K8S_OUT={fresh}"])
-            {
-                WorkingDirectory = RepoPaths.Root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var output = await make.StandardError.ReadToEndAsync() + await make.StandardOutput.ReadToEndAsync();
-            await make.WaitForExitAsync();
-            Assert.True(make.ExitCode == 0, output);
+            var make = await ProcessRunner.RunAsync("make", ["-s", "--no-print-directory", "k8s-manifests", $"K8S_OUT={fresh}"]);
+            Assert.True(make.ExitCode == 0, make.ToString());
 
             var committed = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy", "k8s", "distributed-executor.yaml"));
             Assert.True(committed == await File.ReadAllTextAsync(fresh), "deploy/k8s/ is out of date: run 'make k8s-manifests' and commit it");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DistributedExecutor.Tests.Fixtures;
 
 namespace DistributedExecutor.Tests.Deploy;
@@ -16,18 +15,8 @@ public static class Helm
             throw new InvalidOperationException($"helm is not at {helm}: run 'make helm' (make test does)");
         }
 
-        var startInfo = new ProcessStartInfo(helm) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(startInfo)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        return (process.ExitCode, await stdout + await stderr);
+        var result = await ProcessRunner.RunAsync(helm, args, timeout: TimeSpan.FromSeconds(60));
+        return (result.ExitCode, result.Stdout + result.Stderr);
     }
 
     /// <summary>helm template with a values file holding <paramref name="values"/> (YAML).</summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DistributedExecutor.Cli;
 using DistributedExecutor.Contracts.V1;
 using Grpc.Health.V1;
@@ -147,34 +146,15 @@ public sealed class Cluster : IAsyncDisposable
             TimeSpan.FromSeconds(60), $"{alive} workers of pool {pool} alive");
 
     /// <summary>Runs bin/distctl against this cluster's master.</summary>
-    public async Task<CliResult> DistctlAsync(params string[] args)
-    {
-        var startInfo = new ProcessStartInfo(RepoPaths.Bin("distctl"))
+    public async Task<CliResult> DistctlAsync(params string[] args) =>
+        await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        startInfo.Environment["MASTER_ADDRESS"] = MasterAddress;
-        foreach (var inherited in (string[])["API_TOKEN", "DISTEXEC_TOKEN", "DISTEXEC_TOKEN_FILE", "DISTEXEC_CA_CERT"])
-        {
-            startInfo.Environment.Remove(inherited);
-        }
-
-        foreach (var arg in args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(startInfo)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await process.WaitForExitAsync(cts.Token);
-        return new CliResult(process.ExitCode, await stdout, await stderr);
-    }
+            ["MASTER_ADDRESS"] = MasterAddress,
+            ["API_TOKEN"] = null,
+            ["DISTEXEC_TOKEN"] = null,
+            ["DISTEXEC_TOKEN_FILE"] = null,
+            ["DISTEXEC_CA_CERT"] = null,
+        });
 
     public async Task<Job> WaitForJobAsync(string jobId, TimeSpan timeout) =>
         await Eventually.Until(

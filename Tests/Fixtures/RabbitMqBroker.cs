@@ -120,34 +120,13 @@ public sealed class RabbitMqBroker
 
     private async Task<string> RabbitMqCtlAsync(params string[] args)
     {
-        var startInfo = new ProcessStartInfo("/usr/lib/rabbitmq/bin/rabbitmqctl")
+        var result = await ProcessRunner.RunAsync("/usr/lib/rabbitmq/bin/rabbitmqctl", ["-q", .. args], _serverEnvironment, timeout: TimeSpan.FromSeconds(60));
+        if (result.ExitCode != 0)
         {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var (key, value) in _serverEnvironment!)
-        {
-            startInfo.Environment[key] = value;
+            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {result.Stderr}");
         }
 
-        startInfo.ArgumentList.Add("-q");
-        foreach (var arg in args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(startInfo)!;
-        var output = process.StandardError.ReadToEndAsync();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(cts.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', args)} failed: {await output}");
-        }
-
-        return await stdout;
+        return result.Stdout;
     }
 
     private static async Task<RabbitMqBroker> StartAsync()
