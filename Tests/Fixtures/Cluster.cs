@@ -100,18 +100,18 @@ public sealed class Cluster : IAsyncDisposable
         Master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], _masterEnvironment);
         using var connection = new MasterConnection(MasterAddress, null, _tlsCa);
         var health = new Health.HealthClient(connection.Channel);
+        var master = Master;
         await Eventually.Until(
-            async () =>
-            {
-                if (Master.HasExited)
-                {
-                    throw new InvalidOperationException($"master exited with {Master.ExitCode}:\n{Master.Output}");
-                }
-
-                return (await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status;
-            },
-            status => status == HealthCheckResponse.Types.ServingStatus.Serving,
+            async () => master.HasExited
+                ? HealthCheckResponse.Types.ServingStatus.Unknown
+                : (await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status,
+            status => status == HealthCheckResponse.Types.ServingStatus.Serving || master.HasExited,
             TimeSpan.FromSeconds(60), "master health SERVING");
+        if (master.HasExited)
+        {
+            // Say why at once instead of waiting out the deadline.
+            throw new InvalidOperationException($"master exited with {master.ExitCode}:\n{master.Output}");
+        }
     }
 
     public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null)
