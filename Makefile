@@ -18,7 +18,7 @@ export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
 help: ## This list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BUF): tools/package.json
 	cd tools && npm install --no-audit --no-fund --silent
