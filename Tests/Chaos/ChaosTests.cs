@@ -109,9 +109,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             var first = cluster.StartWorker($"term-a-{round}-{cluster.MasterPort}", pool, big);
             await cluster.WaitForWorkersAsync(1, pool);
             var jobId = await run.SubmitAsync(5, i => i < 3 ? 1 : 8, pool);
-            await Eventually.Until(
-                async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-                j => j.Tasks.All(t => t.State == TaskState.Running), TimeSpan.FromSeconds(60), "all five tasks running on the first worker");
+            await cluster.WaitForJobAsync(jobId, j => j.Tasks.All(t => t.State == TaskState.Running), TimeSpan.FromSeconds(60), "all five tasks running on the first worker");
             cluster.StartWorker($"term-b-{round}-{cluster.MasterPort}", pool, big);
             await cluster.WaitForWorkersAsync(2, pool);
             var since = Stopwatch.StartNew();
@@ -150,9 +148,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             do
             {
                 var worker = cluster.StartWorker($"victim-{round}-{victims++}-{cluster.MasterPort}", pool, Settings);
-                current = await Eventually.Until(
-                    async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-                    j => TaskRules.IsTerminal(j.State) || worker.HasExited, TimeSpan.FromSeconds(60), "the worker to die or the job to end");
+                current = await cluster.WaitForJobAsync(jobId, j => TaskRules.IsTerminal(j.State) || worker.HasExited, TimeSpan.FromSeconds(60), "the worker to die or the job to end");
             }
             while (!TaskRules.IsTerminal(current.State) && victims < 8);
 
@@ -297,12 +293,9 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             var jobId = await run.SubmitAsync(6, _ => 4);
 
             // Cut whichever worker runs a task of this job (one cut in an earlier round may still be reconnecting).
-            var running = await Eventually.Until(
-                async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-                j => j.Tasks.Any(t => t.State == TaskState.Running && t.WorkerId.Length > 0), TimeSpan.FromSeconds(60), "a task running");
+            var running = await cluster.WaitForJobAsync(jobId, j => j.Tasks.Any(t => t.State == TaskState.Running && t.WorkerId.Length > 0), TimeSpan.FromSeconds(60), "a task running");
             var workerId = running.Tasks.First(t => t.State == TaskState.Running && t.WorkerId.Length > 0).WorkerId;
-            var job = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job;
-            var tokensOfJob = job.Tasks.Select(t => t.Spec.Command.Args[2]).ToList();
+            var tokensOfJob = running.Tasks.Select(t => t.Spec.Command.Args[2]).ToList();
 
             using var watch = new CancellationTokenSource();
             var most = new ConcurrentDictionary<string, int>();
@@ -348,7 +341,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             {
                 while (!watch.IsCancellationRequested)
                 {
-                    var children = ChildrenRunningTokens();
+                    var children = Processes.ChildrenWithArgumentPrefix("token-");
                     foreach (var pid in workers)
                     {
                         most[pid] = Math.Max(most[pid], children.GetValueOrDefault(pid));
@@ -380,18 +373,9 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
     }
 
     private static async Task WaitRunningAsync(Cluster cluster, string jobId) =>
-        await Eventually.Until(
-            async () => (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-            j => j.Tasks.Any(t => t.State == TaskState.Running) || TaskRules.IsTerminal(j.State), TimeSpan.FromSeconds(60), $"job {jobId} to start");
+        await cluster.WaitForJobAsync(jobId, j => j.Tasks.Any(t => t.State == TaskState.Running) || TaskRules.IsTerminal(j.State), TimeSpan.FromSeconds(60), $"job {jobId} to start");
 
-    private static string IntegrityCheck(Cluster cluster)
-    {
-        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath}");
-        db.Open();
-        using var check = db.CreateCommand();
-        check.CommandText = "PRAGMA integrity_check";
-        return (string)check.ExecuteScalar()!;
-    }
+    private static string IntegrityCheck(Cluster cluster) => (string)cluster.StoreScalar("PRAGMA integrity_check")!;
 
     private static List<(Guid JobId, Guid TaskId, Guid AttemptId, string WorkerId, DateTimeOffset StartedAt)> Attempts(Cluster cluster)
     {
@@ -409,45 +393,11 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
         return result;
     }
 
-    private static int AttemptCount(Cluster cluster, string jobId) => (int)Count(cluster, "SELECT COUNT(*) FROM attempts WHERE job_id = $job", jobId);
+    private static long AttemptCount(Cluster cluster, string jobId) =>
+        (long)cluster.StoreScalar("SELECT COUNT(*) FROM attempts WHERE job_id = $job", ("$job", jobId))!;
 
-    private static bool AllAttemptsFinished(Cluster cluster, string jobId) => Count(cluster, "SELECT COUNT(*) FROM attempts WHERE job_id = $job AND finished_at IS NULL", jobId) == 0;
-
-    private static long Count(Cluster cluster, string sql, string jobId)
-    {
-        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath};Mode=ReadOnly");
-        db.Open();
-        using var query = db.CreateCommand();
-        query.CommandText = sql;
-        query.Parameters.AddWithValue("$job", jobId);
-        return (long)query.ExecuteScalar()!;
-    }
-
-    /// <summary>Per parent pid, how many task processes (their argv carries a chaos token) run right now.</summary>
-    private static Dictionary<int, int> ChildrenRunningTokens()
-    {
-        var counts = new Dictionary<int, int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline"));
-                if (!cmdline.Contains("\0token-", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-                counts[parent] = counts.GetValueOrDefault(parent) + 1;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
-            {
-            }
-        }
-
-        return counts;
-    }
+    private static bool AllAttemptsFinished(Cluster cluster, string jobId) =>
+        (long)cluster.StoreScalar("SELECT COUNT(*) FROM attempts WHERE job_id = $job AND finished_at IS NULL", ("$job", jobId))! == 0;
 
     private static string Tail(string logs) => logs.Length > 6000 ? logs[^6000..] : logs;
 }

@@ -156,11 +156,12 @@ public sealed class Cluster : IAsyncDisposable
             ["DISTEXEC_CA_CERT"] = null,
         });
 
-    public async Task<Job> WaitForJobAsync(string jobId, TimeSpan timeout) =>
-        await Eventually.Until(
-            async () => (await Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job,
-            job => DistributedExecutor.Master.Jobs.TaskRules.IsTerminal(job.State),
-            timeout, $"job {jobId} to finish");
+    public Task<Job> WaitForJobAsync(string jobId, TimeSpan timeout) =>
+        WaitForJobAsync(jobId, job => DistributedExecutor.Master.Jobs.TaskRules.IsTerminal(job.State), timeout, $"job {jobId} to finish");
+
+    /// <summary>Polls the job until <paramref name="until"/> holds, at most <paramref name="timeout"/>.</summary>
+    public async Task<Job> WaitForJobAsync(string jobId, Func<Job, bool> until, TimeSpan timeout, string what) =>
+        await Eventually.Until(async () => (await Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job, until, timeout, what);
 
     /// <summary>A finished job's output per task index, stdout and stderr apart.</summary>
     public async Task<Dictionary<int, (string Stdout, string Stderr)>> OutputAsync(string jobId)
@@ -186,14 +187,23 @@ public sealed class Cluster : IAsyncDisposable
         return byTask.ToDictionary(p => p.Key, p => (p.Value.Out.ToString(), p.Value.Err.ToString()));
     }
 
-    /// <summary>Jobs in the master's store (read-only), counting only those the broker confirmed when asked.</summary>
-    public long StoredJobs(bool acceptedOnly = false)
+    /// <summary>Jobs in the master's store, counting only those the broker confirmed when asked.</summary>
+    public long StoredJobs(bool acceptedOnly = false) =>
+        (long)StoreScalar(acceptedOnly ? "SELECT COUNT(*) FROM jobs WHERE accepted = 1" : "SELECT COUNT(*) FROM jobs")!;
+
+    /// <summary>One value from the master's SQLite store, read-only (PRAGMA integrity_check, counts).</summary>
+    public object? StoreScalar(string sql, params (string Name, object Value)[] parameters)
     {
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
         db.Open();
-        using var count = db.CreateCommand();
-        count.CommandText = acceptedOnly ? "SELECT COUNT(*) FROM jobs WHERE accepted = 1" : "SELECT COUNT(*) FROM jobs";
-        return (long)count.ExecuteScalar()!;
+        using var query = db.CreateCommand();
+        query.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            query.Parameters.AddWithValue(name, value);
+        }
+
+        return query.ExecuteScalar();
     }
 
     public string Logs() =>

@@ -3,7 +3,6 @@ using DistributedExecutor.Tests.Fixtures;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Microsoft.Data.Sqlite;
 
 namespace DistributedExecutor.Tests.Master;
 
@@ -200,15 +199,9 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
         Assert.Equal("still serving\n", result.Stdout);
         Assert.False(Cluster.Master!.HasExited);
         Assert.All(Cluster.Workers, w => Assert.False(w.HasExited));
-        using var db = new SqliteConnection($"Data Source={Cluster.DatabasePath};Mode=ReadOnly");
-        db.Open();
-        using var check = db.CreateCommand();
-        check.CommandText = "PRAGMA integrity_check";
-        Assert.Equal("ok", check.ExecuteScalar());
-        check.CommandText = "SELECT COUNT(*) FROM jobs WHERE accepted = 0";
-        Assert.Equal(0L, check.ExecuteScalar());
-        check.CommandText = "SELECT COUNT(*) FROM tasks t LEFT JOIN jobs j ON j.id = t.job_id WHERE j.id IS NULL";
-        Assert.Equal(0L, check.ExecuteScalar());
+        Assert.Equal("ok", Cluster.StoreScalar("PRAGMA integrity_check"));
+        Assert.Equal(0L, Cluster.StoreScalar("SELECT COUNT(*) FROM jobs WHERE accepted = 0"));
+        Assert.Equal(0L, Cluster.StoreScalar("SELECT COUNT(*) FROM tasks t LEFT JOIN jobs j ON j.id = t.job_id WHERE j.id IS NULL"));
     }
 
     private async Task Read(string rpc, string id)

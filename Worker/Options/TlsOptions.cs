@@ -40,10 +40,5 @@ internal sealed record TlsOptions(string CertFile, string KeyFile)
         return new TlsOptions(cert, key);
     }
 
-    public X509Certificate2 LoadCertificate()
-    {
-        // Kestrel on Linux takes an ephemeral key; re-import so the private key is usable for every handshake.
-        using var pem = X509Certificate2.CreateFromPemFile(CertFile, KeyFile);
-        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-    }
+    public X509Certificate2 LoadCertificate() => X509Certificate2.CreateFromPemFile(CertFile, KeyFile);
 }
