@@ -90,7 +90,7 @@ public sealed class JobSubmitterTests : IDisposable
     {
         options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
         var workerOptions = new WorkerOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
-        var executors = new ExecutorRegistry([new CommandExecutor(workerOptions, new CommandPolicy(workerOptions.Command), new DistributedExecutor.Worker.Running.RunningTasks(TimeProvider.System), NullLogger<CommandExecutor>.Instance)]);
+        var executors = new ExecutorRegistry([new CommandExecutor(workerOptions, new CommandPolicy(workerOptions.Command), NullLogger<CommandExecutor>.Instance)]);
         var store = new JobStore(options, TimeProvider.System, new JobSignals());
         var submitter = new JobSubmitter(new SubmissionValidator(options, executors, new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System)), store, _publisher, options, NullLogger<JobSubmitter>.Instance);
         return (submitter, store);

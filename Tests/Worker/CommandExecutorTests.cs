@@ -123,7 +123,7 @@ public sealed class CommandExecutorTests
     }
 
     private static CommandExecutor Executor(CommandExecutorOptions? policy = null) =>
-        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), new DistributedExecutor.Worker.Running.RunningTasks(TimeProvider.System), NullLogger<CommandExecutor>.Instance);
+        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), NullLogger<CommandExecutor>.Instance);
 
     private static ExecuteTask Task(string program, params string[] args) =>
         new(Guid.NewGuid(), Guid.NewGuid(), 0, "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));

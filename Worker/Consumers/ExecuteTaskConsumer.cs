@@ -79,7 +79,7 @@ internal sealed partial class ExecuteTaskConsumer(
             {
                 if (!node.Draining)
                 {
-                    running.KillNow(task.TaskId);
+                    registration.KillNow();
                 }
             });
             await using var output = new OutputBatcher(m => context.Publish(m, CancellationToken.None), task.JobId, task.TaskId, attemptId, options.OutputCapBytes);

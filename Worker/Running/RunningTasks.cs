@@ -12,12 +12,14 @@ internal sealed class RunningTasks(TimeProvider time)
 
     private readonly ConcurrentDictionary<Guid, Entry> _running = new();
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _canceledJobs = new();
-    private readonly ConcurrentDictionary<Guid, int> _processGroups = new();
+    /// <summary>The attempt running in this async flow, so an executor can attach its process group to it.</summary>
+    private static readonly AsyncLocal<Entry?> CurrentAttempt = new();
 
     public Registration Start(Guid jobId, Guid taskId)
     {
         var entry = new Entry(jobId, new CancellationTokenSource());
         _running[taskId] = entry;
+        CurrentAttempt.Value = entry;
         if (IsCanceled(jobId, taskId))
         {
             entry.Cancellation.Cancel();
@@ -52,26 +54,23 @@ internal sealed class RunningTasks(TimeProvider time)
         return count;
     }
 
-    /// <summary>Records the process group a task runs in, so <see cref="KillNow"/> can reach it; dispose when it has ended.</summary>
-    public IDisposable TrackProcessGroup(Guid taskId, int groupId)
-    {
-        _processGroups[taskId] = groupId;
-        return new Untrack(this, taskId, groupId);
-    }
-
     /// <summary>
-    /// SIGKILLs the task's process group at once, without the TERM grace. For when the task's message is already
-    /// back in the queue (the broker connection is gone): any moment it keeps running it may run twice.
+    /// Attaches a process group to the attempt started in this async flow (by <see cref="Start"/>), so that
+    /// <see cref="Registration.KillNow"/> reaches exactly that run, never a later attempt of the same task that
+    /// may already be running here.
     /// </summary>
-    public bool KillNow(Guid taskId) =>
-        _processGroups.TryGetValue(taskId, out var group) && Executors.Command.ProcessGroup.Signal(group, Executors.Command.ProcessGroup.SigKill);
-
-    private sealed class Untrack(RunningTasks owner, Guid taskId, int groupId) : IDisposable
+    public static void TrackProcessGroup(int groupId)
     {
-        public void Dispose() => owner._processGroups.TryRemove(new KeyValuePair<Guid, int>(taskId, groupId));
+        if (CurrentAttempt.Value is { } entry)
+        {
+            entry.ProcessGroup = groupId;
+        }
     }
 
-    internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation);
+    internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation)
+    {
+        public volatile int ProcessGroup;
+    }
 
     public sealed class Registration : IDisposable
     {
@@ -87,6 +86,13 @@ internal sealed class RunningTasks(TimeProvider time)
         }
 
         public CancellationToken Canceled => _entry.Cancellation.Token;
+
+        /// <summary>
+        /// SIGKILLs this attempt's process group at once, without the TERM grace: for when its message is already
+        /// back in the queue (the broker connection is gone), so every moment it keeps running it may run twice.
+        /// </summary>
+        public bool KillNow() =>
+            _entry.ProcessGroup > 1 && Executors.Command.ProcessGroup.Signal(_entry.ProcessGroup, Executors.Command.ProcessGroup.SigKill);
 
         public void Dispose()
         {

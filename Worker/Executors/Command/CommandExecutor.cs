@@ -11,7 +11,7 @@ namespace DistributedExecutor.Worker.Executors.Command;
 /// Runs a program with an argv (never a shell) in its own process group, with a minimal environment.
 /// Timeout and cancel send TERM to the group, then KILL after the grace period.
 /// </summary>
-internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy policy, RunningTasks running, ILogger<CommandExecutor> logger) : ITaskExecutor
+internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy policy, ILogger<CommandExecutor> logger) : ITaskExecutor
 {
     public const string ExecutorName = "command";
 
@@ -108,7 +108,10 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
 
         process.StandardInput.Close();
         var pid = process.Id;
-        using var tracked = ProcessGroup.SetsidPath is null ? null : running.TrackProcessGroup(task.TaskId, pid);
+        if (ProcessGroup.SetsidPath is not null)
+        {
+            RunningTasks.TrackProcessGroup(pid);
+        }
         var stdout = PumpAsync(process.StandardOutput.BaseStream, OutputStreamKind.Stdout, output);
         var stderr = PumpAsync(process.StandardError.BaseStream, OutputStreamKind.Stderr, output);
 
