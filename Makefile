@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
+.PHONY: all help proto build bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -72,6 +72,10 @@ local-up: ## RabbitMQ (management UI :15672), master (:50051) and two workers wi
 
 local-down: ## Stop the compose stack
 	docker compose down
+
+bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog against baselines in the same run (table + artifacts/bench/bench.json)
+	$(DOTNET) publish bench/Empty/Empty.csproj -c $(CONFIGURATION) -o $(OUT)/bench-empty --nologo -v quiet
+	$(DOTNET) run --project bench/Bench.csproj -c $(CONFIGURATION) --nologo
 
 deps: rabbitmq-deps $(BUF) $(HELM) ## Everything the tests need
 

@@ -14,7 +14,7 @@ RUN dotnet publish Worker/Worker.csproj -c Release -o /app --nologo
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 # tini is PID 1: it forwards SIGTERM (drain) and reaps orphaned task processes.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini util-linux \
+    && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 distexec \
     && useradd --system --uid 10001 --gid distexec --home-dir /home/distexec --create-home distexec

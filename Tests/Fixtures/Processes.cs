@@ -8,8 +8,8 @@ public static class Processes
         All().Count(p => p.Args.Contains(argument) || (p.State == "Z" && p.CommandLine.Contains(argument, StringComparison.Ordinal)));
 
     /// <summary>
-    /// How many sessions run a process with the argument: one run of a task is one session (it starts through
-    /// setsid), and a shell forking a child briefly shows the argument twice within the same session.
+    /// How many sessions run a process with the argument: one run of a task is one session (it starts in a
+    /// session of its own), and a shell forking a child briefly shows the argument twice within the same session.
     /// </summary>
     public static int SessionsWithArgument(string argument) =>
         All().Where(p => p.Args.Contains(argument)).Select(p => p.Session).Distinct().Count();

@@ -122,6 +122,30 @@ public sealed class CommandExecutorTests
         Assert.Equal(2000, sink.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
+    [Fact]
+    public async Task Execute_Process_OwnSessionNoInheritedSignalStateOrDescriptors()
+    {
+        // The runtime ignores SIGPIPE and keeps sockets and files open; a task must see none of that.
+        var sink = new RecordingSink();
+
+        var result = await Executor().ExecuteAsync(
+            Task("sh", "-c", "grep -E '^(SigIgn|SigBlk)' /proc/self/status; ls /proc/self/fd; read -r line; echo \"stdin:$line:$?\"; ps -o pid=,sid=,pgid= -p $$"),
+            sink, CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
+        // Standard signals (1-31, SIGPIPE among them) neither ignored nor blocked; glibc keeps its internal ones.
+        Assert.Equal(0UL, SignalMask(sink.Stdout, "SigIgn") & 0x7FFF_FFFF);
+        Assert.Equal(0UL, SignalMask(sink.Stdout, "SigBlk") & 0x7FFF_FFFF);
+        Assert.Contains("stdin::1", sink.Stdout, StringComparison.Ordinal);
+        var ids = sink.Stdout.Trim().Split('\n')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(ids.Distinct().Count() == 1, $"pid, session and group should be one id: {sink.Stdout}");
+        var descriptors = sink.Stdout.Split('\n').Where(l => l.Length > 0 && l.All(char.IsAsciiDigit)).ToList();
+        Assert.True(descriptors.Count <= 4, $"the task holds only stdin/out/err (and ls's own): {string.Join(' ', descriptors)}");
+    }
+
+    private static ulong SignalMask(string status, string field) =>
+        Convert.ToUInt64(status.Split('\n').Single(l => l.StartsWith(field + ":", StringComparison.Ordinal)).Split('\t')[1], 16);
+
     private static CommandExecutor Executor(CommandExecutorOptions? policy = null) =>
         new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), NullLogger<CommandExecutor>.Instance);
 

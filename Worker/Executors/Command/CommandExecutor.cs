@@ -1,5 +1,4 @@
 using DistributedExecutor.Contracts.Executors;
-using System.Diagnostics;
 using System.Buffers;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Options;
@@ -63,79 +62,43 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {denied}");
         }
 
-        var startInfo = new ProcessStartInfo
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDir,
-        };
-        if (ProcessGroup.SetsidPath is { } setsid)
-        {
-            startInfo.FileName = setsid;
-            startInfo.ArgumentList.Add("--");
-            startInfo.ArgumentList.Add(realPath);
-        }
-        else
-        {
-            startInfo.FileName = realPath;
-        }
-
-        foreach (var arg in spec.Args)
-        {
-            startInfo.ArgumentList.Add(arg);
-        }
-
-        startInfo.Environment.Clear();
-        foreach (var (key, value) in environment)
-        {
-            startInfo.Environment[key] = value;
-        }
-
-        using var process = new Process { StartInfo = startInfo };
+        SpawnedProcess process;
         try
         {
-            if (!process.Start())
-            {
-                return TaskRunResult.CouldNotStart($"{spec.Program} did not start");
-            }
+            process = SpawnedProcess.Start(realPath, spec.Args, environment, workingDir);
         }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+        catch (SpawnException ex)
         {
             return TaskRunResult.CouldNotStart(ex.Message);
         }
 
-        process.StandardInput.Close();
-        var pid = process.Id;
-        if (ProcessGroup.SetsidPath is not null)
-        {
-            RunningTasks.TrackProcessGroup(pid);
-        }
-        var stdout = PumpAsync(process.StandardOutput.BaseStream, OutputStreamKind.Stdout, output);
-        var stderr = PumpAsync(process.StandardError.BaseStream, OutputStreamKind.Stderr, output);
+        using var _ = process;
+        var pid = process.Pid;
+        RunningTasks.TrackProcessGroup(pid);
+        var stdout = PumpAsync(process.Stdout, OutputStreamKind.Stdout, output);
+        var stderr = PumpAsync(process.Stderr, OutputStreamKind.Stderr, output);
 
         using var timeout = new CancellationTokenSource(task.Timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var stoppedBy = (TaskOutcome?)null;
         try
         {
-            await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+            await process.Exited.WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             stoppedBy = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
                 ? TaskOutcome.TimedOut
                 : TaskOutcome.Canceled;
-            await StopAsync(process, pid).ConfigureAwait(false);
+            await StopAsync(process).ConfigureAwait(false);
         }
 
         // Whatever the leader did, nothing of the task outlives it: background children still in the group
         // would otherwise hold the pipes open (and run unaccounted).
-        KillGroup(process, pid, ProcessGroup.SigKill);
+        ProcessGroup.Signal(pid, ProcessGroup.SigKill);
         await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
 
-        var exitCode = process.ExitCode;
+        var exitCode = await process.Exited.ConfigureAwait(false);
         if (stoppedBy is { } outcome)
         {
             var error = outcome == TaskOutcome.TimedOut
@@ -144,7 +107,7 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             return new TaskRunResult(outcome, null, null, error);
         }
 
-        // .NET reports death by signal N as 128+N.
+        // Death by signal N reads as 128+N.
         if (exitCode > 128 && exitCode < 128 + 65)
         {
             return new TaskRunResult(TaskOutcome.Failed, exitCode, exitCode - 128, $"killed by signal {exitCode - 128}");
@@ -170,33 +133,21 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         return environment;
     }
 
-    private async Task StopAsync(Process process, int pid)
+    private async Task StopAsync(SpawnedProcess process)
     {
-        KillGroup(process, pid, ProcessGroup.SigTerm);
+        ProcessGroup.Signal(process.Pid, ProcessGroup.SigTerm);
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(options.KillGraceSeconds));
         try
         {
-            await process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+            await process.Exited.WaitAsync(grace.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            logger.LogDebug("Task process {Pid} ignored TERM for {Grace}s; killing its group", pid, options.KillGraceSeconds);
+            logger.LogDebug("Task process {Pid} ignored TERM for {Grace}s; killing its group", process.Pid, options.KillGraceSeconds);
         }
 
-        KillGroup(process, pid, ProcessGroup.SigKill);
-        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-    }
-
-    private static void KillGroup(Process process, int pid, int signal)
-    {
-        if (ProcessGroup.SetsidPath is not null)
-        {
-            ProcessGroup.Signal(pid, signal);
-        }
-        else if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-        }
+        ProcessGroup.Signal(process.Pid, ProcessGroup.SigKill);
+        await process.Exited.ConfigureAwait(false);
     }
 
     private static async Task PumpAsync(Stream stream, OutputStreamKind kind, IOutputSink output)

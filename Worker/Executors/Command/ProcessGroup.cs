@@ -3,15 +3,13 @@ using System.Runtime.InteropServices;
 namespace DistributedExecutor.Worker.Executors.Command;
 
 /// <summary>
-/// Signals a whole process group. Tasks start through util-linux's setsid, so the task's pid is also its
-/// group id and children that re-parented themselves are still in the group.
+/// Signals a whole process group. Tasks start in a session of their own (<see cref="SpawnedProcess"/>), so the
+/// task's pid is also its group id and children that re-parented themselves are still in the group.
 /// </summary>
 internal static partial class ProcessGroup
 {
     public const int SigTerm = 15;
     public const int SigKill = 9;
-
-    public static readonly string? SetsidPath = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
 
     /// <summary>Sends <paramref name="signal"/> to every process of group <paramref name="groupId"/>; false when none is left.</summary>
     public static bool Signal(int groupId, int signal) => groupId > 1 && Kill(-groupId, signal) == 0;
