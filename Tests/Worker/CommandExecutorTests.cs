@@ -125,11 +125,13 @@ public sealed class CommandExecutorTests
     [Fact]
     public async Task Execute_Process_OwnSessionNoInheritedSignalStateOrDescriptors()
     {
-        // The runtime ignores SIGPIPE and keeps sockets and files open; a task must see none of that.
+        // The runtime ignores SIGPIPE and keeps sockets and pipes open; a task must see none of that.
+        using var workerPipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.Out, HandleInheritability.None);
+        var workerPipeName = new FileInfo($"/proc/self/fd/{workerPipe.SafePipeHandle.DangerousGetHandle()}").LinkTarget!;
         var sink = new RecordingSink();
 
         var result = await Executor().ExecuteAsync(
-            Task("sh", "-c", "grep -E '^(SigIgn|SigBlk)' /proc/self/status; ls /proc/self/fd; read -r line; echo \"stdin:$line:$?\"; ps -o pid=,sid=,pgid= -p $$"),
+            Task("sh", "-c", "grep -E '^(SigIgn|SigBlk)' /proc/self/status; ls -l /proc/self/fd/; read -r line; echo \"stdin:$line:$?\"; ps -o pid=,sid=,pgid= -p $$"),
             sink, CancellationToken.None);
 
         Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
@@ -139,8 +141,9 @@ public sealed class CommandExecutorTests
         Assert.Contains("stdin::1", sink.Stdout, StringComparison.Ordinal);
         var ids = sink.Stdout.Trim().Split('\n')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(ids.Distinct().Count() == 1, $"pid, session and group should be one id: {sink.Stdout}");
-        var descriptors = sink.Stdout.Split('\n').Where(l => l.Length > 0 && l.All(char.IsAsciiDigit)).ToList();
-        Assert.True(descriptors.Count <= 4, $"the task holds only stdin/out/err (and ls's own): {string.Join(' ', descriptors)}");
+        Assert.StartsWith("pipe:[", workerPipeName, StringComparison.Ordinal);
+        Assert.DoesNotContain(workerPipeName, sink.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("socket:", sink.Stdout, StringComparison.Ordinal);
     }
 
     private static ulong SignalMask(string status, string field) =>
