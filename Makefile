@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
+.PHONY: all help proto build native-deps bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -28,7 +28,7 @@ proto: $(BUF) ## Lint the .proto files with buf (C# is generated at build time b
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 
-build: ## Build bin/master, bin/worker and bin/distctl
+build: native-deps ## Build bin/master, bin/worker (ReadyToRun) and bin/distctl (Native AOT)
 	$(DOTNET) publish Master/Master.csproj -c $(CONFIGURATION) -o $(OUT)/master --nologo -v quiet
 	$(DOTNET) publish Worker/Worker.csproj -c $(CONFIGURATION) -o $(OUT)/worker --nologo -v quiet
 	$(DOTNET) publish Cli/Cli.csproj -c $(CONFIGURATION) -o $(OUT)/distctl --nologo -v quiet
@@ -36,6 +36,16 @@ build: ## Build bin/master, bin/worker and bin/distctl
 	ln -sf ../$(OUT)/master/DistributedExecutor.Master bin/master
 	ln -sf ../$(OUT)/worker/DistributedExecutor.Worker bin/worker
 	ln -sf ../$(OUT)/distctl/distctl bin/distctl
+
+native-deps: ## Install gcc (the linker of distctl's Native AOT build) when it is missing
+	@if ! command -v gcc >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing gcc to link distctl (Native AOT)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev zlib1g-dev >/dev/null; \
+	  else \
+	    echo "gcc is missing; install it with: sudo apt-get install -y gcc libc6-dev zlib1g-dev"; exit 1; \
+	  fi; \
+	fi
 
 rabbitmq-deps: ## Install rabbitmq-server (Debian package) when it is missing
 	@if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ -z "$$RABBITMQ_URL" ]; then \

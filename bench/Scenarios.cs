@@ -48,8 +48,8 @@ internal static class Scenarios
 
     private static async Task WarmUpAsync(Cluster cluster)
     {
-        Report.Progress("warming up (200 jobs)");
-        await ForEachAsync(200, 32, async i => await RunJobAsync(cluster.Jobs, i));
+        Report.Progress("warming up (1000 jobs)");
+        await ForEachAsync(1000, 32, async i => await RunJobAsync(cluster.Jobs, i));
     }
 
     /// <summary>(1) Single-task jobs, at most InFlight at once, each submitted, followed to its end and its output read back.</summary>

@@ -1,8 +1,12 @@
 # syntax=docker/dockerfile:1
-# distctl: build with the .NET SDK, run on the slim runtime image as a non-root user under tini.
+# distctl: build with the .NET SDK (Native AOT), run on the runtime-deps image (no .NET runtime needed) as a non-root user under tini.
 # Build from the repository root: docker build -f docker/distctl.Dockerfile -t distributed-executor/distctl .
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# distctl is published with Native AOT, linked by gcc.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev zlib1g-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Contracts/ Contracts/
@@ -11,7 +15,7 @@ COPY Master/ Master/
 COPY Cli/ Cli/
 RUN dotnet publish Cli/Cli.csproj -c Release -o /app --nologo
 
-FROM mcr.microsoft.com/dotnet/runtime:10.0 AS runtime
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0 AS runtime
 # tini is PID 1: it forwards SIGTERM (drain) and reaps orphaned task processes.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
