@@ -40,6 +40,8 @@ internal sealed partial class JobSubmitter(
         var jobId = NewId.NextSequentialGuid();
         var tasks = spec.Tasks.Select(t => (NewId.NextGuid(), t)).ToList();
 
+        Job job;
+
         // Counting and inserting under one gate keeps concurrent submissions from overshooting the limit.
         await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -49,7 +51,7 @@ internal sealed partial class JobSubmitter(
                 return SubmitResult.Exhausted($"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
             }
 
-            store.CreateJob(jobId, pool, tasks);
+            job = store.CreateJob(jobId, pool, tasks);
         }
         finally
         {
@@ -77,10 +79,10 @@ internal sealed partial class JobSubmitter(
 
         store.MarkPublished(jobId);
         LogAccepted(jobId, tasks.Count, pool);
-        return SubmitResult.Accepted(store.GetJob(jobId, withTasks: true)!);
+        return SubmitResult.Accepted(job);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Accepted job {JobId} with {TaskCount} task(s) for pool {Pool}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Accepted job {JobId} with {TaskCount} task(s) for pool {Pool}")]
     private partial void LogAccepted(Guid jobId, int taskCount, string pool);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing job {JobId} failed; it was removed")]

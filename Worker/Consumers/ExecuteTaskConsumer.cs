@@ -117,7 +117,14 @@ internal sealed partial class ExecuteTaskConsumer(
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
             truncated, batches, startedAt, time.GetUtcNow(), result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
-        LogFinished(task.JobId, task.TaskId, attemptId, result.Outcome);
+        if (result.Outcome == TaskOutcome.Succeeded)
+        {
+            LogSucceeded(task.JobId, task.TaskId, attemptId);
+        }
+        else
+        {
+            LogFinished(task.JobId, task.TaskId, attemptId, result.Outcome);
+        }
 
         if (result.Outcome == TaskOutcome.Abandoned)
         {
@@ -139,8 +146,12 @@ internal sealed partial class ExecuteTaskConsumer(
         return context.ReceiveContext.Redelivered ? 2 : 1;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]
     private partial void LogStarting(Guid jobId, Guid taskId, Guid attemptId, string workerId);
+
+    // Per task at debug level when all went well: at thousands of tasks a second, info lines cost real CPU.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} of job {JobId}, attempt {AttemptId}, ended Succeeded")]
+    private partial void LogSucceeded(Guid jobId, Guid taskId, Guid attemptId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of job {JobId}, attempt {AttemptId}, ended {Outcome}")]
     private partial void LogFinished(Guid jobId, Guid taskId, Guid attemptId, TaskOutcome outcome);
