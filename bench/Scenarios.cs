@@ -117,16 +117,33 @@ internal static class Scenarios
         Report.Progress($"(3) {settings.LatencyJobs} sequential jobs");
         var spawn = await Baselines.SpawnEchoMillisecondsAsync(settings.LatencyJobs);
         var samples = new List<double>(settings.LatencyJobs);
+        var segments = new Dictionary<string, List<double>>
+        {
+            ["accepted -> worker started"] = [],
+            ["worker started -> worker finished"] = [],
+            ["worker finished -> job finished"] = [],
+        };
         var wrong = 0;
         for (var i = 0; i < settings.LatencyJobs; i++)
         {
             var clock = Stopwatch.StartNew();
             var (job, output) = await RunJobAsync(cluster.Jobs, i);
             samples.Add(clock.Elapsed.TotalMilliseconds);
+
+            // Where the time went, from the record's own timestamps (milliseconds; master and workers share this clock).
+            var task = job.Tasks[0];
+            segments["accepted -> worker started"].Add((task.StartedAt.ToDateTimeOffset() - job.CreatedAt.ToDateTimeOffset()).TotalMilliseconds);
+            segments["worker started -> worker finished"].Add((task.FinishedAt.ToDateTimeOffset() - task.StartedAt.ToDateTimeOffset()).TotalMilliseconds);
+            segments["worker finished -> job finished"].Add((job.FinishedAt.ToDateTimeOffset() - task.FinishedAt.ToDateTimeOffset()).TotalMilliseconds);
             if (job.State != TaskState.Succeeded || output != $"{i}\n")
             {
                 wrong++;
             }
+        }
+
+        foreach (var (segment, values) in segments)
+        {
+            report.Info($"latency_{segment.Replace(" -> ", "_to_").Replace(' ', '_')}", $"(3) p50 {segment}", Percentile(values, 50), "ms");
         }
 
         report.Check("(3) every sequential job right", wrong == 0, $"{settings.LatencyJobs - wrong} of {settings.LatencyJobs} right");

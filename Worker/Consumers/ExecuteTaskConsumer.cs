@@ -49,7 +49,9 @@ internal sealed partial class ExecuteTaskConsumer(
 
         var attemptId = NewId.NextGuid();
         var startedAt = time.GetUtcNow();
-        await context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt), CancellationToken.None).ConfigureAwait(false);
+        // The broker confirms TaskStarted while the task starts; output and TaskFinished go out only after that
+        // confirmation, so the master still sees them in order.
+        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt), CancellationToken.None);
 
         TaskRunResult result;
         var truncated = false;
@@ -82,7 +84,13 @@ internal sealed partial class ExecuteTaskConsumer(
                     registration.KillNow();
                 }
             });
-            await using var output = new OutputBatcher(m => context.Publish(m, CancellationToken.None), task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
+            await using var output = new OutputBatcher(
+                async m =>
+                {
+                    await started.ConfigureAwait(false);
+                    await context.Publish(m, CancellationToken.None).ConfigureAwait(false);
+                },
+                task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
             try
             {
                 result = await executor.ExecuteAsync(task, output, stop.Token).ConfigureAwait(false);
@@ -114,6 +122,7 @@ internal sealed partial class ExecuteTaskConsumer(
             }
         }
 
+        await started.ConfigureAwait(false);
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
             truncated, batches, startedAt, time.GetUtcNow(), result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
