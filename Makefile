@@ -24,9 +24,19 @@ $(BUF): tools/package.json
 	cd tools && npm install --no-audit --no-fund --silent
 	@touch $(BUF)
 
-proto: $(BUF) ## Lint the .proto files with buf (C# is generated at build time by Grpc.Tools)
+GOOGLE_PROTOS := tools/.cache/protos/google/api
+
+# google/api/annotations.proto and http.proto (HTTP bindings for JSON transcoding) come from the
+# Google.Api.CommonProtos package the build restores; buf needs them beside our protos to resolve imports.
+$(GOOGLE_PROTOS)/annotations.proto:
+	$(DOTNET) restore Contracts/Contracts.csproj --nologo -v quiet
+	@mkdir -p $(GOOGLE_PROTOS)
+	cp "$$($(DOTNET) msbuild Contracts/Contracts.csproj -getProperty:GoogleApiCommonProtos_ProtosPath -p:IncludeGoogleApiCommonProtos=true 2>/dev/null || true)/google/api/"{annotations,http}.proto $(GOOGLE_PROTOS)/ 2>/dev/null \
+		|| cp "$$($(DOTNET) msbuild Contracts/Contracts.csproj -getProperty:NuGetPackageRoot)google.api.commonprotos/$$(sed -n 's/.*"Google.Api.CommonProtos" Version="\([^"]*\)".*/\1/p' Directory.Packages.props)/content/protos/google/api/"{annotations,http}.proto $(GOOGLE_PROTOS)/
+
+proto: $(BUF) $(GOOGLE_PROTOS)/annotations.proto ## Lint the .proto files with buf (C# is generated at build time by Grpc.Tools)
 	$(BUF) lint
-	$(BUF) format --diff --exit-code
+	$(BUF) format Contracts/Protos --diff --exit-code
 
 build: native-deps ## Build bin/master, bin/worker (ReadyToRun) and bin/distctl (Native AOT)
 	$(DOTNET) publish Master/Master.csproj -c $(CONFIGURATION) -o $(OUT)/master --nologo -v quiet

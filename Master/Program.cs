@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Dashboard;
 using DistributedExecutor.Master.Extensions;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
@@ -49,9 +50,12 @@ builder.Services.AddGrpc(o =>
 {
     o.Interceptors.Add<TokenAuthInterceptor>();
     o.MaxReceiveMessageSize = 64 * 1024 * 1024;
-});
+}).AddJsonTranscoding();
+builder.Services.AddGrpcReflection();
+builder.Services.AddTelemetry(builder.Configuration, "distexec-master");
 builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress), options.Tls);
+builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
 
 var app = builder.Build();
 if (!app.Services.ExecutorsLoad("master"))
@@ -63,5 +67,9 @@ app.UseMiddleware<MalformedRequestMiddleware>();
 app.MapGrpcService<JobService>();
 app.MapGrpcService<WorkerControlService>();
 app.MapGrpcHealthChecksService();
+app.MapGrpcReflectionService();
+app.MapOperationalEndpoints(options.HttpAddress);
+app.MapDashboard(options.HttpAddress);
+app.Services.ObserveMasterGauges();
 await app.RunAsync();
 return 0;

@@ -24,6 +24,7 @@ if (settings.Errors.Count > 0)
 }
 
 builder.AddLogLevel();
+builder.Services.AddSingleton(new DistributedExecutor.Worker.Telemetry.DistexecMetrics { WorkerSide = true });
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);
 builder.Services.AddHostedService<IdleExitService>();
@@ -35,6 +36,8 @@ builder.Services.AddMassTransit(bus =>
 builder.Services.AddGrpc();
 builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress), options.Tls);
+builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
+builder.Services.AddTelemetry(builder.Configuration, "distexec-worker");
 
 var app = builder.Build();
 if (!app.Services.ExecutorsLoad("worker"))
@@ -44,5 +47,9 @@ if (!app.Services.ExecutorsLoad("worker"))
 
 app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<WorkerNodes>().SetDraining());
 app.MapGrpcHealthChecksService();
+app.MapOperationalEndpoints(options.HttpAddress);
+var nodes = app.Services.GetRequiredService<WorkerNodes>();
+app.Services.GetRequiredService<DistributedExecutor.Worker.Telemetry.DistexecMetrics>().ObserveTasksRunning(
+    () => [new(nodes.All.Sum(n => n.Running), new KeyValuePair<string, object?>("pool", options.Pool))]);
 await app.RunAsync();
 return 0;

@@ -33,6 +33,37 @@ internal static class MasterExtensions
         return services;
     }
 
+    /// <summary>Gauges read when /metrics is scraped: queue depth and running tasks per pool (store), workers alive per pool.</summary>
+    public static void ObserveMasterGauges(this IServiceProvider services)
+    {
+        var metrics = services.GetRequiredService<DistributedExecutor.Worker.Telemetry.DistexecMetrics>();
+        var store = services.GetRequiredService<JobStore>();
+        var registry = services.GetRequiredService<WorkerRegistry>();
+        static KeyValuePair<string, object?> Pool(string pool) => new("pool", pool);
+
+        // A pool once seen keeps reporting (0 when idle) instead of its series vanishing.
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        IEnumerable<(string Pool, long Queued, long Running)> Counts()
+        {
+            var counts = store.PoolCounts();
+            foreach (var pool in counts.Keys.Concat(registry.AliveByPool().Keys))
+            {
+                seen.TryAdd(pool, true);
+            }
+
+            return seen.Keys.Order(StringComparer.Ordinal).Select(p => (p, counts.GetValueOrDefault(p).Queued, counts.GetValueOrDefault(p).Running)).ToList();
+        }
+
+        metrics.ObserveQueueDepth(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Queued, Pool(c.Pool))));
+        metrics.ObserveTasksRunning(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Running, Pool(c.Pool))));
+        metrics.ObserveWorkersConnected(() =>
+        {
+            var alive = registry.AliveByPool();
+            return seen.Keys.Concat(alive.Keys).Distinct(StringComparer.Ordinal)
+                .Select(p => new System.Diagnostics.Metrics.Measurement<long>(alive.GetValueOrDefault(p).Alive, Pool(p))).ToList();
+        });
+    }
+
     /// <summary>The bus: the master's event queue, plus the workers' endpoints when they are embedded.</summary>
     public static IServiceCollection AddMasterBus(this IServiceCollection services, MasterOptions options, WorkerOptions? embeddedWorkers)
     {

@@ -3,6 +3,7 @@ using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using DistributedExecutor.Worker.Telemetry;
 using Microsoft.Data.Sqlite;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -78,10 +79,12 @@ internal sealed class JobStore : IDisposable
     private readonly Lock _writeLock = new();
     private readonly TimeProvider _time;
     private readonly JobSignals _signals;
+    private readonly DistexecMetrics? _metrics;
     private int _activeJobs;
 
-    public JobStore(MasterOptions options, TimeProvider time, JobSignals signals)
+    public JobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null)
     {
+        _metrics = metrics;
         _time = time;
         _signals = signals;
         var fullPath = Path.GetFullPath(options.DatabasePath);
@@ -225,9 +228,9 @@ internal sealed class JobStore : IDisposable
             }
 
             var existing = Scalar(_writer, "SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
-            if (existing is null)
+            if (existing is null && InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt) > 1)
             {
-                InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
+                _metrics?.Redeliveries.Add(1);
             }
 
             stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
@@ -272,7 +275,11 @@ internal sealed class JobStore : IDisposable
                 part.Value = i;
                 stream.Value = (int)message.Chunks[i].Stream;
                 data.Value = message.Chunks[i].Data;
-                insert.ExecuteNonQuery();
+                if (insert.ExecuteNonQuery() > 0 && _metrics is not null)
+                {
+                    _metrics.OutputBytes.Add(message.Chunks[i].Data.Length,
+                        new KeyValuePair<string, object?>("stream", message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+                }
             }
 
             tx.Commit();
@@ -319,6 +326,7 @@ internal sealed class JobStore : IDisposable
             {
                 if (TaskRules.IsTerminal(next))
                 {
+                    _metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt);
                     Execute(_writer, """
                         UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
                             signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
@@ -572,6 +580,29 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>Runs SQLite's own integrity check (used by tests and operators).</summary>
+    /// <summary>Per pool: tasks queued and running (one indexed pass over the unfinished tasks).</summary>
+    public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts()
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = """
+            SELECT j.pool, t.state, COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
+            WHERE t.state IN (1, 2) AND t.published = 1 GROUP BY j.pool, t.state
+            """;
+        using var reader = query.ExecuteReader();
+        var counts = new Dictionary<string, (long Queued, long Running)>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            var pool = reader.GetString(0);
+            var current = counts.GetValueOrDefault(pool);
+            counts[pool] = reader.GetInt32(1) == (int)TaskState.Queued
+                ? current with { Queued = reader.GetInt64(2) }
+                : current with { Running = reader.GetInt64(2) };
+        }
+
+        return counts;
+    }
+
     public string IntegrityCheck()
     {
         using var connection = Open();
@@ -615,7 +646,7 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>A new running attempt, numbered after the task's earlier ones.</summary>
-    private void InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt)
+    private long InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt)
     {
         var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(taskId)))! + 1;
         Execute(_writer, """
@@ -624,6 +655,7 @@ internal sealed class JobStore : IDisposable
             """,
             ("$id", Id(attemptId)), ("$task", Id(taskId)), ("$job", Id(jobId)), ("$number", number),
             ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()));
+        return number;
     }
 
     private TaskRow? ReadTaskForUpdate(Guid taskId)

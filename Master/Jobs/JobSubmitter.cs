@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
+using DistributedExecutor.Worker.Telemetry;
 using MassTransit;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -14,12 +15,14 @@ internal sealed partial class JobSubmitter(
     JobStore store,
     ITaskPublisher publisher,
     MasterOptions options,
+    DistexecMetrics metrics,
     ILogger<JobSubmitter> logger)
 {
     private readonly SemaphoreSlim _admission = new(1, 1);
 
     public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken)
     {
+        using var span = Tracing.Source.StartActivity("admit job");
         var verdict = validator.Validate(spec);
         if (verdict.Denied is { } denied)
         {
@@ -51,6 +54,7 @@ internal sealed partial class JobSubmitter(
                 return SubmitResult.Exhausted($"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
             }
 
+            using var write = Tracing.Source.StartActivity("store job");
             job = store.CreateJob(jobId, pool, tasks);
         }
         finally
@@ -64,6 +68,8 @@ internal sealed partial class JobSubmitter(
         timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
         try
         {
+            using var publish = Tracing.Source.StartActivity("publish tasks");
+            publish?.SetTag("distexec.task_count", messages.Count);
             await publisher.PublishAsync(pool, messages, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -78,6 +84,8 @@ internal sealed partial class JobSubmitter(
         }
 
         store.MarkPublished(jobId);
+        metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("pool", pool));
+        span?.SetTag("distexec.job_id", job.Id);
         LogAccepted(jobId, tasks.Count, pool);
         return SubmitResult.Accepted(job);
     }

@@ -41,6 +41,9 @@ internal sealed class MasterOptions
     /// <summary>TLS_CERT_FILE and TLS_KEY_FILE: serve gRPC over TLS.</summary>
     public TlsOptions? Tls { get; set; }
 
+    /// <summary>MASTER_HTTP_ADDRESS: /metrics, /healthz, /readyz, /ui and the JSON API (null: "off").</summary>
+    public ListenAddress? HttpAddress { get; set; }
+
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
@@ -62,6 +65,8 @@ internal sealed class MasterOptions
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
         };
+
+        options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.ApiToken is not null, "API_TOKEN");
 
         if (options.DefaultTaskTimeoutSeconds > options.MaxTaskTimeoutSeconds)
         {

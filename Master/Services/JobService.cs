@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Workers;
 using Grpc.Core;
 using MassTransit;
 using V1 = DistributedExecutor.Contracts.V1;
@@ -7,9 +8,10 @@ using V1 = DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
-internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, IBus bus) : V1.JobService.JobServiceBase
+internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, WorkerRegistry registry, IBus bus) : V1.JobService.JobServiceBase
 {
     private const int OutputPage = 512;
+    private const int MaxOutputLimit = 5000;
 
     public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
@@ -66,6 +68,46 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
         var job = store.CancelJob(id) ?? throw RpcErrors.NotFound($"job {id}");
         await bus.Publish(new Contracts.Messages.CancelTask(id, null, "canceled by user"), context.CancellationToken).ConfigureAwait(false);
         return new CancelJobResponse { Job = job };
+    }
+
+    public override Task<GetOutputResponse> GetOutput(GetOutputRequest request, ServerCallContext context)
+    {
+        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        if (request.FromOffset < 0)
+        {
+            throw RpcErrors.Invalid("from_offset must not be negative");
+        }
+
+        var limit = request.Limit switch
+        {
+            0 => 500,
+            < 0 or > MaxOutputLimit => throw RpcErrors.Invalid($"limit {request.Limit} must be between 1 and {MaxOutputLimit}"),
+            var value => value,
+        };
+        if (store.GetJob(id, withTasks: false) is null)
+        {
+            throw RpcErrors.NotFound($"job {id}");
+        }
+
+        var chunks = store.ReadOutput(id, request.FromOffset, limit);
+        var response = new GetOutputResponse { NextOffset = chunks.Count > 0 ? chunks[^1].Offset : request.FromOffset };
+        response.Chunks.AddRange(chunks);
+        return Task.FromResult(response);
+    }
+
+    public override Task<ListPoolsResponse> ListPools(ListPoolsRequest request, ServerCallContext context)
+    {
+        var counts = store.PoolCounts();
+        var workers = registry.AliveByPool();
+        var response = new ListPoolsResponse();
+        foreach (var pool in counts.Keys.Union(workers.Keys).Order(StringComparer.Ordinal))
+        {
+            var (queued, running) = counts.GetValueOrDefault(pool);
+            var (alive, capacity) = workers.GetValueOrDefault(pool);
+            response.Pools.Add(new PoolInfo { Name = pool, QueuedTasks = queued, RunningTasks = running, WorkersAlive = alive, Capacity = capacity });
+        }
+
+        return Task.FromResult(response);
     }
 
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<WatchJobResponse> responseStream, ServerCallContext context)

@@ -1,4 +1,5 @@
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Worker.Telemetry;
 
 namespace DistributedExecutor.Master.Workers;
 
@@ -7,7 +8,12 @@ namespace DistributedExecutor.Master.Workers;
 /// shown as queued again (the broker hands their messages to another worker once the lost worker's
 /// connection is gone). Right after a master start, workers get one heartbeat timeout to reappear.
 /// </summary>
-internal sealed partial class LostWorkerSweeper(JobStore store, WorkerRegistry registry, TimeProvider time, ILogger<LostWorkerSweeper> logger) : BackgroundService
+internal sealed partial class LostWorkerSweeper(
+    JobStore store,
+    WorkerRegistry registry,
+    DistexecMetrics metrics,
+    TimeProvider time,
+    ILogger<LostWorkerSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -21,6 +27,7 @@ internal sealed partial class LostWorkerSweeper(JobStore store, WorkerRegistry r
 
             try
             {
+                metrics.WorkersLost.Add(registry.NewlyLost().Count);
                 foreach (var worker in store.WorkersWithRunningAttempts())
                 {
                     if (!registry.IsAlive(worker))

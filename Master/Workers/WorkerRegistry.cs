@@ -20,7 +20,7 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
     public void Register(RegisterWorkerRequest request)
     {
         var now = time.GetUtcNow();
-        _workers[request.WorkerId] = new Entry(request.Clone(), now, now, 0, false);
+        _workers[request.WorkerId] = new Entry(request.Clone(), now, now, 0, false, false);
     }
 
     /// <summary>False when the worker is unknown (it should register again).</summary>
@@ -29,7 +29,7 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
         var now = time.GetUtcNow();
         while (_workers.TryGetValue(request.WorkerId, out var entry))
         {
-            var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining };
+            var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining, LostReported = false };
             if (_workers.TryUpdate(request.WorkerId, updated, entry))
             {
                 return true;
@@ -48,6 +48,32 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
         var now = time.GetUtcNow();
         var alive = _workers.Values.Where(e => e.Registration.Pool == pool && now - e.LastHeartbeat <= Timeout).ToList();
         return (alive.Count > 0, alive.SelectMany(e => e.Registration.Executors).ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>Workers that went silent since the last call (each reported once, again only after it comes back).</summary>
+    public IReadOnlyList<string> NewlyLost()
+    {
+        var now = time.GetUtcNow();
+        var lost = new List<string>();
+        foreach (var (id, entry) in _workers)
+        {
+            if (!entry.LostReported && now - entry.LastHeartbeat > Timeout && _workers.TryUpdate(id, entry with { LostReported = true }, entry))
+            {
+                lost.Add(id);
+            }
+        }
+
+        return lost;
+    }
+
+    /// <summary>Per pool: workers alive (or draining) and their summed capacity.</summary>
+    public IReadOnlyDictionary<string, (int Alive, int Capacity)> AliveByPool()
+    {
+        var now = time.GetUtcNow();
+        return _workers.Values
+            .Where(e => now - e.LastHeartbeat <= Timeout)
+            .GroupBy(e => e.Registration.Pool, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => (g.Count(), g.Sum(e => e.Registration.Capacity)), StringComparer.Ordinal);
     }
 
     public IReadOnlyList<WorkerInfo> List(string? pool)
@@ -76,5 +102,5 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
             .ToList();
     }
 
-    private sealed record Entry(RegisterWorkerRequest Registration, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, int Running, bool Draining);
+    private sealed record Entry(RegisterWorkerRequest Registration, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, int Running, bool Draining, bool LostReported);
 }

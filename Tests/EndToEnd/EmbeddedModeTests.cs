@@ -19,6 +19,7 @@ public sealed class EmbeddedModeTests
             await using var master = ChildProcess.Start("embedded", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
             {
                 ["MASTER_ADDRESS"] = $"localhost:{port}",
+                ["MASTER_HTTP_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
                 ["EMBEDDED_WORKERS"] = "2",
                 ["MASTER_DB_PATH"] = Path.Combine(dir, "master.db"),
                 ["RABBITMQ_URL"] = null,

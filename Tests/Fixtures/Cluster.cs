@@ -17,8 +17,9 @@ public sealed class Cluster : IAsyncDisposable
     private readonly string _dataDir;
     private MasterConnection? _connection;
 
-    private Cluster(RabbitMqBroker broker, Uri brokerUrl, Dictionary<string, string?> masterEnvironment, string dataDir, int masterPort)
+    private Cluster(RabbitMqBroker broker, Uri brokerUrl, Dictionary<string, string?> masterEnvironment, string dataDir, int masterPort, int httpPort)
     {
+        HttpPort = httpPort;
         Broker = broker;
         BrokerUrl = brokerUrl;
         _masterEnvironment = masterEnvironment;
@@ -32,6 +33,14 @@ public sealed class Cluster : IAsyncDisposable
     public Uri BrokerUrl { get; }
 
     public int MasterPort { get; }
+
+    /// <summary>The master's HTTP port (MASTER_HTTP_ADDRESS): /metrics, /healthz, /readyz, /ui, the JSON API.</summary>
+    public int HttpPort { get; }
+
+    public Uri HttpBase => new($"{(_tlsCa is null ? "http" : "https")}://127.0.0.1:{HttpPort}/");
+
+    /// <summary>Each worker's HTTP port (WORKER_HTTP_ADDRESS), by worker id.</summary>
+    public Dictionary<string, int> WorkerHttpPorts { get; } = [];
 
     public string MasterAddress => _tlsCa is null ? $"127.0.0.1:{MasterPort}" : $"https://127.0.0.1:{MasterPort}";
 
@@ -57,11 +66,13 @@ public sealed class Cluster : IAsyncDisposable
         broker ??= await RabbitMqBroker.Shared;
         var dataDir = Directory.CreateTempSubdirectory("distexec-cluster-").FullName;
         var port = FreePort.Next();
+        var httpPort = FreePort.Next();
         var brokerUrl = await broker.IsolatedUrlAsync($"cluster-{port}");
         var environment = new Dictionary<string, string?>
         {
             ["RABBITMQ_URL"] = brokerUrl.ToString(),
             ["MASTER_ADDRESS"] = $"127.0.0.1:{port}",
+            ["MASTER_HTTP_ADDRESS"] = $"127.0.0.1:{httpPort}",
             ["MASTER_DB_PATH"] = Path.Combine(dataDir, "master.db"),
             ["HEARTBEAT_TIMEOUT_SECONDS"] = "5",
             ["LOG_LEVEL"] = "info",
@@ -76,7 +87,7 @@ public sealed class Cluster : IAsyncDisposable
             environment[key] = value;
         }
 
-        var cluster = new Cluster(broker, brokerUrl, environment, dataDir, port);
+        var cluster = new Cluster(broker, brokerUrl, environment, dataDir, port, httpPort);
         try
         {
             await cluster.StartMasterAsync();
@@ -122,6 +133,7 @@ public sealed class Cluster : IAsyncDisposable
             ["WORKER_POOL"] = pool,
             ["WORKER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
             ["HEARTBEAT_INTERVAL_SECONDS"] = "1",
+            ["WORKER_HTTP_ADDRESS"] = $"127.0.0.1:{WorkerHttpPorts[id] = FreePort.Next()}",
         };
         if (_tlsCa is not null)
         {

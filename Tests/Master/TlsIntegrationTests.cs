@@ -40,6 +40,7 @@ public sealed class TlsIntegrationTests
         await using var master = ChildProcess.Start("open", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
         {
             ["MASTER_ADDRESS"] = $"{host}:{FreePort.Next()}",
+            ["MASTER_HTTP_ADDRESS"] = "off",
             ["API_TOKEN"] = null,
             ["API_TOKEN_FILE"] = null,
             ["EMBEDDED_WORKERS"] = "1",
@@ -58,6 +59,7 @@ public sealed class TlsIntegrationTests
         await using var master = ChildProcess.Start("no-key", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
         {
             ["MASTER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
+            ["MASTER_HTTP_ADDRESS"] = "off",
             ["TLS_CERT_FILE"] = certificate.CertFile,
             ["TLS_KEY_FILE"] = null,
             ["EMBEDDED_WORKERS"] = "1",

@@ -3,6 +3,7 @@ using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
+using DistributedExecutor.Worker.Telemetry;
 using MassTransit;
 
 namespace DistributedExecutor.Worker.Consumers;
@@ -18,6 +19,7 @@ internal sealed partial class ExecuteTaskConsumer(
     WorkerNodes nodes,
     WorkerOptions options,
     TimeProvider time,
+    DistexecMetrics metrics,
     ILogger<ExecuteTaskConsumer> logger) : IConsumer<ExecuteTask>
 {
     /// <summary>How long a redelivered task waits before it starts again.</summary>
@@ -40,8 +42,18 @@ internal sealed partial class ExecuteTaskConsumer(
     private async Task RunAsync(ConsumeContext<ExecuteTask> context, ExecuteTask task, WorkerNode node)
     {
         var deliveryCount = DeliveryCount(context);
+        using var span = Tracing.Source.StartActivity("execute task");
+        span?.SetTag("distexec.job_id", task.JobId.ToString());
+        span?.SetTag("distexec.task_id", task.TaskId.ToString());
+        span?.SetTag("distexec.executor", task.Executor);
+        span?.SetTag("distexec.delivery", deliveryCount);
         if (deliveryCount > 1)
         {
+            if (metrics.WorkerSide)
+            {
+                metrics.Redeliveries.Add(1);
+            }
+
             // A redelivery: the worker that held this message before may not yet have noticed it lost the broker.
             // It kills the task the moment it does; waiting a moment here keeps the two runs from overlapping.
             await Task.Delay(RedeliveryFence, time, context.CancellationToken).ConfigureAwait(false);
@@ -87,6 +99,11 @@ internal sealed partial class ExecuteTaskConsumer(
             await using var output = new OutputBatcher(
                 async m =>
                 {
+                    foreach (var chunk in metrics.WorkerSide ? m.Chunks : [])
+                    {
+                        metrics.OutputBytes.Add(chunk.Data.Length, new KeyValuePair<string, object?>("stream", chunk.Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+                    }
+
                     await started.ConfigureAwait(false);
                     await context.Publish(m, CancellationToken.None).ConfigureAwait(false);
                 },
@@ -122,10 +139,17 @@ internal sealed partial class ExecuteTaskConsumer(
             }
         }
 
+        var finishedAt = time.GetUtcNow();
+        if (metrics.WorkerSide)
+        {
+            metrics.RecordFinished(result.Outcome.ToString(), finishedAt - startedAt);
+        }
+
+        span?.SetTag("distexec.outcome", result.Outcome.ToString());
         await started.ConfigureAwait(false);
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
-            truncated, batches, startedAt, time.GetUtcNow(), result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
+            truncated, batches, startedAt, finishedAt, result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Succeeded)
         {
             LogSucceeded(task.JobId, task.TaskId, attemptId);

@@ -39,14 +39,26 @@ internal static class HostingExtensions
     }
 
     /// <summary>HTTP/2 (gRPC) on the given address, over TLS when configured; an empty host listens on every interface.</summary>
-    public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address, TlsOptions? tls)
+    public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address, TlsOptions? tls) =>
+        webHost.Listen(address, tls, HttpProtocols.Http2);
+
+    /// <summary>HTTP/1.1 and HTTP/2 (curl, browsers, Prometheus) on the HTTP address, over TLS when configured.</summary>
+    public static void ListenHttp(this IWebHostBuilder webHost, ListenAddress? address, TlsOptions? tls)
+    {
+        if (address is not null)
+        {
+            webHost.Listen(address, tls, HttpProtocols.Http1AndHttp2);
+        }
+    }
+
+    private static void Listen(this IWebHostBuilder webHost, ListenAddress address, TlsOptions? tls, HttpProtocols protocols)
     {
         var certificate = tls?.LoadCertificate();
         webHost.ConfigureKestrel(kestrel =>
         {
-            void Http2(ListenOptions listen)
+            void Configure(ListenOptions listen)
             {
-                listen.Protocols = HttpProtocols.Http2;
+                listen.Protocols = protocols;
                 if (certificate is not null)
                 {
                     listen.UseHttps(certificate);
@@ -55,17 +67,17 @@ internal static class HostingExtensions
 
             if (address.IsAnyInterface)
             {
-                kestrel.ListenAnyIP(address.Port, Http2);
+                kestrel.ListenAnyIP(address.Port, Configure);
             }
             else if (address.IsLoopback)
             {
                 if (string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase))
                 {
-                    kestrel.ListenLocalhost(address.Port, Http2);
+                    kestrel.ListenLocalhost(address.Port, Configure);
                 }
                 else
                 {
-                    kestrel.Listen(IPAddress.Parse(address.Host), address.Port, Http2);
+                    kestrel.Listen(IPAddress.Parse(address.Host), address.Port, Configure);
                 }
             }
             else
@@ -73,7 +85,7 @@ internal static class HostingExtensions
                 var ip = IPAddress.TryParse(address.Host, out var parsed)
                     ? parsed
                     : Dns.GetHostAddresses(address.Host).First();
-                kestrel.Listen(ip, address.Port, Http2);
+                kestrel.Listen(ip, address.Port, Configure);
             }
         });
     }

@@ -26,6 +26,7 @@ internal static class WorkerExtensions
         services.AddExecutors(options, plugins);
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
         services.TryAddSingleton<RunningTasks>();
+        services.TryAddSingleton<Telemetry.DistexecMetrics>();
 
         var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri(tls: options.MasterCaCertFile is not null);
         services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)

@@ -129,6 +129,39 @@ internal sealed class SettingsReader(IConfiguration configuration)
         return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
+    /// <summary>
+    /// The HTTP port (metrics, health, dashboard, JSON API): KEY as an address, "off" for none. Without a token the
+    /// default (every interface) narrows to loopback, since nothing listens beyond loopback without
+    /// authentication; an explicit non-loopback address without a token is an error.
+    /// </summary>
+    public ListenAddress? HttpAddress(string key, string fallback, bool authenticated, string tokenName)
+    {
+        var value = String(key, fallback);
+        if (value.Equals("off", StringComparison.OrdinalIgnoreCase) || value.Length == 0)
+        {
+            return null;
+        }
+
+        if (!ListenAddress.TryParse(value, out var address, out var error))
+        {
+            _errors.Add($"{key}={value}: {error}");
+            return null;
+        }
+
+        if (address.IsLoopback || authenticated)
+        {
+            return address;
+        }
+
+        if (value == fallback)
+        {
+            return ListenAddress.Parse($"127.0.0.1:{address.Port}");
+        }
+
+        _errors.Add($"{key}={value} listens beyond loopback without authentication: set {tokenName}, or listen on 127.0.0.1 / localhost");
+        return null;
+    }
+
     /// <summary>Accepts ":50051", "host:port", "[::1]:port" or "http://host:port".</summary>
     public string Address(string key, string fallback)
     {

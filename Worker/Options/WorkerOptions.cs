@@ -11,6 +11,9 @@ internal sealed class WorkerOptions
     /// <summary>WORKER_ADDRESS: where the worker serves gRPC health.</summary>
     public string WorkerAddress { get; set; } = ":50052";
 
+    /// <summary>WORKER_HTTP_ADDRESS: /metrics, /healthz and /readyz (null: "off").</summary>
+    public ListenAddress? HttpAddress { get; set; }
+
     /// <summary>MASTER_ADDRESS: the master to register and heartbeat with.</summary>
     public string MasterAddress { get; set; } = "";
 
@@ -109,6 +112,7 @@ internal sealed class WorkerOptions
 
         if (requireMaster)
         {
+            options.HttpAddress = settings.HttpAddress("WORKER_HTTP_ADDRESS", ":8081", options.ApiToken is not null, "WORKER_TOKEN");
             if (options.MasterAddress.Length == 0)
             {
                 settings.Fail("MASTER_ADDRESS is required (for example localhost:50051)");

@@ -1,0 +1,176 @@
+// The dashboard: plain JavaScript over the master's JSON API (gRPC JSON transcoding), no build step.
+// Read-only: it lists and shows; it never submits or cancels.
+"use strict";
+
+const TERMINAL = new Set(["TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"]);
+const STATES = ["", "TASK_STATE_QUEUED", "TASK_STATE_RUNNING", "TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"];
+const view = document.getElementById("view");
+const statusLine = document.getElementById("status");
+const tokenForm = document.getElementById("token-form");
+let timer = null;
+let generation = 0;
+
+const short = (state) => (state || "").replace(/^(TASK_STATE_|WORKER_STATE_)/, "");
+const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const when = (ts) => (ts ? new Date(ts).toLocaleTimeString() : "");
+const badge = (state) => `<span class="state state-${short(state)}">${esc(short(state))}</span>`;
+
+async function api(path) {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem("distexec-token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { headers });
+  if (response.status === 401 || response.status === 403) {
+    tokenForm.hidden = false;
+    throw new Error("this master needs an API token: enter it above");
+  }
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try { message = (await response.json()).message || message; } catch { /* not JSON */ }
+    throw new Error(message);
+  }
+  return response.json();
+}
+
+tokenForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem("distexec-token", document.getElementById("token").value);
+  tokenForm.hidden = true;
+  route();
+});
+
+function schedule(fn, ms) {
+  const mine = generation;
+  timer = setTimeout(() => { if (mine === generation) fn(); }, ms);
+}
+
+async function refreshPools() {
+  try {
+    const { pools = [] } = await api("/v1/pools");
+    document.getElementById("pools").innerHTML = pools.map((p) => `
+      <div class="pool" data-pool="${esc(p.name)}">
+        <div class="name">${esc(p.name)}</div>
+        <div class="figures">queued <b class="queued">${esc(p.queuedTasks ?? 0)}</b> ·
+          running <b>${esc(p.runningTasks ?? 0)}</b> · workers ${esc(p.workersAlive ?? 0)} (capacity ${esc(p.capacity ?? 0)})</div>
+      </div>`).join("") || `<span class="muted">no pools yet</span>`;
+  } catch { /* shown by the main view */ }
+}
+
+async function showJobs(params) {
+  const state = params.get("state") || "";
+  const pool = params.get("pool") || "";
+  const query = new URLSearchParams({ pageSize: "100" });
+  if (state) query.set("state", state);
+  if (pool) query.set("pool", pool);
+  const { jobs = [] } = await api(`/v1/jobs?${query}`);
+  view.innerHTML = `
+    <h1>Jobs</h1>
+    <div class="filters">
+      <select id="filter-state" aria-label="State">${STATES.map((s) => `<option value="${s}" ${s === state ? "selected" : ""}>${s ? short(s) : "any state"}</option>`).join("")}</select>
+      <input id="filter-pool" placeholder="pool" value="${esc(pool)}" aria-label="Pool">
+    </div>
+    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>created</th><th>finished</th></tr></thead><tbody>
+      ${jobs.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/jobs/${esc(j.id)}">${esc(j.id)}</a></td><td>${badge(j.state)}</td>
+        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
+        || `<tr><td colspan="6" class="muted">no jobs</td></tr>`}
+    </tbody></table>`;
+  const apply = () => {
+    const next = new URLSearchParams();
+    const s = document.getElementById("filter-state").value;
+    const p = document.getElementById("filter-pool").value.trim();
+    if (s) next.set("state", s);
+    if (p) next.set("pool", p);
+    location.hash = `#/jobs${next.toString() ? "?" + next : ""}`;
+  };
+  document.getElementById("filter-state").addEventListener("change", apply);
+  document.getElementById("filter-pool").addEventListener("change", apply);
+  schedule(() => showJobs(params).catch(fail), 2000);
+}
+
+async function showJob(id) {
+  view.innerHTML = `<h1>Job <span id="job-id">${esc(id)}</span> <span id="job-state"></span></h1>
+    <div id="job-meta" class="muted"></div>
+    <h2>Tasks</h2><div id="tasks"></div>
+    <h2>Output <span class="muted">(stderr in red)</span></h2><pre id="output" aria-live="polite"></pre>`;
+  const output = document.getElementById("output");
+  let offset = "0";
+  let multi = false;
+  const decoder = new TextDecoder();
+
+  const appendOutput = async () => {
+    for (;;) {
+      const page = await api(`/v1/jobs/${encodeURIComponent(id)}/output?fromOffset=${offset}&limit=1000`);
+      const chunks = page.chunks || [];
+      for (const chunk of chunks) {
+        const bytes = Uint8Array.from(atob(chunk.data || ""), (c) => c.charCodeAt(0));
+        const span = document.createElement("span");
+        span.className = chunk.stream === "OUTPUT_STREAM_STDERR" ? "stderr" : "stdout";
+        span.dataset.task = chunk.taskIndex ?? 0;
+        const text = decoder.decode(bytes);
+        span.textContent = multi ? text.replace(/^(?=.)/gm, `[${chunk.taskIndex ?? 0}] `) : text;
+        output.appendChild(span);
+      }
+      offset = page.nextOffset || offset;
+      if (chunks.length < 1000) return;
+    }
+  };
+
+  const tick = async () => {
+    const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    multi = (job.taskCount || 0) > 1;
+    document.getElementById("job-state").innerHTML = badge(job.state);
+    document.getElementById("job-meta").textContent =
+      `pool ${job.pool} · ${job.taskCount} task(s) · created ${when(job.createdAt)}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}`;
+    document.getElementById("tasks").innerHTML = `<table id="task-table"><thead><tr><th>#</th><th>state</th><th>command</th><th>worker</th><th>exit</th><th>attempts</th><th>error</th></tr></thead><tbody>
+      ${(job.tasks || []).map((t) => `<tr><td>${esc(t.index ?? 0)}</td><td>${badge(t.state)}</td><td><code>${esc(describe(t.spec))}</code></td>
+        <td>${esc(t.workerId)}</td><td>${esc(t.exitCode ?? (t.signal ? "signal " + t.signal : t.httpStatus ?? ""))}</td>
+        <td>${(t.attempts || []).map((a) => `#${esc(a.number)} ${esc(a.workerId)} ${badge(a.state)}`).join("<br>")}</td><td>${esc(t.error)}</td></tr>`).join("")}
+      </tbody></table>`;
+    await appendOutput();
+    if (!TERMINAL.has(job.state)) schedule(() => tick().catch(fail), 500);
+  };
+  await tick();
+}
+
+function describe(spec) {
+  if (!spec) return "";
+  if (spec.command) return [spec.command.program, ...(spec.command.args || [])].join(" ");
+  if (spec.http) return `${spec.http.method || "GET"} ${spec.http.url}`;
+  if (spec.plugin) return `${spec.plugin.executor}`;
+  return "";
+}
+
+async function showWorkers() {
+  const { workers = [] } = await api("/v1/workers");
+  view.innerHTML = `<h1>Workers</h1>
+    <table id="workers"><thead><tr><th>worker</th><th>pool</th><th>state</th><th>running / capacity</th><th>executors</th><th>last heartbeat</th></tr></thead><tbody>
+    ${workers.map((w) => `<tr data-worker="${esc(w.workerId)}"><td>${esc(w.workerId)}</td><td>${esc(w.pool)}</td><td>${badge(w.state)}</td>
+      <td>${esc(w.runningTasks ?? 0)} / ${esc(w.capacity)}</td><td>${esc((w.executors || []).join(", "))}</td><td>${when(w.lastHeartbeatAt)}</td></tr>`).join("")
+      || `<tr><td colspan="6" class="muted">no workers</td></tr>`}
+    </tbody></table>`;
+  schedule(() => showWorkers().catch(fail), 2000);
+}
+
+function fail(error) {
+  statusLine.innerHTML = `<span class="error">${esc(error.message)}</span>`;
+}
+
+function route() {
+  generation++;
+  clearTimeout(timer);
+  statusLine.textContent = "";
+  const hash = location.hash || "#/jobs";
+  const [path, query = ""] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean);
+  document.getElementById("nav-jobs").classList.toggle("active", parts[0] !== "workers");
+  document.getElementById("nav-workers").classList.toggle("active", parts[0] === "workers");
+  refreshPools();
+  const shown = parts[0] === "workers" ? showWorkers()
+    : parts[0] === "jobs" && parts[1] ? showJob(decodeURIComponent(parts[1]))
+    : showJobs(new URLSearchParams(query));
+  shown.catch(fail);
+}
+
+setInterval(refreshPools, 2000);
+window.addEventListener("hashchange", route);
+route();
