@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build native-deps bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
+.PHONY: all help proto build native-deps browser-deps bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -57,6 +57,16 @@ native-deps: ## Install gcc (the linker of distctl's Native AOT build) when it i
 	  fi; \
 	fi
 
+browser-deps: ## Install Debian's chromium (the dashboard's browser tests drive it with Playwright) when missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing chromium for the dashboard tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing; install it with: sudo apt-get install -y chromium"; exit 1; \
+	  fi; \
+	fi
+
 rabbitmq-deps: ## Install rabbitmq-server (Debian package) when it is missing
 	@if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && [ -z "$$RABBITMQ_URL" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
@@ -97,7 +107,7 @@ bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog agai
 	$(DOTNET) publish bench/Empty/Empty.csproj -c $(CONFIGURATION) -o $(OUT)/bench-empty --nologo -v quiet
 	$(DOTNET) run --project bench/Bench.csproj -c $(CONFIGURATION) --nologo
 
-deps: rabbitmq-deps $(BUF) $(HELM) ## Everything the tests need
+deps: rabbitmq-deps browser-deps $(BUF) $(HELM) ## Everything the tests need
 
 test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal"

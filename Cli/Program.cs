@@ -28,4 +28,6 @@ if (result.Errors.Count > 0)
     return ExitCodes.Usage;
 }
 
+// With OTEL_* set, one trace starts here and follows the job through master, broker and worker.
+using var tracing = CliTracing.Start(args);
 return await result.InvokeAsync();

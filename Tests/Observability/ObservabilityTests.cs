@@ -164,6 +164,39 @@ public sealed partial class ObservabilityTests
         Assert.Contains("set API_TOKEN", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Tracing_WithOtlpEndpoint_OneTraceFromDistctlThroughMasterBrokerAndWorker()
+    {
+        await using var otlp = await OtlpReceiver.StartAsync();
+        var telemetry = new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = otlp.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
+            ["OTEL_METRICS_EXPORTER"] = "none",
+        };
+        await using var cluster = await Cluster.StartAsync(1, telemetry);
+
+        var run = await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), ["--master", cluster.MasterAddress, "run", "--wait", "--", "echo", "traced"],
+            new Dictionary<string, string?>(telemetry.ToDictionary(p => p.Key, p => (string?)p.Value)) { ["DISTEXEC_TOKEN"] = null });
+        Assert.True(run.ExitCode == 0, run.ToString());
+
+        // The trace that starts in distctl: its spans from all three programs, down to the execution.
+        var spans = await Eventually.Until(() =>
+        {
+            var all = otlp.Spans.ToList();
+            var root = all.FirstOrDefault(s => s.Service == "distctl");
+            return Task.FromResult(root.TraceId is null ? [] : all.Where(s => s.TraceId == root.TraceId).ToList());
+        }, trace => trace.Any(s => s.Service == "distexec-worker" && s.Name == "execute task"), TimeSpan.FromSeconds(30), "the worker's execution span in distctl's trace");
+
+        Assert.Contains(spans, s => s.Service == "distctl" && s.Name == "distctl run");
+        Assert.Contains(spans, s => s.Service == "distexec-master" && s.Name == "admit job");
+        Assert.Contains(spans, s => s.Service == "distexec-master" && s.Name == "store job");
+        Assert.Contains(spans, s => s.Service == "distexec-master" && s.Name.Contains("SubmitJob", StringComparison.Ordinal));
+        Assert.True(spans.Any(s => s.Service == "distexec-worker" && s.Name.StartsWith("distexec.tasks.default", StringComparison.Ordinal)),
+            string.Join(", ", spans.Select(s => $"{s.Service}: {s.Name}")));
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri uri, string token, string? json = null)
     {
         using var request = new HttpRequestMessage(method, uri);

@@ -1,0 +1,134 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Tests.Fixtures;
+using Microsoft.Playwright;
+
+namespace DistributedExecutor.Tests.Observability;
+
+/// <summary>
+/// The dashboard in a real browser: Debian's headless Chromium driven by Playwright against a real master,
+/// worker and RabbitMQ. Screenshots go to artifacts/screenshots/.
+/// </summary>
+[Trait("Category", "EndToEnd")]
+public sealed class DashboardTests
+{
+    private const string Chromium = "/usr/bin/chromium";
+    private static readonly string Screenshots = Path.Combine(RepoPaths.Root, "artifacts", "screenshots");
+
+    [Fact]
+    public async Task JobPage_TaskPrintingALineASecond_LinesAppearBeforeTheJobEnds()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        var job = await SubmitAsync(cluster, "sh", "-c", "for i in 1 2 3 4 5 6; do echo line $i; echo warn $i >&2; sleep 1; done");
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+
+        await page.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{job.Id}").ToString());
+        await page.Locator("#output .stdout", new() { HasTextString = "line 2" }).WaitForAsync(new() { Timeout = 30_000 });
+
+        // Seen in the page while the job still runs: live, not at the end.
+        var stateWhenSeen = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job.State;
+        Assert.Equal(TaskState.Running, stateWhenSeen);
+        Assert.Equal("RUNNING", await page.Locator("#job-state").InnerTextAsync());
+        Assert.DoesNotContain("line 6", await page.Locator("#output").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("warn 1", await page.Locator("#output .stderr").First.InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-running.png"), FullPage = true });
+
+        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
+        var stdout = string.Concat(await page.Locator("#output .stdout").AllInnerTextsAsync());
+        Assert.Equal(string.Concat(Enumerable.Range(1, 6).Select(i => $"line {i}\n")), stdout);
+        Assert.Contains(cluster.WorkerHttpPorts.Keys.Single(), await page.Locator("#task-table").InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-finished.png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task JobsAndWorkers_FiltersQueueDepthAndWorkerCapacity()
+    {
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "1" });
+        var done = await SubmitAsync(cluster, "echo", "quick");
+        await cluster.WaitForJobAsync(done.Id, TimeSpan.FromSeconds(30));
+        var running = await SubmitAsync(cluster, "sleep", "20");
+        var queued = await SubmitAsync(cluster, "sleep", "20");
+        await cluster.WaitForJobAsync(running.Id, j => j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the first sleep to run");
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+
+        await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+        await page.Locator($"#jobs tr[data-job='{queued.Id}']").WaitForAsync(new() { Timeout = 30_000 });
+        await page.Locator(".pool[data-pool='default'] .queued", new() { HasTextString = "1" }).WaitForAsync(new() { Timeout = 30_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "jobs.png"), FullPage = true });
+
+        await page.SelectOptionAsync("#filter-state", "TASK_STATE_RUNNING");
+        await page.Locator($"#jobs tr[data-job='{queued.Id}']").WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 30_000 });
+        var rows = await page.Locator("#jobs tbody tr").AllInnerTextsAsync();
+        Assert.Contains(rows, r => r.Contains(running.Id, StringComparison.Ordinal));
+        Assert.DoesNotContain(rows, r => r.Contains(done.Id, StringComparison.Ordinal));
+
+        await page.ClickAsync("#nav-workers");
+        var worker = page.Locator($"#workers tr[data-worker='{cluster.WorkerHttpPorts.Keys.Single()}']");
+        await worker.WaitForAsync(new() { Timeout = 30_000 });
+        var text = await worker.InnerTextAsync();
+        Assert.Contains("ALIVE", text, StringComparison.Ordinal);
+        Assert.Contains("1 / 1", text, StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "workers.png"), FullPage = true });
+
+        await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = running.Id });
+        await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = queued.Id });
+    }
+
+    [Fact]
+    public async Task ProtectedMaster_PageAsksForTheTokenAndShowsNothingWithoutIt()
+    {
+        const string token = "dashboard-test-token-1234567890";
+        await using var cluster = await Cluster.StartAsync(0, new Dictionary<string, string> { ["API_TOKEN"] = token });
+        // The cluster's own client carries the token.
+        await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Tasks = { Echo() } } });
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync();
+
+        await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+        await page.Locator("#token-form").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Contains("API token", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await page.Locator("#jobs tr[data-job]").CountAsync());
+
+        await page.FillAsync("#token", token);
+        await page.ClickAsync("#token-form button");
+        await page.Locator("#jobs tr[data-job]").First.WaitForAsync(new() { Timeout = 30_000 });
+    }
+
+    private static TaskSpec Echo() => new() { Command = new CommandSpec { Program = "echo", Args = { "hi" } } };
+
+    private static async Task<Job> SubmitAsync(Cluster cluster, string program, params string[] args) =>
+        (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest
+        {
+            Spec = new JobSpec { Tasks = { new TaskSpec { Command = new CommandSpec { Program = program, Args = { args } } } } },
+        })).Job;
+
+    private static async Task<BrowserSession> BrowserAsync()
+    {
+        if (!File.Exists(Chromium))
+        {
+            throw new InvalidOperationException($"{Chromium} is missing: 'apt-get install chromium' (make test does it when root)");
+        }
+
+        Directory.CreateDirectory(Screenshots);
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new()
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        });
+        return new BrowserSession(playwright, browser);
+    }
+
+    private sealed class BrowserSession(IPlaywright playwright, IBrowser browser) : IAsyncDisposable
+    {
+        public Task<IPage> NewPageAsync(BrowserNewPageOptions? options = null) => browser.NewPageAsync(options);
+
+        public async ValueTask DisposeAsync()
+        {
+            await browser.CloseAsync();
+            playwright.Dispose();
+        }
+    }
+}
