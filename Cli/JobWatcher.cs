@@ -11,8 +11,10 @@ internal static class JobWatcher
 {
     private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(120);
 
-    public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, bool prefixTasks, CancellationToken cancellationToken)
+    /// <summary>Streams the job's output; with <paramref name="prefixes"/> (one per task) each line starts "[prefix] ".</summary>
+    public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken)
     {
+        var atLineStart = new Dictionary<(int, OutputStream), bool>();
         using var stdout = Console.OpenStandardOutput();
         using var stderr = Console.OpenStandardError();
         long offset = 0;
@@ -31,12 +33,33 @@ internal static class JobWatcher
                         case WatchJobResponse.EventOneofCase.Output:
                             var chunk = message.Output;
                             var target = chunk.Stream == OutputStream.Stderr ? stderr : stdout;
-                            if (prefixTasks)
+                            if (prefixes is not null)
                             {
-                                await target.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"[{chunk.TaskIndex}] "), cancellationToken).ConfigureAwait(false);
+                                var key = (chunk.TaskIndex, chunk.Stream);
+                                var prefix = System.Text.Encoding.UTF8.GetBytes($"[{(chunk.TaskIndex < prefixes.Count ? prefixes[chunk.TaskIndex] : chunk.TaskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ");
+                                var data = chunk.Data.Memory;
+                                var start = atLineStart.GetValueOrDefault(key, true);
+                                while (data.Length > 0)
+                                {
+                                    if (start)
+                                    {
+                                        await target.WriteAsync(prefix, cancellationToken).ConfigureAwait(false);
+                                    }
+
+                                    var newline = data.Span.IndexOf((byte)'\n');
+                                    var line = newline < 0 ? data : data[..(newline + 1)];
+                                    await target.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+                                    start = newline >= 0;
+                                    data = data[line.Length..];
+                                }
+
+                                atLineStart[key] = start;
+                            }
+                            else
+                            {
+                                await target.WriteAsync(chunk.Data.Memory, cancellationToken).ConfigureAwait(false);
                             }
 
-                            await target.WriteAsync(chunk.Data.Memory, cancellationToken).ConfigureAwait(false);
                             await target.FlushAsync(cancellationToken).ConfigureAwait(false);
                             offset = chunk.Offset;
                             break;
@@ -62,6 +85,52 @@ internal static class JobWatcher
 
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Waits for the job to end, then prints each task's output as one block under "== item ==".</summary>
+    public static async Task<Job> WatchGroupedAsync(JobService.JobServiceClient jobs, string jobId, IReadOnlyList<string> items, CancellationToken cancellationToken)
+    {
+        var outputs = new SortedDictionary<int, (System.IO.MemoryStream Out, System.IO.MemoryStream Err)>();
+        long offset = 0;
+        Job? final = null;
+        while (final is null)
+        {
+            using var call = jobs.WatchJob(new WatchJobRequest { JobId = jobId, FromOffset = offset, Follow = true }, cancellationToken: cancellationToken);
+            await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (message.EventCase == WatchJobResponse.EventOneofCase.Output)
+                {
+                    var chunk = message.Output;
+                    if (!outputs.TryGetValue(chunk.TaskIndex, out var streams))
+                    {
+                        outputs[chunk.TaskIndex] = streams = (new(), new());
+                    }
+
+                    chunk.Data.WriteTo(chunk.Stream == OutputStream.Stderr ? streams.Err : streams.Out);
+                    offset = chunk.Offset;
+                }
+                else if (message.EventCase == WatchJobResponse.EventOneofCase.State && IsTerminal(message.State.Job.State))
+                {
+                    final = message.State.Job;
+                }
+            }
+        }
+
+        using var stdout = Console.OpenStandardOutput();
+        using var stderr = Console.OpenStandardError();
+        foreach (var task in final.Tasks.OrderBy(t => t.Index))
+        {
+            var header = System.Text.Encoding.UTF8.GetBytes($"== {(task.Index < items.Count ? items[task.Index] : task.Index.ToString(System.Globalization.CultureInfo.InvariantCulture))} ({task.State.ToString().ToLowerInvariant()}) ==\n");
+            await stdout.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            if (outputs.TryGetValue(task.Index, out var streams))
+            {
+                await stdout.WriteAsync(streams.Out.ToArray(), cancellationToken).ConfigureAwait(false);
+                await stdout.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await stderr.WriteAsync(streams.Err.ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return final;
     }
 
     public static bool IsTerminal(TaskState state) =>

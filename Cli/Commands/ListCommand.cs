@@ -10,11 +10,23 @@ internal static class ListCommand
     {
         var state = new Option<string?>("--state", "-s") { Description = "Only jobs in this state (queued, running, succeeded, failed, timedout, canceled)" };
         var pool = new Option<string?>("--pool", "-p") { Description = "Only jobs of this pool" };
+        var label = new Option<string[]>("--label", "-l") { Description = "Only jobs with this label KEY=VALUE (repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var limit = new Option<int>("--limit", "-n") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
-        var list = new Command("list", "List jobs, newest first") { state, pool, limit };
+        var list = new Command("list", "List jobs, newest first") { state, pool, label, limit };
         list.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit) };
+            foreach (var pair in result.GetValue(label) ?? [])
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    throw new UsageException($"--label \"{pair}\" is not KEY=VALUE");
+                }
+
+                request.Labels[pair[..eq]] = pair[(eq + 1)..];
+            }
+
             if (result.GetValue(state) is { } s)
             {
                 request.State = s.ToLowerInvariant() switch
@@ -31,10 +43,11 @@ internal static class ListCommand
 
             using var master = GlobalOptions.Connect(result);
             var reply = await master.Jobs.ListJobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  CREATED");
+            Console.Out.WriteLine($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-20}  LABELS");
             foreach (var job in reply.Jobs)
             {
-                Console.Out.WriteLine($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt)}");
+                var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
+                Console.Out.WriteLine($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-20}  {labels}");
             }
 
             return ExitCodes.Success;

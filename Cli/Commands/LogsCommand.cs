@@ -13,7 +13,7 @@ internal static class LogsCommand
         logs.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             using var master = GlobalOptions.Connect(result);
-            var job = await JobWatcher.WatchAsync(master.Jobs, result.GetValue(jobId)!, result.GetValue(follow), prefixTasks: false, cancellationToken).ConfigureAwait(false);
+            var job = await JobWatcher.WatchAsync(master.Jobs, result.GetValue(jobId)!, result.GetValue(follow), null, cancellationToken).ConfigureAwait(false);
             return result.GetValue(follow) ? JobWatcher.ExitCodeOf(job) : ExitCodes.Success;
         }));
         return logs;

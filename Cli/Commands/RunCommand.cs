@@ -23,7 +23,15 @@ internal static class RunCommand
         var dataFile = new Option<FileInfo?>("--data-file") { Description = "HTTP request body from a file" };
         var expect = new Option<string?>("--expect") { Description = "HTTP statuses that mean success, e.g. 200-299,304 (default 200-299)" };
         var responseCap = new Option<long?>("--response-cap") { Description = "HTTP response body bytes kept (default 1 MiB)" };
-        var retries = new Option<int?>("--retries") { Description = "HTTP: extra tries on 429/503, honouring Retry-After (default 0)" };
+        var retries = new Option<int?>("--retries") { Description = "Run a failed task again up to N more times (exponential backoff with jitter); HTTP tasks also retry 429/503 within a run, honouring Retry-After" };
+        var backoff = new Option<string?>("--backoff") { Description = "Delay before the first retry (default 1s); each later one doubles, up to --max-backoff" };
+        var maxBackoff = new Option<string?>("--max-backoff") { Description = "Longest delay between retries (default 5m)" };
+        var retryOn = new Option<string?>("--retry-on") { Description = "Outcomes that retry: failed, timeout, http5xx (comma-separated; default failed,timeout)" };
+        var idempotencyKey = new Option<string?>("--idempotency-key") { Description = "Submitting again with this key returns the same job instead of a second one" };
+        var label = new Option<string[]>("--label", "-l") { Description = "Label KEY=VALUE on the job (repeatable; filter with distctl list --label)", AllowMultipleArgumentsPerToken = false };
+        var items = new Option<string[]>("--items") { Description = "One task per item, {} in the command replaced by it (else appended)", AllowMultipleArgumentsPerToken = true };
+        var itemsFile = new Option<FileInfo?>("--items-file") { Description = "One task per line of this file (- for stdin), as --items" };
+        var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
         var argv = new Argument<string[]>("program-and-args")
@@ -34,7 +42,8 @@ internal static class RunCommand
 
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
-            command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param, argv,
+            command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, argv,
         };
         run.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
@@ -46,8 +55,22 @@ internal static class RunCommand
                 task.Timeout = Duration.FromTimeSpan(DurationParser.Parse(t));
             }
 
-            var job = new JobSpec { Pool = result.GetValue(pool) ?? "" };
-            job.Tasks.Add(task);
+            task.Retry = RetryOf(result);
+            var job = new JobSpec { Pool = result.GetValue(pool) ?? "", IdempotencyKey = result.GetValue(idempotencyKey) ?? "" };
+            foreach (var (key, value) in Pairs(result.GetValue(label), "--label"))
+            {
+                job.Labels[key] = value;
+            }
+
+            var batch = ItemsOf(result);
+            if (batch is null)
+            {
+                job.Tasks.Add(task);
+            }
+            else
+            {
+                job.Tasks.AddRange(batch.Select(item => BatchItems.Expand(task, item)));
+            }
 
             using var master = GlobalOptions.Connect(result);
             var submitted = await master.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = job }, cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -57,7 +80,19 @@ internal static class RunCommand
                 return ExitCodes.Success;
             }
 
-            var final = await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, prefixTasks: false, cancellationToken).ConfigureAwait(false);
+            if (batch is not null)
+            {
+                var prefixes = job.Tasks.Select(t => t.Item).ToList();
+                var ended = result.GetValue(group)
+                    ? await JobWatcher.WatchGroupedAsync(master.Jobs, submitted.Job.Id, prefixes, cancellationToken).ConfigureAwait(false)
+                    : await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, prefixes, cancellationToken).ConfigureAwait(false);
+                var failedItems = ended.Tasks.Where(t => t.State != TaskState.Succeeded).OrderBy(t => t.Index).ToList();
+                Console.Error.WriteLine($"distctl: job {ended.Id} {Formatting.State(ended.State)}: {ended.Tasks.Count - failedItems.Count} of {ended.Tasks.Count} tasks succeeded"
+                    + (failedItems.Count == 0 ? "" : $"; failed: {string.Join(", ", failedItems.Take(20).Select(t => $"{t.Spec.Item} ({Formatting.State(t.State)})"))}{(failedItems.Count > 20 ? " …" : "")}"));
+                return failedItems.Count == 0 ? ExitCodes.Success : JobWatcher.ExitCodeOf(ended) is var c && c != ExitCodes.Success ? c : ExitCodes.Failure;
+            }
+
+            var final = await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, null, cancellationToken).ConfigureAwait(false);
             var code = JobWatcher.ExitCodeOf(final);
             if (final.State != TaskState.Succeeded && final.Tasks.FirstOrDefault(t => t.Error.Length > 0) is { } failed)
             {
@@ -67,6 +102,78 @@ internal static class RunCommand
             return code;
         }));
         return run;
+
+        RetryPolicy? RetryOf(ParseResult result)
+        {
+            var n = result.GetValue(retries);
+            if (n is null or 0)
+            {
+                if (result.GetValue(backoff) is not null || result.GetValue(maxBackoff) is not null || result.GetValue(retryOn) is not null)
+                {
+                    throw new UsageException("--backoff, --max-backoff and --retry-on go with --retries N");
+                }
+
+                return null;
+            }
+
+            if (n is < 0 or > 99)
+            {
+                throw new UsageException($"--retries {n} must be between 0 and 99");
+            }
+
+            var policy = new RetryPolicy { MaxAttempts = n.Value + 1 };
+            if (result.GetValue(backoff) is { } b)
+            {
+                policy.InitialBackoff = Duration.FromTimeSpan(DurationParser.Parse(b));
+            }
+
+            if (result.GetValue(maxBackoff) is { } m)
+            {
+                policy.MaxBackoff = Duration.FromTimeSpan(DurationParser.Parse(m));
+            }
+
+            foreach (var name in (result.GetValue(retryOn) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                policy.RetryOn.Add(name.ToLowerInvariant() switch
+                {
+                    "failed" => RetryOn.Failed,
+                    "timeout" or "timedout" => RetryOn.TimedOut,
+                    "http5xx" => RetryOn.Http5Xx,
+                    _ => throw new UsageException($"--retry-on {name}: use failed, timeout or http5xx"),
+                });
+            }
+
+            return policy;
+        }
+
+        List<string>? ItemsOf(ParseResult result)
+        {
+            var given = result.GetValue(items);
+            var file = result.GetValue(itemsFile);
+            if (given is { Length: > 0 } && file is not null)
+            {
+                throw new UsageException("give the items with --items or --items-file, not both");
+            }
+
+            if (file is not null)
+            {
+                if (file.Name != "-" && !file.Exists)
+                {
+                    throw new UsageException($"--items-file {file.FullName} does not exist");
+                }
+
+                var lines = (file.Name == "-" ? Console.In.ReadToEnd() : File.ReadAllText(file.FullName))
+                    .Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
+                return lines.Count > 0 ? lines : throw new UsageException($"--items-file {file.Name} holds no items");
+            }
+
+            if (given is { Length: > 0 })
+            {
+                return [.. given];
+            }
+
+            return result.GetValue(group) ? throw new UsageException("--group goes with --items or --items-file") : null;
+        }
 
         CommandSpec CommandSpecOf(ParseResult result)
         {
@@ -146,7 +253,7 @@ internal static class RunCommand
             }
 
             spec.ResponseCapBytes = result.GetValue(responseCap) ?? 0;
-            spec.MaxRetries = result.GetValue(retries) ?? 0;
+            spec.MaxRetries = Math.Clamp(result.GetValue(retries) ?? 0, 0, 10);
             return spec;
         }
 

@@ -37,11 +37,33 @@ internal static class StatusCommand
         o.WriteLine($"Pool:      {job.Pool}");
         o.WriteLine($"Created:   {Formatting.Time(job.CreatedAt)}");
         o.WriteLine($"Finished:  {Formatting.Time(job.FinishedAt)}");
+        if (job.Labels.Count > 0)
+        {
+            o.WriteLine($"Labels:    {string.Join(", ", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"))}");
+        }
+
+        if (job.IdempotencyKey.Length > 0)
+        {
+            o.WriteLine($"Key:       {job.IdempotencyKey}");
+        }
+
+        o.WriteLine($"Tasks:     {string.Join(", ", job.Tasks.GroupBy(t => t.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Formatting.State(g.Key)}"))}");
+        var failed = job.Tasks.Where(t => t.State is TaskState.Failed or TaskState.TimedOut or TaskState.Canceled).ToList();
+        if (failed.Count > 0)
+        {
+            o.WriteLine($"Failed:    {string.Join(", ", failed.Select(t => t.Spec.Item.Length > 0 ? t.Spec.Item : $"task {t.Index}"))}");
+        }
+
         foreach (var task in job.Tasks)
         {
             o.WriteLine();
             o.WriteLine($"Task {task.Index}:    {task.Id}");
             o.WriteLine($"  Command:   {Formatting.Command(task.Spec)}");
+            if (task.Spec.Item.Length > 0)
+            {
+                o.WriteLine($"  Item:      {task.Spec.Item}");
+            }
+
             o.WriteLine($"  State:     {Formatting.State(task.State)}");
             o.WriteLine($"  Exit code: {(task.HasExitCode ? task.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}{(task.HasSignal ? $" (signal {task.Signal})" : "")}");
             if (task.Error.Length > 0)
@@ -62,7 +84,8 @@ internal static class StatusCommand
             {
                 var exit = attempt.HasExitCode ? $" exit {attempt.ExitCode}" : "";
                 var error = attempt.Error.Length > 0 ? $" ({attempt.Error})" : "";
-                o.WriteLine($"    #{attempt.Number} {Formatting.State(attempt.State)}{exit} on {attempt.WorkerId}, {Formatting.Time(attempt.StartedAt)}, {Formatting.Duration(attempt.StartedAt, attempt.FinishedAt)}{error}");
+                var cause = attempt.Cause.Length > 0 ? $" [{attempt.Cause}]" : "";
+                o.WriteLine($"    #{attempt.Number}{cause} {Formatting.State(attempt.State)}{exit} on {attempt.WorkerId}, {Formatting.Time(attempt.StartedAt)}, {Formatting.Duration(attempt.StartedAt, attempt.FinishedAt)}{error}");
             }
         }
     }

@@ -13,4 +13,5 @@ public sealed record ExecuteTask(
     CommandTask? Command,
     TimeSpan Timeout,
     HttpTask? Http = null,
-    IReadOnlyDictionary<string, string>? Parameters = null);
+    IReadOnlyDictionary<string, string>? Parameters = null,
+    int Dispatch = 1);

@@ -7,4 +7,5 @@ public sealed record TaskStarted(
     Guid AttemptId,
     string WorkerId,
     int DeliveryCount,
-    DateTimeOffset StartedAt);
+    DateTimeOffset StartedAt,
+    int Dispatch = 1);

@@ -28,6 +28,8 @@ internal static class MasterExtensions
         services.AddSingleton<WorkerRegistry>();
         services.AddHostedService<LostWorkerSweeper>();
         services.AddHostedService<StartupRecovery>();
+        services.AddHostedService<RetentionService>();
+        services.AddHostedService<RetryScheduler>();
 
         services.AddExecutors(policyOptions, plugins);
         return services;

@@ -101,6 +101,28 @@ internal sealed class JobStore : IDisposable
         Execute(_writer, Schema);
         AddColumnIfMissing("tasks", "http_status", "INTEGER");
         AddColumnIfMissing("attempts", "http_status", "INTEGER");
+        AddColumnIfMissing("jobs", "idempotency_key", "TEXT");
+        AddColumnIfMissing("jobs", "labels", "TEXT");
+        AddColumnIfMissing("tasks", "dispatch", "INTEGER NOT NULL DEFAULT 1");
+        AddColumnIfMissing("tasks", "next_cause", "TEXT");
+        AddColumnIfMissing("attempts", "cause", "TEXT");
+        AddColumnIfMissing("attempts", "dispatch", "INTEGER NOT NULL DEFAULT 1");
+        Execute(_writer, """
+            CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
+            CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS job_labels(
+                job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+                key TEXT NOT NULL,
+                value TEXT NOT NULL,
+                PRIMARY KEY(job_id, key));
+            CREATE INDEX IF NOT EXISTS job_labels_kv ON job_labels(key, value);
+            CREATE TABLE IF NOT EXISTS retries(
+                task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
+                job_id TEXT NOT NULL,
+                due_at INTEGER NOT NULL,
+                dispatch INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS retries_due ON retries(due_at);
+            """);
         _activeJobs = (int)(long)Scalar(_writer, "SELECT COUNT(*) FROM jobs WHERE state IN (1, 2)")!;
     }
 
@@ -119,7 +141,7 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>Stores a new job with its tasks, not yet published; returns the record as stored (Queued).</summary>
-    public Job CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks)
+    public Job CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null, IReadOnlyDictionary<string, string>? labels = null)
     {
         var now = Now();
         var job = new Job
@@ -129,7 +151,12 @@ internal sealed class JobStore : IDisposable
             State = TaskState.Queued,
             TaskCount = tasks.Count,
             CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(now)),
+            IdempotencyKey = idempotencyKey ?? "",
         };
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            job.Labels[key] = value;
+        }
         for (var i = 0; i < tasks.Count; i++)
         {
             job.Tasks.Add(new JobTask { Id = Id(tasks[i].TaskId), Index = i, State = TaskState.Queued, Spec = tasks[i].Spec });
@@ -138,8 +165,26 @@ internal sealed class JobStore : IDisposable
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
-            Execute(_writer, "INSERT INTO jobs(id, pool, state, task_count, created_at) VALUES($id, $pool, 1, $count, $now)",
-                ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now));
+            try
+            {
+                Execute(_writer, """
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels)
+                    VALUES($id, $pool, 1, $count, $now, $key, $labels)
+                    """,
+                    ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now),
+                    ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
+                    ("$labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && !string.IsNullOrEmpty(idempotencyKey))
+            {
+                throw new DuplicateIdempotencyKeyException(idempotencyKey);
+            }
+
+            foreach (var (key, value) in job.Labels)
+            {
+                Execute(_writer, "INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
+            }
+
             using var insert = _writer.CreateCommand();
             insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec) VALUES($id, $job, $idx, 1, $spec)";
             var id = insert.Parameters.Add("$id", SqliteType.Text);
@@ -161,13 +206,61 @@ internal sealed class JobStore : IDisposable
         return job;
     }
 
+    /// <summary>
+    /// Removes up to <paramref name="batch"/> jobs that finished before <paramref name="before"/>, with their
+    /// tasks, attempts, output and labels, in one short transaction. Queued and running jobs are never touched.
+    /// </summary>
+    public int DeleteFinishedBefore(DateTimeOffset before, int batch)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var ids = new List<string>();
+            using (var query = _writer.CreateCommand())
+            {
+                query.CommandText = "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $before AND state NOT IN (1, 2) LIMIT $batch";
+                query.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
+                query.Parameters.AddWithValue("$batch", batch);
+                using var reader = query.ExecuteReader();
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var id in ids)
+            {
+                foreach (var table in new[] { "output", "attempts", "retries", "tasks", "job_labels" })
+                {
+                    Execute(_writer, $"DELETE FROM {table} WHERE job_id = $job", ("$job", id));
+                }
+
+                Execute(_writer, "DELETE FROM jobs WHERE id = $job", ("$job", id));
+            }
+
+            tx.Commit();
+            return ids.Count;
+        }
+    }
+
+    /// <summary>The job made for an idempotency key, and whether the broker has confirmed it yet.</summary>
+    public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key)
+    {
+        using var connection = Open();
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT id, accepted FROM jobs WHERE idempotency_key = $key";
+        query.Parameters.AddWithValue("$key", key);
+        using var reader = query.ExecuteReader();
+        return reader.Read() ? (Guid.Parse(reader.GetString(0)), reader.GetInt32(1) == 1) : null;
+    }
+
     public void MarkPublished(Guid jobId)
     {
         lock (_writeLock)
         {
             // Only now, with every task confirmed by the broker, does the job become visible as Queued.
             using var tx = _writer.BeginTransaction();
-            Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0", ("$job", Id(jobId)));
+            Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
             Execute(_writer, "UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
             tx.Commit();
         }
@@ -228,22 +321,39 @@ internal sealed class JobStore : IDisposable
             }
 
             var existing = Scalar(_writer, "SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId)));
-            if (existing is null && InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt) > 1)
-            {
-                _metrics?.Redeliveries.Add(1);
-            }
-
             stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
-            if (existing is null && TaskRules.OnStarted(task.State) is { } next)
+            if (existing is null)
             {
-                Execute(_writer, """
-                    UPDATE tasks SET state = $state, current_attempt = $attempt, worker_id = $worker,
-                        started_at = COALESCE(started_at, $started)
-                    WHERE id = $task
-                    """,
-                    ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$worker", message.WorkerId),
-                    ("$started", message.StartedAt.ToUnixTimeMilliseconds()), ("$task", Id(message.TaskId)));
-                RefreshJobState(message.JobId);
+                // A run of an earlier dispatch (a retry has replaced it), or a second copy of this dispatch's
+                // message (published twice around a master crash; a redelivery has a delivery count above 1):
+                // recorded, and stopped at once, so a retry never runs twice.
+                var dispatch = Math.Max(1, message.Dispatch);
+                var stale = dispatch < task.Dispatch
+                    || (message.DeliveryCount <= 1 && (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
+                        ("$task", Id(message.TaskId)), ("$dispatch", dispatch))! > 0);
+                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
+                var cause = stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery");
+                InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, cause, dispatch);
+                if (cause == "redelivery")
+                {
+                    _metrics?.Redeliveries.Add(1);
+                }
+
+                if (stale)
+                {
+                    stop = true;
+                }
+                else if (TaskRules.OnStarted(task.State) is { } next)
+                {
+                    Execute(_writer, """
+                        UPDATE tasks SET state = $state, current_attempt = $attempt, worker_id = $worker, next_cause = NULL,
+                            started_at = COALESCE(started_at, $started)
+                        WHERE id = $task
+                        """,
+                        ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$worker", message.WorkerId),
+                        ("$started", message.StartedAt.ToUnixTimeMilliseconds()), ("$task", Id(message.TaskId)));
+                    RefreshJobState(message.JobId);
+                }
             }
 
             tx.Commit();
@@ -324,7 +434,21 @@ internal sealed class JobStore : IDisposable
             var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is { } next)
             {
-                if (TaskRules.IsTerminal(next))
+                if (TaskRules.IsTerminal(next) && isLatest && !task.CancelRequested && RetryDue(message, next, task) is { } due)
+                {
+                    // The task's retry policy asks for another run: queued again, with the delay kept in the store
+                    // (a master restart neither loses it nor runs it early); the retry scheduler publishes it when due.
+                    Execute(_writer, """
+                        UPDATE tasks SET state = 1, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
+                            exit_code = $exit, signal = $signal, error = $error, http_status = $http
+                        WHERE id = $task
+                        """,
+                        ("$exit", message.ExitCode), ("$signal", message.Signal), ("$http", message.HttpStatus), ("$task", Id(message.TaskId)),
+                        ("$error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{(message.Error is { Length: > 0 } e ? $" ({e})" : message.ExitCode is { } x ? $" (exit {x})" : "")}; retry at {due:HH:mm:ss.fff}Z"));
+                    Execute(_writer, "INSERT OR REPLACE INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, $dispatch)",
+                        ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$due", due.ToUnixTimeMilliseconds()), ("$dispatch", task.Dispatch + 1));
+                }
+                else if (TaskRules.IsTerminal(next))
                 {
                     _metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt);
                     Execute(_writer, """
@@ -446,15 +570,15 @@ internal sealed class JobStore : IDisposable
         using var connection = Open();
         using var query = connection.CreateCommand();
         query.CommandText = allUnfinished
-            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) ORDER BY j.seq, t.idx"
-            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 ORDER BY j.seq, t.idx";
+            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
+            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx";
         using var reader = query.ExecuteReader();
         var pending = new List<PendingTask>();
         while (reader.Read())
         {
             pending.Add(new PendingTask(
                 Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
-                TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4)));
+                TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5)));
         }
 
         return pending;
@@ -477,7 +601,7 @@ internal sealed class JobStore : IDisposable
     {
         using var connection = Open();
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -494,7 +618,7 @@ internal sealed class JobStore : IDisposable
         return job;
     }
 
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq)
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null)
     {
         using var connection = Open();
         using var query = connection.CreateCommand();
@@ -511,13 +635,22 @@ internal sealed class JobStore : IDisposable
             query.Parameters.AddWithValue("$pool", pool);
         }
 
+        var n = 0;
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            where.Add($"EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = $k{n} AND l.value = $v{n})");
+            query.Parameters.AddWithValue($"$k{n}", key);
+            query.Parameters.AddWithValue($"$v{n}", value);
+            n++;
+        }
+
         if (beforeSeq is { } before)
         {
             where.Add("seq < $before");
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, seq FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, seq FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -534,7 +667,7 @@ internal sealed class JobStore : IDisposable
             }
 
             jobs.Add(ReadJob(reader));
-            lastSeq = reader.GetInt64(6);
+            lastSeq = reader.GetInt64(8);
         }
 
         return (jobs, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
@@ -646,23 +779,93 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>A new running attempt, numbered after the task's earlier ones.</summary>
-    private long InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt)
+    private long InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, string? cause = null, int dispatch = 1)
     {
         var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(taskId)))! + 1;
         Execute(_writer, """
-            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at)
-            VALUES($id, $task, $job, $number, $worker, 2, $started)
+            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
+            VALUES($id, $task, $job, $number, $worker, 2, $started, $cause, $dispatch)
             """,
             ("$id", Id(attemptId)), ("$task", Id(taskId)), ("$job", Id(jobId)), ("$number", number),
-            ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()));
+            ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()), ("$cause", cause), ("$dispatch", dispatch));
         return number;
+    }
+
+    /// <summary>When the task's retry policy wants another run after this outcome: the time it is due; else null.</summary>
+    private DateTimeOffset? RetryDue(TaskFinished message, TaskState next, TaskRow task)
+    {
+        if (next is not (TaskState.Failed or TaskState.TimedOut) || message.Outcome == TaskOutcome.Abandoned)
+        {
+            return null;
+        }
+
+        var spec = TaskSpec.Parser.ParseFrom((byte[])Scalar(_writer, "SELECT spec FROM tasks WHERE id = $id", ("$id", Id(message.TaskId)))!);
+        if (spec.Retry is not { } policy || task.Dispatch >= policy.MaxAttempts || !JobRules.Retries(policy, next, message.HttpStatus))
+        {
+            return null;
+        }
+
+        return _time.GetUtcNow() + JobRules.Backoff(policy, task.Dispatch, Random.Shared.NextDouble());
+    }
+
+    /// <summary>Retries whose time has come, to publish (tasks canceled meanwhile are dropped from the schedule).</summary>
+    public IReadOnlyList<PendingTask> DueRetries(int limit)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            var due = new List<PendingTask>();
+            var dropped = new List<string>();
+            using (var query = _writer.CreateCommand())
+            {
+                query.CommandText = """
+                    SELECT r.task_id, r.job_id, t.idx, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch
+                    FROM retries r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
+                    WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $limit
+                    """;
+                query.Parameters.AddWithValue("$now", Now());
+                query.Parameters.AddWithValue("$limit", limit);
+                using var reader = query.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (reader.GetInt32(6) != (int)TaskState.Queued || reader.GetInt32(7) == 1 || reader.GetInt32(5) != reader.GetInt32(8))
+                    {
+                        dropped.Add(reader.GetString(0));
+                        continue;
+                    }
+
+                    due.Add(new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
+                        TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5)));
+                }
+            }
+
+            foreach (var task in dropped)
+            {
+                Execute(_writer, "DELETE FROM retries WHERE task_id = $task", ("$task", task));
+            }
+
+            tx.Commit();
+            return due;
+        }
+    }
+
+    /// <summary>The broker confirmed a retry's message: it leaves the schedule.</summary>
+    public void MarkRetryPublished(Guid taskId, int dispatch)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            Execute(_writer, "DELETE FROM retries WHERE task_id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
+            Execute(_writer, "UPDATE tasks SET published = 1 WHERE id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
+            tx.Commit();
+        }
     }
 
     private TaskRow? ReadTaskForUpdate(Guid taskId)
     {
         using var query = _writer.CreateCommand();
         query.CommandText = """
-            SELECT t.state, t.current_attempt, j.cancel_requested FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $id
+            SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $id
             """;
         query.Parameters.AddWithValue("$id", Id(taskId));
         using var reader = query.ExecuteReader();
@@ -671,7 +874,8 @@ internal sealed class JobStore : IDisposable
             return null;
         }
 
-        return new TaskRow((TaskState)reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1);
+        return new TaskRow((TaskState)reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
+            reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4));
     }
 
     private void LoadTasks(SqliteConnection connection, Job job)
@@ -680,7 +884,7 @@ internal sealed class JobStore : IDisposable
         using (var query = connection.CreateCommand())
         {
             query.CommandText = """
-                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status
+                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause
                 FROM attempts WHERE job_id = $job ORDER BY number
                 """;
             query.Parameters.AddWithValue("$job", job.Id);
@@ -695,6 +899,7 @@ internal sealed class JobStore : IDisposable
                     StartedAt = Time(reader, 4),
                     FinishedAt = Time(reader, 5),
                     Error = reader.IsDBNull(8) ? "" : reader.GetString(8),
+                    Cause = reader.IsDBNull(10) ? "" : reader.GetString(10),
                 };
                 if (!reader.IsDBNull(6))
                 {
@@ -768,15 +973,25 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    private static Job ReadJob(SqliteDataReader reader) => new()
+    private static Job ReadJob(SqliteDataReader reader)
     {
-        Id = reader.GetString(0),
-        Pool = reader.GetString(1),
-        State = (TaskState)reader.GetInt32(2),
-        TaskCount = reader.GetInt32(3),
-        CreatedAt = Time(reader, 4),
-        FinishedAt = Time(reader, 5),
-    };
+        var job = new Job
+        {
+            Id = reader.GetString(0),
+            Pool = reader.GetString(1),
+            State = (TaskState)reader.GetInt32(2),
+            TaskCount = reader.GetInt32(3),
+            CreatedAt = Time(reader, 4),
+            FinishedAt = Time(reader, 5),
+            IdempotencyKey = reader.IsDBNull(7) ? "" : reader.GetString(7),
+        };
+        if (!reader.IsDBNull(6))
+        {
+            job.Labels.Add(System.Text.Json.JsonSerializer.Deserialize(reader.GetString(6), LabelsJson.Default.DictionaryStringString)!);
+        }
+
+        return job;
+    }
 
     private static Timestamp? Time(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal)));
@@ -821,5 +1036,11 @@ internal sealed class JobStore : IDisposable
         return command;
     }
 
-    private sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested);
+    private sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested, int Dispatch, string? NextCause);
 }
+
+/// <summary>A second job with an idempotency key that already has one (the caller returns that job instead).</summary>
+internal sealed class DuplicateIdempotencyKeyException(string key) : Exception($"idempotency key {key} is taken");
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class LabelsJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -40,10 +40,17 @@ internal sealed partial class JobSubmitter(
         }
 
         var pool = spec!.Pool.Length == 0 ? "default" : spec.Pool;
+        var key = spec.IdempotencyKey.Length == 0 ? null : spec.IdempotencyKey;
+        if (key is not null && await ExistingAsync(key, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return SubmitResult.Accepted(existing);
+        }
+
         var jobId = NewId.NextSequentialGuid();
         var tasks = spec.Tasks.Select(t => (NewId.NextGuid(), t)).ToList();
 
         Job job;
+        var released = false;
 
         // Counting and inserting under one gate keeps concurrent submissions from overshooting the limit.
         await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -55,11 +62,23 @@ internal sealed partial class JobSubmitter(
             }
 
             using var write = Tracing.Source.StartActivity("store job");
-            job = store.CreateJob(jobId, pool, tasks);
+            job = store.CreateJob(jobId, pool, tasks, key, spec.Labels);
+        }
+        catch (DuplicateIdempotencyKeyException)
+        {
+            // An identical submission won the race: answer with its job once the broker has confirmed it.
+            _admission.Release();
+            released = true;
+            return await ExistingAsync(key!, cancellationToken).ConfigureAwait(false) is { } winner
+                ? SubmitResult.Accepted(winner)
+                : SubmitResult.Unavailable("a submission with the same idempotency key was not accepted; submit again");
         }
         finally
         {
-            _admission.Release();
+            if (!released)
+            {
+                _admission.Release();
+            }
         }
 
         var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
@@ -88,6 +107,31 @@ internal sealed partial class JobSubmitter(
         span?.SetTag("distexec.job_id", job.Id);
         LogAccepted(jobId, tasks.Count, pool);
         return SubmitResult.Accepted(job);
+    }
+
+    /// <summary>
+    /// The job already made for <paramref name="key"/>: once the broker confirmed it, at once; while its
+    /// submission is still publishing, after waiting for that; null when there is none (or it was refused).
+    /// </summary>
+    private async Task<Job?> ExistingAsync(string key, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(options.PublishTimeoutSeconds + 5);
+        while (store.FindByIdempotencyKey(key) is { } found)
+        {
+            if (found.Accepted)
+            {
+                return store.GetJob(found.JobId, withTasks: true);
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                return null;
+            }
+
+            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+        }
+
+        return null;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Accepted job {JobId} with {TaskCount} task(s) for pool {Pool}")]

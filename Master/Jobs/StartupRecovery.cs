@@ -29,7 +29,7 @@ internal sealed partial class StartupRecovery(JobStore store, ITaskPublisher pub
             {
                 foreach (var group in pending.GroupBy(p => (p.Pool, p.JobId)))
                 {
-                    var messages = group.Select(p => TaskMessages.ToExecuteTask(p.JobId, p.TaskId, p.Index, p.Spec, defaultTimeout)).ToList();
+                    var messages = group.Select(p => TaskMessages.ToExecuteTask(p.JobId, p.TaskId, p.Index, p.Spec, defaultTimeout, p.Dispatch)).ToList();
                     await publisher.PublishAsync(group.Key.Pool, messages, stoppingToken).ConfigureAwait(false);
                     store.MarkPublished(group.Key.JobId);
                 }

@@ -33,6 +33,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
             problems.Add($"pool \"{SpecText.Printable(spec.Pool)}\": {PoolName.Rule}");
         }
 
+        JobRules.CheckJob(spec, problems);
         if (spec.Tasks.Count == 0)
         {
             problems.Add("a job needs at least one task");
@@ -48,6 +49,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
         {
             var task = spec.Tasks[i];
             var where = spec.Tasks.Count == 1 ? "" : $"task {i}: ";
+            JobRules.CheckTask(task, where, problems);
             if (task.Timeout is { } timeout)
             {
                 if (!IsValidDuration(timeout))

@@ -18,7 +18,10 @@ internal static class TaskMessages
         _ => "",
     };
 
-    public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
+    public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout, int dispatch = 1) =>
+        ToExecuteTaskOnce(jobId, taskId, index, spec, defaultTimeout) with { Dispatch = dispatch };
+
+    private static ExecuteTask ToExecuteTaskOnce(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
     {
         var timeout = spec.Timeout is { } t ? t.ToTimeSpan() : defaultTimeout;
         return spec.ExecutorCase switch

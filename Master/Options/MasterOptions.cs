@@ -44,6 +44,9 @@ internal sealed class MasterOptions
     /// <summary>MASTER_HTTP_ADDRESS: /metrics, /healthz, /readyz, /ui and the JSON API (null: "off").</summary>
     public ListenAddress? HttpAddress { get; set; }
 
+    /// <summary>JOB_RETENTION_HOURS: finished jobs and their output are removed this long after they end.</summary>
+    public double JobRetentionHours { get; set; } = 168;
+
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
@@ -64,6 +67,7 @@ internal sealed class MasterOptions
             WorkerToken = settings.Secret("WORKER_TOKEN"),
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
+            JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", 168, 0.0001, 24 * 365 * 100),
         };
 
         options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.ApiToken is not null, "API_TOKEN");

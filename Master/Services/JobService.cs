@@ -56,7 +56,15 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
                 : throw RpcErrors.Invalid("page_token is not one this server issued");
         }
 
-        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before);
+        foreach (var (key, value) in request.Labels)
+        {
+            if (!JobRules.IsValidLabelKey(key))
+            {
+                throw RpcErrors.Invalid($"label \"{DistributedExecutor.Worker.Executors.SpecText.Printable(key)}\": {JobRules.LabelKeyRule}");
+            }
+        }
+
+        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before, request.Labels);
         var response = new ListJobsResponse { NextPageToken = next };
         response.Jobs.AddRange(jobs);
         return Task.FromResult(response);

@@ -63,7 +63,7 @@ internal sealed partial class ExecuteTaskConsumer(
         var startedAt = time.GetUtcNow();
         // The broker confirms TaskStarted while the task starts; output and TaskFinished go out only after that
         // confirmation, so the master still sees them in order.
-        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt), CancellationToken.None);
+        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), CancellationToken.None);
 
         TaskRunResult result;
         var truncated = false;

@@ -73,6 +73,25 @@ internal sealed class SettingsReader(IConfiguration configuration)
         return value;
     }
 
+    /// <summary>A decimal number within [min, max] ("168", "0.5").</summary>
+    public double Double(string key, double fallback, double min, double max)
+    {
+        var text = String(key, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) || double.IsNaN(value))
+        {
+            _errors.Add($"{key}={text} is not a number");
+            return fallback;
+        }
+
+        if (value < min || value > max)
+        {
+            _errors.Add($"{key}={text} must be between {min} and {max}");
+            return fallback;
+        }
+
+        return value;
+    }
+
     public int Int(string key, int fallback, int min, int max) => (int)Long(key, fallback, min, max);
 
     public long Long(string key, long fallback, long min, long max)

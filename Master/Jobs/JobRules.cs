@@ -1,0 +1,112 @@
+using System.Text.RegularExpressions;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Worker.Executors;
+
+namespace DistributedExecutor.Master.Jobs;
+
+/// <summary>Limits on a job's labels, idempotency key, batch items and retry policy.</summary>
+internal static partial class JobRules
+{
+    public const int MaxLabels = 64;
+    public const int MaxLabelValue = 256;
+    public const int MaxIdempotencyKey = 256;
+    public const int MaxItem = 4096;
+    public const int MaxRetryAttempts = 100;
+    public static readonly TimeSpan DefaultInitialBackoff = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMinutes(5);
+    public static readonly TimeSpan LongestBackoff = TimeSpan.FromDays(1);
+
+    public const string LabelKeyRule = "label keys are 1-63 letters, digits, '.', '_', '-' or '/', starting with a letter or digit";
+
+    public static bool IsValidLabelKey(string key) => LabelKey().IsMatch(key);
+
+    public static void CheckJob(JobSpec spec, List<string> problems)
+    {
+        if (spec.IdempotencyKey.Length > MaxIdempotencyKey || SpecText.HasInvalidUtf8(spec.IdempotencyKey) || spec.IdempotencyKey.Any(char.IsControl))
+        {
+            problems.Add($"idempotency_key must be at most {MaxIdempotencyKey} printable characters");
+        }
+
+        if (spec.Labels.Count > MaxLabels)
+        {
+            problems.Add($"a job may carry at most {MaxLabels} labels; this one has {spec.Labels.Count}");
+        }
+
+        foreach (var (key, value) in spec.Labels.Take(MaxLabels + 1))
+        {
+            if (!IsValidLabelKey(key))
+            {
+                problems.Add($"label \"{SpecText.Printable(key)}\": {LabelKeyRule}");
+            }
+            else if (value.Length > MaxLabelValue || value.Any(char.IsControl) || SpecText.HasInvalidUtf8(value))
+            {
+                problems.Add($"label {key}: the value must be at most {MaxLabelValue} printable characters");
+            }
+        }
+    }
+
+    public static void CheckTask(TaskSpec task, string where, List<string> problems)
+    {
+        if (task.Item.Length > MaxItem || SpecText.HasInvalidUtf8(task.Item) || task.Item.Contains('\0', StringComparison.Ordinal))
+        {
+            problems.Add($"{where}item must be at most {MaxItem} characters of valid text");
+        }
+
+        if (task.Retry is not { } retry)
+        {
+            return;
+        }
+
+        if (retry.MaxAttempts is < 1 or > MaxRetryAttempts)
+        {
+            problems.Add($"{where}retry.max_attempts {retry.MaxAttempts} must be between 1 and {MaxRetryAttempts} (runs in all, the first included)");
+        }
+
+        foreach (var (name, duration) in new[] { ("initial_backoff", retry.InitialBackoff), ("max_backoff", retry.MaxBackoff) })
+        {
+            if (duration is null)
+            {
+                continue;
+            }
+
+            if (duration.Seconds < 0 || duration.Nanos < 0 || duration.Nanos >= 1_000_000_000)
+            {
+                problems.Add($"{where}retry.{name} must be a non-negative duration");
+            }
+            else if (duration.ToTimeSpan() > LongestBackoff)
+            {
+                problems.Add($"{where}retry.{name} may be at most {LongestBackoff.TotalHours:0}h");
+            }
+        }
+
+        if (retry.RetryOn.Any(r => !Enum.IsDefined(r) || r == RetryOn.Unspecified))
+        {
+            problems.Add($"{where}retry.retry_on holds an unknown outcome");
+        }
+    }
+
+    /// <summary>The delay before retry number <paramref name="retry"/> (1 for the first): exponential, capped, with jitter in [d/2, d].</summary>
+    public static TimeSpan Backoff(RetryPolicy policy, int retry, double random)
+    {
+        var initial = policy.InitialBackoff?.ToTimeSpan() ?? DefaultInitialBackoff;
+        var cap = policy.MaxBackoff?.ToTimeSpan() ?? DefaultMaxBackoff;
+        var exponential = initial.TotalMilliseconds * Math.Pow(2, Math.Min(retry - 1, 40));
+        var delay = Math.Min(exponential, Math.Max(cap.TotalMilliseconds, initial.TotalMilliseconds));
+        return TimeSpan.FromMilliseconds(delay * (0.5 + (random / 2)));
+    }
+
+    /// <summary>Whether an attempt that ended <paramref name="state"/> (HTTP status if any) is one the policy retries.</summary>
+    public static bool Retries(RetryPolicy policy, TaskState state, int? httpStatus)
+    {
+        var on = policy.RetryOn.Count == 0 ? [RetryOn.Failed, RetryOn.TimedOut] : policy.RetryOn.ToList();
+        return state switch
+        {
+            TaskState.Failed => on.Contains(RetryOn.Failed) || (on.Contains(RetryOn.Http5Xx) && httpStatus is >= 500 and <= 599),
+            TaskState.TimedOut => on.Contains(RetryOn.TimedOut),
+            _ => false,
+        };
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")]
+    private static partial Regex LabelKey();
+}

@@ -1,0 +1,48 @@
+using DistributedExecutor.Master.Options;
+
+namespace DistributedExecutor.Master.Jobs;
+
+/// <summary>
+/// Publishes retries when they fall due. The schedule lives in the store (table retries), so a master restart
+/// keeps every pending retry and its time; a retry leaves the schedule only once the broker confirmed it.
+/// </summary>
+internal sealed partial class RetryScheduler(JobStore store, ITaskPublisher publisher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
+{
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
+        using var timer = new PeriodicTimer(Tick, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                foreach (var group in store.DueRetries(256).GroupBy(r => r.Pool, StringComparer.Ordinal))
+                {
+                    var messages = group.Select(r => TaskMessages.ToExecuteTask(r.JobId, r.TaskId, r.Index, r.Spec, defaultTimeout, r.Dispatch)).ToList();
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
+                    await publisher.PublishAsync(group.Key, messages, timeout.Token).ConfigureAwait(false);
+                    foreach (var retry in group)
+                    {
+                        store.MarkRetryPublished(retry.TaskId, retry.Dispatch);
+                        LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
+                    }
+                }
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // The broker is away: the retries stay scheduled and go out on a later tick.
+                LogFailed(ex);
+                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Retrying task {TaskId} of job {JobId} (run {Dispatch})")]
+    private partial void LogPublished(Guid taskId, Guid jobId, int dispatch);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing due retries failed; they stay scheduled")]
+    private partial void LogFailed(Exception exception);
+}
