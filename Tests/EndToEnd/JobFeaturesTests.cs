@@ -1,0 +1,196 @@
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Tests.Fixtures;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace DistributedExecutor.Tests.EndToEnd;
+
+/// <summary>Retries, idempotency keys, batches, labels and retention on a real master, workers and RabbitMQ.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class JobFeaturesTests
+{
+    [Fact]
+    public async Task Retries_FailingThenSucceeding_RunsAgainAfterTheBackoffAndRecordsTheCause()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        var marker = Path.Combine(Path.GetTempPath(), $"distexec-retry-{Guid.NewGuid():N}");
+        var flaky = await SubmitAsync(cluster, Task("sh", "-c", $"if [ -e {marker} ]; then echo second; else touch {marker}; echo first; exit 1; fi", Retry(3, 0.4)));
+        var hopeless = await SubmitAsync(cluster, Task("sh", "-c", "exit 3", Retry(3, 0.2)));
+        var once = await SubmitAsync(cluster, Task("sh", "-c", "exit 4", Retry(3, 0.2, RetryOn.TimedOut)));
+
+        var recovered = await cluster.WaitForJobAsync(flaky, TimeSpan.FromSeconds(60));
+        var failed = await cluster.WaitForJobAsync(hopeless, TimeSpan.FromSeconds(60));
+        var notRetried = await cluster.WaitForJobAsync(once, TimeSpan.FromSeconds(60));
+        File.Delete(marker);
+
+        Assert.Equal(TaskState.Succeeded, recovered.State);
+        var attempts = recovered.Tasks[0].Attempts;
+        Assert.Equal(["first", "retry"], attempts.Select(a => a.Cause));
+        Assert.Equal([TaskState.Failed, TaskState.Succeeded], attempts.Select(a => a.State));
+        var gap = attempts[1].StartedAt.ToDateTimeOffset() - attempts[0].FinishedAt.ToDateTimeOffset();
+        Assert.True(gap >= TimeSpan.FromSeconds(0.2), $"the retry started {gap.TotalMilliseconds:0} ms after the failure; the backoff is 0.4 s with jitter down to half");
+        // The record keeps the output of the run that decided the task; each run wrote its own.
+        Assert.Equal("second\n", (await cluster.OutputAsync(flaky))[0].Stdout);
+        Assert.Equal(2L, cluster.StoreScalar("SELECT COUNT(DISTINCT attempt_id) FROM output WHERE job_id = $job", ("$job", flaky)));
+
+        Assert.Equal(TaskState.Failed, failed.State);
+        Assert.Equal(3, failed.Tasks[0].ExitCode);
+        Assert.Equal(["first", "retry", "retry"], failed.Tasks[0].Attempts.Select(a => a.Cause));
+
+        Assert.Equal(TaskState.Failed, notRetried.State);
+        Assert.Single(notRetried.Tasks[0].Attempts);
+    }
+
+    [Fact]
+    public async Task Retries_MasterKilledWhileARetryWaits_RunsOnceAndNotEarly()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        var jobId = await SubmitAsync(cluster, Task("sh", "-c", "date +%s%N; exit 5", Retry(2, 6)));
+        var waiting = await cluster.WaitForJobAsync(jobId,
+            j => j.Tasks[0].Attempts.Count == 1 && j.Tasks[0].Attempts[0].State == TaskState.Failed && j.Tasks[0].State == TaskState.Queued,
+            TimeSpan.FromSeconds(30), "the first run to fail and its retry to be scheduled");
+        var failedAt = waiting.Tasks[0].Attempts[0].FinishedAt.ToDateTimeOffset();
+        Assert.Contains("retry at", waiting.Tasks[0].Error, StringComparison.Ordinal);
+
+        cluster.Master!.Signal(9);
+        Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await cluster.StartMasterAsync();
+
+        var done = await cluster.WaitForJobAsync(jobId, TimeSpan.FromSeconds(60));
+        Assert.Equal(TaskState.Failed, done.State);
+        var attempts = done.Tasks[0].Attempts;
+        Assert.Equal(["first", "retry"], attempts.Select(a => a.Cause));
+        var waited = attempts[1].StartedAt.ToDateTimeOffset() - failedAt;
+        Assert.True(waited >= TimeSpan.FromSeconds(3), $"the retry ran {waited.TotalSeconds:0.0}s after the failure; its backoff is 6 s with jitter down to half");
+        Assert.Equal(2L, cluster.StoreScalar("SELECT COUNT(DISTINCT attempt_id) FROM output WHERE job_id = $job", ("$job", jobId)));
+        Assert.Equal(2L, cluster.StoreScalar("SELECT COUNT(*) FROM attempts WHERE job_id = $job", ("$job", jobId)));
+    }
+
+    [Fact]
+    public async Task IdempotencyKey_IdenticalSubmissionsRacing_OneJob()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        var spec = new JobSpec { IdempotencyKey = $"race-{Guid.NewGuid():N}", Tasks = { Task("echo", "once") } };
+
+        var ids = await System.Threading.Tasks.Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+            (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id));
+
+        Assert.Single(ids.Distinct());
+        Assert.Equal(1L, cluster.StoreScalar("SELECT COUNT(*) FROM jobs WHERE idempotency_key = $key", ("$key", spec.IdempotencyKey)));
+        var done = await cluster.WaitForJobAsync(ids[0], TimeSpan.FromSeconds(30));
+        Assert.Equal(TaskState.Succeeded, done.State);
+
+        // Later, same key: the same job, with its state now.
+        var again = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        Assert.Equal(ids[0], again.Id);
+        Assert.Equal(TaskState.Succeeded, again.State);
+        Assert.Equal("once\n", (await cluster.OutputAsync(ids[0]))[0].Stdout);
+    }
+
+    [Fact]
+    public async Task Labels_ListJobsFiltersOnEveryLabel()
+    {
+        await using var cluster = await Cluster.StartAsync(0);
+        var team = $"t{Guid.NewGuid():N}"[..12];
+        var data = await SubmitAsync(cluster, new JobSpec { Labels = { ["team"] = team, ["env"] = "prod" }, Tasks = { Task("true") } });
+        var other = await SubmitAsync(cluster, new JobSpec { Labels = { ["team"] = team, ["env"] = "dev" }, Tasks = { Task("true") } });
+
+        var both = await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["team"] = team } });
+        var prod = await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["team"] = team, ["env"] = "prod" } });
+        var bad = await Assert.ThrowsAsync<RpcException>(async () => await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["bad key!"] = "x" } }));
+        var invalid = await Assert.ThrowsAsync<RpcException>(async () =>
+            await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Labels = { ["-no"] = "x" }, Tasks = { Task("true") } } }));
+
+        Assert.Equal([other, data], both.Jobs.Select(j => j.Id));
+        Assert.Equal(data, Assert.Single(prod.Jobs).Id);
+        Assert.Equal("prod", prod.Jobs[0].Labels["env"]);
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, invalid.StatusCode);
+
+        var listed = await cluster.DistctlAsync("list", "--label", $"team={team}", "--label", "env=dev");
+        Assert.Equal(0, listed.ExitCode);
+        Assert.Contains(other, listed.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(data, listed.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Batch_ItemsFile_OneTaskPerLinePrefixedOutputAndFailedItems()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var file = Path.GetTempFileName();
+        await File.WriteAllLinesAsync(file, Enumerable.Range(1, 40).Select(i => $"item-{i}"));
+
+        var ok = await cluster.DistctlAsync("run", "--wait", "--items-file", file, "--", "echo", "got {}");
+        var someFail = await cluster.DistctlAsync("run", "--wait", "--items", "good", "bad", "--", "sh", "-c", "echo {}; test {} = good");
+        var grouped = await cluster.DistctlAsync("run", "--wait", "--group", "--items", "a", "b", "--", "echo");
+        File.Delete(file);
+
+        Assert.True(ok.ExitCode == 0, ok.ToString());
+        var lines = ok.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(40, lines.Length);
+        Assert.Equal(Enumerable.Range(1, 40).Select(i => $"[item-{i}] got item-{i}").Order(), lines.Order());
+        Assert.Contains("40 of 40 tasks succeeded", ok.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(1, someFail.ExitCode);
+        Assert.Contains("[bad] bad", someFail.Stdout, StringComparison.Ordinal);
+        Assert.Contains("failed: bad (Failed)", someFail.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(0, grouped.ExitCode);
+        Assert.Equal("== a (succeeded) ==\na\n== b (succeeded) ==\nb\n", grouped.Stdout);
+    }
+
+    [Fact]
+    public async Task Retention_FinishedJobsRemoved_RunningJobsKept()
+    {
+        // 0.0005 h = 1.8 s.
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["JOB_RETENTION_HOURS"] = "0.0005" });
+        var key = $"kept-until-removed-{Guid.NewGuid():N}";
+        var finished = await SubmitAsync(cluster, new JobSpec { IdempotencyKey = key, Tasks = { Task("echo", "bye") } });
+        var running = await SubmitAsync(cluster, Task("sleep", "12"));
+        await cluster.WaitForJobAsync(finished, TimeSpan.FromSeconds(30));
+
+        await Eventually.Until(async () =>
+        {
+            try
+            {
+                await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = finished });
+                return false;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return true;
+            }
+        }, gone => gone, TimeSpan.FromSeconds(30), "the finished job to be removed");
+
+        Assert.Equal(0L, cluster.StoreScalar("SELECT COUNT(*) FROM output WHERE job_id = $job", ("$job", finished)));
+        Assert.Equal(0L, cluster.StoreScalar("SELECT COUNT(*) FROM tasks WHERE job_id = $job", ("$job", finished)));
+        Assert.Equal(TaskState.Running, (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = running })).Job.State);
+
+        // The key went with its job: a new submission makes a new job.
+        var fresh = await SubmitAsync(cluster, new JobSpec { IdempotencyKey = key, Tasks = { Task("echo", "again") } });
+        Assert.NotEqual(finished, fresh);
+        await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = running });
+    }
+
+    private static TaskSpec Task(string program, params string[] args) =>
+        new() { Command = new CommandSpec { Program = program, Args = { args } } };
+
+    private static TaskSpec Task(string program, string flag, string script, RetryPolicy retry)
+    {
+        var task = Task(program, flag, script);
+        task.Retry = retry;
+        return task;
+    }
+
+    private static RetryPolicy Retry(int attempts, double backoffSeconds, params RetryOn[] on)
+    {
+        var policy = new RetryPolicy { MaxAttempts = attempts, InitialBackoff = Duration.FromTimeSpan(TimeSpan.FromSeconds(backoffSeconds)) };
+        policy.RetryOn.AddRange(on);
+        return policy;
+    }
+
+    private static Task<string> SubmitAsync(Cluster cluster, TaskSpec task) => SubmitAsync(cluster, new JobSpec { Tasks = { task } });
+
+    private static async Task<string> SubmitAsync(Cluster cluster, JobSpec spec) =>
+        (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id;
+}
