@@ -31,6 +31,8 @@ internal static class RunCommand
         var label = new Option<string[]>("--label", "-l") { Description = "Label KEY=VALUE on the job (repeatable; filter with distctl list --label)", AllowMultipleArgumentsPerToken = false };
         var items = new Option<string[]>("--items") { Description = "One task per item, {} in the command replaced by it (else appended)", AllowMultipleArgumentsPerToken = true };
         var itemsFile = new Option<FileInfo?>("--items-file") { Description = "One task per line of this file (- for stdin), as --items" };
+        var maxParallel = new Option<int?>("--max-parallel") { Description = "Never more than N of this job's tasks queued or running at once, across all workers" };
+        var maxErrors = new Option<int?>("--max-errors") { Description = "After N failed tasks, the tasks not yet started are canceled" };
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
@@ -43,7 +45,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, argv,
         };
         run.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
@@ -56,7 +58,13 @@ internal static class RunCommand
             }
 
             task.Retry = RetryOf(result);
-            var job = new JobSpec { Pool = result.GetValue(pool) ?? "", IdempotencyKey = result.GetValue(idempotencyKey) ?? "" };
+            var job = new JobSpec
+            {
+                Pool = result.GetValue(pool) ?? "",
+                IdempotencyKey = result.GetValue(idempotencyKey) ?? "",
+                MaxParallel = result.GetValue(maxParallel) is { } p ? (p > 0 ? p : throw new UsageException($"--max-parallel {p} must be at least 1")) : 0,
+                MaxErrors = result.GetValue(maxErrors) is { } e ? (e > 0 ? e : throw new UsageException($"--max-errors {e} must be at least 1")) : 0,
+            };
             foreach (var (key, value) in Pairs(result.GetValue(label), "--label"))
             {
                 job.Labels[key] = value;

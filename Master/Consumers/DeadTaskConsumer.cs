@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
 using DistributedExecutor.Worker.Options;
 using MassTransit;
 
@@ -9,13 +10,19 @@ namespace DistributedExecutor.Master.Consumers;
 /// A task message the broker gave up on (delivered more than TASK_DELIVERY_LIMIT times without a result,
 /// typically because the task kills its worker): its task ends Failed with that reason instead of waiting forever.
 /// </summary>
-internal sealed class DeadTaskConsumer(JobStore store, WorkerOptions workerOptions) : IConsumer<ExecuteTask>
+internal sealed class DeadTaskConsumer(JobStore store, WorkerOptions workerOptions, ITaskPublisher publisher, MasterOptions options) : IConsumer<ExecuteTask>
 {
-    public Task Consume(ConsumeContext<ExecuteTask> context)
+    public async Task Consume(ConsumeContext<ExecuteTask> context)
     {
         var task = context.Message;
-        store.ApplyGaveUp(task.JobId, task.TaskId,
+        var released = store.ApplyGaveUp(task.JobId, task.TaskId,
             $"gave up after {workerOptions.DeliveryLimit + 1} deliveries (TASK_DELIVERY_LIMIT={workerOptions.DeliveryLimit}): no worker finished it; the task may be killing its worker");
-        return Task.CompletedTask;
+        if (released.Count > 0)
+        {
+            var timeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
+            await publisher.PublishAsync(released[0].Pool, [.. released.Select(t => TaskMessages.ToExecuteTask(t.JobId, t.TaskId, t.Index, t.Spec, timeout, t.Dispatch))],
+                context.CancellationToken).ConfigureAwait(false);
+            store.MarkTasksPublished(released.Select(t => t.TaskId));
+        }
     }
 }

@@ -27,6 +27,16 @@ internal static partial class JobRules
             problems.Add($"idempotency_key must be at most {MaxIdempotencyKey} printable characters");
         }
 
+        if (spec.MaxParallel < 0)
+        {
+            problems.Add($"max_parallel {spec.MaxParallel} must not be negative (0: no limit)");
+        }
+
+        if (spec.MaxErrors < 0)
+        {
+            problems.Add($"max_errors {spec.MaxErrors} must not be negative (0: no limit)");
+        }
+
         if (spec.Labels.Count > MaxLabels)
         {
             problems.Add($"a job may carry at most {MaxLabels} labels; this one has {spec.Labels.Count}");

@@ -105,6 +105,9 @@ internal sealed class JobStore : IDisposable
         AddColumnIfMissing("jobs", "labels", "TEXT");
         AddColumnIfMissing("tasks", "dispatch", "INTEGER NOT NULL DEFAULT 1");
         AddColumnIfMissing("tasks", "next_cause", "TEXT");
+        AddColumnIfMissing("tasks", "held", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("jobs", "max_parallel", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("jobs", "max_errors", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("attempts", "cause", "TEXT");
         AddColumnIfMissing("attempts", "dispatch", "INTEGER NOT NULL DEFAULT 1");
         Execute(_writer, """
@@ -141,7 +144,14 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>Stores a new job with its tasks, not yet published; returns the record as stored (Queued).</summary>
-    public Job CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null, IReadOnlyDictionary<string, string>? labels = null)
+    public Job CreateJob(
+        Guid jobId,
+        string pool,
+        IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks,
+        string? idempotencyKey = null,
+        IReadOnlyDictionary<string, string>? labels = null,
+        int maxParallel = 0,
+        int maxErrors = 0)
     {
         var now = Now();
         var job = new Job
@@ -152,6 +162,8 @@ internal sealed class JobStore : IDisposable
             TaskCount = tasks.Count,
             CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(now)),
             IdempotencyKey = idempotencyKey ?? "",
+            MaxParallel = maxParallel,
+            MaxErrors = maxErrors,
         };
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
@@ -168,10 +180,10 @@ internal sealed class JobStore : IDisposable
             try
             {
                 Execute(_writer, """
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels)
-                    VALUES($id, $pool, 1, $count, $now, $key, $labels)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors)
+                    VALUES($id, $pool, 1, $count, $now, $key, $labels, $parallel, $errors)
                     """,
-                    ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now),
+                    ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
                     ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
                     ("$labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
             }
@@ -186,8 +198,9 @@ internal sealed class JobStore : IDisposable
             }
 
             using var insert = _writer.CreateCommand();
-            insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec) VALUES($id, $job, $idx, 1, $spec)";
+            insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec, held) VALUES($id, $job, $idx, 1, $spec, $held)";
             var id = insert.Parameters.Add("$id", SqliteType.Text);
+            var held = insert.Parameters.Add("$held", SqliteType.Integer);
             insert.Parameters.AddWithValue("$job", Id(jobId));
             var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
             var spec = insert.Parameters.Add("$spec", SqliteType.Blob);
@@ -195,6 +208,7 @@ internal sealed class JobStore : IDisposable
             {
                 id.Value = Id(tasks[i].TaskId);
                 idx.Value = i;
+                held.Value = maxParallel > 0 && i >= maxParallel ? 1 : 0;
                 spec.Value = tasks[i].Spec.ToByteArray();
                 insert.ExecuteNonQuery();
             }
@@ -260,7 +274,7 @@ internal sealed class JobStore : IDisposable
         {
             // Only now, with every task confirmed by the broker, does the job become visible as Queued.
             using var tx = _writer.BeginTransaction();
-            Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
+            Execute(_writer, "UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
             Execute(_writer, "UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
             tx.Commit();
         }
@@ -398,15 +412,17 @@ internal sealed class JobStore : IDisposable
         _signals.Notify(message.JobId);
     }
 
-    public void ApplyFinished(TaskFinished message)
+    /// <summary>Applies TaskFinished; returns the held-back tasks of a --max-parallel job that may now be published.</summary>
+    public IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message)
     {
+        IReadOnlyList<PendingTask> released = [];
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
             var task = ReadTaskForUpdate(message.TaskId);
             if (task is null)
             {
-                return;
+                return released;
             }
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
@@ -415,7 +431,7 @@ internal sealed class JobStore : IDisposable
             {
                 case 1L:
                     // Already applied: a duplicate.
-                    return;
+                    return released;
                 case null:
                     // TaskFinished overtook its TaskStarted (or that was lost): record the attempt, then end it.
                     InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
@@ -469,12 +485,14 @@ internal sealed class JobStore : IDisposable
                 }
 
                 RefreshJobState(message.JobId);
+                released = ApplyJobLimits(message.JobId);
             }
 
             tx.Commit();
         }
 
         _signals.Notify(message.JobId);
+        return released;
     }
 
     /// <summary>
@@ -526,15 +544,16 @@ internal sealed class JobStore : IDisposable
     }
 
     /// <summary>The broker gave up on a task's message: unless it already ended, the task fails with the reason.</summary>
-    public void ApplyGaveUp(Guid jobId, Guid taskId, string reason)
+    public IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason)
     {
+        IReadOnlyList<PendingTask> released;
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
             var task = ReadTaskForUpdate(taskId);
             if (task is null || TaskRules.IsTerminal(task.State))
             {
-                return;
+                return [];
             }
 
             Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE task_id = $task AND state = 2",
@@ -542,10 +561,12 @@ internal sealed class JobStore : IDisposable
             Execute(_writer, "UPDATE tasks SET state = $state, error = $reason, finished_at = $now WHERE id = $task",
                 ("$state", (int)(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", Now()), ("$task", Id(taskId)));
             RefreshJobState(jobId);
+            released = ApplyJobLimits(jobId);
             tx.Commit();
         }
 
         _signals.Notify(jobId);
+        return released;
     }
 
     /// <summary>Workers with attempts still running, per the store.</summary>
@@ -570,8 +591,8 @@ internal sealed class JobStore : IDisposable
         using var connection = Open();
         using var query = connection.CreateCommand();
         query.CommandText = allUnfinished
-            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
-            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx";
+            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
+            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx";
         using var reader = query.ExecuteReader();
         var pending = new List<PendingTask>();
         while (reader.Read())
@@ -601,7 +622,7 @@ internal sealed class JobStore : IDisposable
     {
         using var connection = Open();
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -650,7 +671,7 @@ internal sealed class JobStore : IDisposable
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, seq FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -667,7 +688,7 @@ internal sealed class JobStore : IDisposable
             }
 
             jobs.Add(ReadJob(reader));
-            lastSeq = reader.GetInt64(8);
+            lastSeq = reader.GetInt64(10);
         }
 
         return (jobs, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
@@ -758,7 +779,8 @@ internal sealed class JobStore : IDisposable
             }
         }
 
-        var next = TaskRules.DeriveJobState(counts);
+        var userCanceled = Scalar(_writer, "SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", jobId)) is 1L;
+        var next = TaskRules.DeriveJobState(counts, userCanceled);
         var previous = (TaskState)(int)(long)Scalar(_writer, "SELECT state FROM jobs WHERE id = $job", ("$job", jobId))!;
         if (previous == next)
         {
@@ -789,6 +811,95 @@ internal sealed class JobStore : IDisposable
             ("$id", Id(attemptId)), ("$task", Id(taskId)), ("$job", Id(jobId)), ("$number", number),
             ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()), ("$cause", cause), ("$dispatch", dispatch));
         return number;
+    }
+
+    /// <summary>
+    /// --max-errors: once that many tasks failed, the tasks not yet started are canceled. --max-parallel: held-back
+    /// tasks are released (held = 0) while fewer than that many are queued or running; the caller publishes them.
+    /// </summary>
+    private IReadOnlyList<PendingTask> ApplyJobLimits(Guid jobId)
+    {
+        long maxParallel, maxErrors;
+        string pool;
+        using (var query = _writer.CreateCommand())
+        {
+            query.CommandText = "SELECT max_parallel, max_errors, pool FROM jobs WHERE id = $job";
+            query.Parameters.AddWithValue("$job", Id(jobId));
+            using var reader = query.ExecuteReader();
+            if (!reader.Read())
+            {
+                return [];
+            }
+
+            (maxParallel, maxErrors, pool) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2));
+        }
+
+        if (maxErrors > 0)
+        {
+            var failed = (long)Scalar(_writer, "SELECT COUNT(*) FROM tasks WHERE job_id = $job AND state IN (4, 5)", ("$job", Id(jobId)))!;
+            if (failed >= maxErrors)
+            {
+                var skipped = Execute(_writer, """
+                    UPDATE tasks SET state = 6, held = 0, finished_at = $now,
+                        error = 'not started: ' || $failed || ' task(s) failed, the most --max-errors allows (' || $max || ')'
+                    WHERE job_id = $job AND state = 1
+                    """, ("$now", Now()), ("$failed", failed), ("$max", maxErrors), ("$job", Id(jobId)));
+                if (skipped > 0)
+                {
+                    Execute(_writer, "DELETE FROM retries WHERE job_id = $job", ("$job", Id(jobId)));
+                    RefreshJobState(jobId);
+                }
+
+                return [];
+            }
+        }
+
+        if (maxParallel <= 0)
+        {
+            return [];
+        }
+
+        var busy = (long)Scalar(_writer, "SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN (1, 2)", ("$job", Id(jobId)))!;
+        if (busy >= maxParallel)
+        {
+            return [];
+        }
+
+        var released = new List<PendingTask>();
+        using (var query = _writer.CreateCommand())
+        {
+            query.CommandText = "SELECT id, idx, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = 1 ORDER BY idx LIMIT $free";
+            query.Parameters.AddWithValue("$job", Id(jobId));
+            query.Parameters.AddWithValue("$free", maxParallel - busy);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                released.Add(new PendingTask(jobId, Guid.Parse(reader.GetString(0)), reader.GetInt32(1), TaskSpec.Parser.ParseFrom((byte[])reader[2]), pool, reader.GetInt32(3)));
+            }
+        }
+
+        foreach (var task in released)
+        {
+            // Unheld but unpublished: if the master stops before publishing, start-up recovery publishes it.
+            Execute(_writer, "UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+        }
+
+        return released;
+    }
+
+    /// <summary>The broker confirmed released tasks.</summary>
+    public void MarkTasksPublished(IEnumerable<Guid> taskIds)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            foreach (var id in taskIds)
+            {
+                Execute(_writer, "UPDATE tasks SET published = 1 WHERE id = $task", ("$task", Id(id)));
+            }
+
+            tx.Commit();
+        }
     }
 
     /// <summary>When the task's retry policy wants another run after this outcome: the time it is due; else null.</summary>
@@ -984,6 +1095,8 @@ internal sealed class JobStore : IDisposable
             CreatedAt = Time(reader, 4),
             FinishedAt = Time(reader, 5),
             IdempotencyKey = reader.IsDBNull(7) ? "" : reader.GetString(7),
+            MaxParallel = reader.GetInt32(8),
+            MaxErrors = reader.GetInt32(9),
         };
         if (!reader.IsDBNull(6))
         {

@@ -62,7 +62,7 @@ internal sealed partial class JobSubmitter(
             }
 
             using var write = Tracing.Source.StartActivity("store job");
-            job = store.CreateJob(jobId, pool, tasks, key, spec.Labels);
+            job = store.CreateJob(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors);
         }
         catch (DuplicateIdempotencyKeyException)
         {
@@ -82,7 +82,9 @@ internal sealed partial class JobSubmitter(
         }
 
         var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
-        var messages = tasks.Select((t, i) => TaskMessages.ToExecuteTask(jobId, t.Item1, i, t.t, defaultTimeout)).ToList();
+        // With max_parallel only the first tasks go out now; the rest are released as tasks end.
+        var first = spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
+        var messages = tasks.Take(first).Select((t, i) => TaskMessages.ToExecuteTask(jobId, t.Item1, i, t.t, defaultTimeout)).ToList();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
         try

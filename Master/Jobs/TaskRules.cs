@@ -51,7 +51,9 @@ internal static class TaskRules
     }
 
     /// <summary>A job's state from how many of its tasks are in each state.</summary>
-    public static TaskState DeriveJobState(IReadOnlyDictionary<TaskState, int> counts)
+    /// <param name="counts">Tasks per state.</param>
+    /// <param name="canceledByUser">False when the job's canceled tasks were skipped by --max-errors: then its failures decide.</param>
+    public static TaskState DeriveJobState(IReadOnlyDictionary<TaskState, int> counts, bool canceledByUser = true)
     {
         int Count(TaskState s) => counts.GetValueOrDefault(s);
         var total = counts.Values.Sum();
@@ -71,7 +73,7 @@ internal static class TaskRules
             return TaskState.Succeeded;
         }
 
-        if (Count(TaskState.Canceled) > 0)
+        if (Count(TaskState.Canceled) > 0 && (canceledByUser || Count(TaskState.Failed) + Count(TaskState.TimedOut) == 0))
         {
             return TaskState.Canceled;
         }

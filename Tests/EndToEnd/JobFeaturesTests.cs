@@ -140,6 +140,64 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task Batch_ThousandItemsMaxParallelFive_NeverMoreThanFiveAtOnce()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var file = Path.GetTempFileName();
+        await File.WriteAllLinesAsync(file, Enumerable.Range(1, 1000).Select(i => $"{i}"));
+
+        var run = await cluster.DistctlAsync("run", "--wait", "--max-parallel", "5", "--items-file", file, "--", "echo", "n{}");
+        File.Delete(file);
+
+        Assert.True(run.ExitCode == 0, run.ToString()[..Math.Min(2000, run.ToString().Length)]);
+        Assert.Equal(1000, run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().Count());
+        var jobId = (string)cluster.StoreScalar("SELECT id FROM jobs WHERE max_parallel = 5 ORDER BY seq DESC LIMIT 1")!;
+
+        // Every attempt's [start, end], from the workers' own timestamps: at no instant more than five.
+        var events = new List<(long At, int Delta)>();
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={cluster.DatabasePath};Mode=ReadOnly"))
+        {
+            db.Open();
+            using var query = db.CreateCommand();
+            query.CommandText = "SELECT started_at, finished_at FROM attempts WHERE job_id = $job";
+            query.Parameters.AddWithValue("$job", jobId);
+            using var reader = query.ExecuteReader();
+            while (reader.Read())
+            {
+                events.Add((reader.GetInt64(0), +1));
+                events.Add((reader.GetInt64(1), -1));
+            }
+        }
+
+        var running = 0;
+        var most = 0;
+        foreach (var (_, delta) in events.OrderBy(e => e.At).ThenBy(e => e.Delta))
+        {
+            running += delta;
+            most = Math.Max(most, running);
+        }
+
+        Assert.Equal(2000, events.Count);
+        Assert.InRange(most, 2, 5);
+    }
+
+    [Fact]
+    public async Task Batch_MaxErrors_RestNotStartedAndMarkedSo()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+
+        var run = await cluster.DistctlAsync("run", "--wait", "--max-parallel", "1", "--max-errors", "2", "--items", "1", "2", "3", "4", "5", "6", "--", "sh", "-c", "exit {}");
+        var jobId = (string)cluster.StoreScalar("SELECT id FROM jobs WHERE max_errors = 2 ORDER BY seq DESC LIMIT 1")!;
+        var job = await cluster.WaitForJobAsync(jobId, TimeSpan.FromSeconds(30));
+
+        Assert.NotEqual(0, run.ExitCode);
+        Assert.Equal(TaskState.Failed, job.State);
+        Assert.Equal([TaskState.Failed, TaskState.Failed, TaskState.Canceled, TaskState.Canceled, TaskState.Canceled, TaskState.Canceled], job.Tasks.Select(t => t.State));
+        Assert.All(job.Tasks.Skip(2), t => Assert.Empty(t.Attempts));
+        Assert.All(job.Tasks.Skip(2), t => Assert.StartsWith("not started: 2 task(s) failed", t.Error, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Retention_FinishedJobsRemoved_RunningJobsKept()
     {
         // 0.0005 h = 1.8 s.

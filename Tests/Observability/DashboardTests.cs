@@ -18,7 +18,8 @@ public sealed class DashboardTests
     public async Task JobPage_TaskPrintingALineASecond_LinesAppearBeforeTheJobEnds()
     {
         await using var cluster = await Cluster.StartAsync(1);
-        var job = await SubmitAsync(cluster, "sh", "-c", "for i in 1 2 3 4 5 6; do echo line $i; echo warn $i >&2; sleep 1; done");
+        // Twenty seconds of output: a slow browser start on a busy machine still finds the job running.
+        var job = await SubmitAsync(cluster, "sh", "-c", "i=1; while [ $i -le 20 ]; do echo line $i; echo warn $i >&2; i=$((i+1)); sleep 1; done");
         await using var browser = await BrowserAsync();
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
 
@@ -29,13 +30,13 @@ public sealed class DashboardTests
         var stateWhenSeen = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job.State;
         Assert.Equal(TaskState.Running, stateWhenSeen);
         Assert.Equal("RUNNING", await page.Locator("#job-state").InnerTextAsync());
-        Assert.DoesNotContain("line 6", await page.Locator("#output").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain("line 20", await page.Locator("#output").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("warn 1", await page.Locator("#output .stderr").First.InnerTextAsync(), StringComparison.Ordinal);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-running.png"), FullPage = true });
 
-        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
+        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 60_000 });
         var stdout = string.Concat(await page.Locator("#output .stdout").AllInnerTextsAsync());
-        Assert.Equal(string.Concat(Enumerable.Range(1, 6).Select(i => $"line {i}\n")), stdout);
+        Assert.Equal(string.Concat(Enumerable.Range(1, 20).Select(i => $"line {i}\n")), stdout);
         Assert.Contains(cluster.WorkerHttpPorts.Keys.Single(), await page.Locator("#task-table").InnerTextAsync(), StringComparison.Ordinal);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-finished.png"), FullPage = true });
     }
