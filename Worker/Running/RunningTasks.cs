@@ -63,13 +63,32 @@ internal sealed class RunningTasks(TimeProvider time)
     {
         if (CurrentAttempt.Value is { } entry)
         {
-            entry.ProcessGroup = groupId;
+            lock (entry.Gate)
+            {
+                entry.ProcessGroup = groupId;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Detaches the process group before its leader is reaped: once reaped, its pid (and group id) may belong to
+    /// an unrelated process, which a late KillNow must never reach.
+    /// </summary>
+    public static void UntrackProcessGroup()
+    {
+        if (CurrentAttempt.Value is { } entry)
+        {
+            lock (entry.Gate)
+            {
+                entry.ProcessGroup = 0;
+            }
         }
     }
 
     internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation)
     {
-        public volatile int ProcessGroup;
+        public readonly Lock Gate = new();
+        public int ProcessGroup;
     }
 
     public sealed class Registration : IDisposable
@@ -91,8 +110,13 @@ internal sealed class RunningTasks(TimeProvider time)
         /// SIGKILLs this attempt's process group at once, without the TERM grace: for when its message is already
         /// back in the queue (the broker connection is gone), so every moment it keeps running it may run twice.
         /// </summary>
-        public bool KillNow() =>
-            _entry.ProcessGroup > 1 && Executors.Command.ProcessGroup.Signal(_entry.ProcessGroup, Executors.Command.ProcessGroup.SigKill);
+        public bool KillNow()
+        {
+            lock (_entry.Gate)
+            {
+                return _entry.ProcessGroup > 1 && Executors.Command.ProcessGroup.Signal(_entry.ProcessGroup, Executors.Command.ProcessGroup.SigKill);
+            }
+        }
 
         public void Dispose()
         {

@@ -94,11 +94,14 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         }
 
         // Whatever the leader did, nothing of the task outlives it: background children still in the group
-        // would otherwise hold the pipes open (and run unaccounted).
+        // would otherwise hold the pipes open (and run unaccounted). The leader is not reaped yet, so the
+        // group id is still this task's.
         ProcessGroup.Signal(pid, ProcessGroup.SigKill);
         await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
 
         var exitCode = await process.Exited.ConfigureAwait(false);
+        RunningTasks.UntrackProcessGroup();
+        process.Reap();
         if (stoppedBy is { } outcome)
         {
             var error = outcome == TaskOutcome.TimedOut

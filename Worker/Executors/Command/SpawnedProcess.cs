@@ -18,6 +18,10 @@ internal sealed partial class SpawnedProcess : IDisposable
     private const int OCloExec = 0x80000;
     private const int ORdOnly = 0;
     private const int EIntr = 4;
+    private const int PPid = 1;
+    private const int WExited = 4;
+    private const int WNoWait = 0x01000000;
+    private const int ClaExited = 1;
 
     // glibc x86-64/arm64: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336; room to spare.
     private const int FileActionsSize = 256;
@@ -25,6 +29,7 @@ internal sealed partial class SpawnedProcess : IDisposable
     private const int SigSetSize = 256;
 
     private readonly Task<int> _exited;
+    private int _reaped;
 
     private SpawnedProcess(int pid, Stream stdout, Stream stderr)
     {
@@ -40,7 +45,11 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     public Stream Stderr { get; }
 
-    /// <summary>Completes when the process has ended, with its exit code, or 128+N when signal N killed it.</summary>
+    /// <summary>
+    /// Completes when the process has ended, with its exit code, or 128+N when signal N killed it. The process
+    /// stays a zombie (holding its pid and group id) until <see cref="Reap"/>, so signals to its group can never
+    /// reach an unrelated process that reused the pid.
+    /// </summary>
     public Task<int> Exited => _exited;
 
     public bool HasExited => _exited.IsCompleted;
@@ -119,10 +128,24 @@ internal sealed partial class SpawnedProcess : IDisposable
         }
     }
 
+    /// <summary>Releases the ended process's pid; after this, never signal its group again.</summary>
+    public void Reap()
+    {
+        if (_exited.IsCompleted && Interlocked.Exchange(ref _reaped, 1) == 0)
+        {
+            while (WaitPid(Pid, out _, 0) == -1 && Marshal.GetLastPInvokeError() == EIntr)
+            {
+            }
+        }
+    }
+
     public void Dispose()
     {
         Stdout.Dispose();
         Stderr.Dispose();
+
+        // Reaping our own zombie is always safe; only signalling after it is not.
+        _exited.ContinueWith(_ => Reap(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private static Stream ReadEnd(ref int fd)
@@ -149,17 +172,18 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     private static int WaitForExit(int pid)
     {
+        // waitid with WNOWAIT: learn how it ended without reaping it (see Exited).
+        var info = new byte[128];
         while (true)
         {
-            var result = WaitPid(pid, out var status, 0);
-            if (result == pid)
+            if (WaitId(PPid, pid, info, WExited | WNoWait) == 0)
             {
-                var signal = status & 0x7f;
-                return signal == 0 ? (status >> 8) & 0xff : 128 + signal;
+                var code = BitConverter.ToInt32(info, 8);
+                var status = BitConverter.ToInt32(info, 24);
+                return code == ClaExited ? status & 0xff : 128 + status;
             }
 
-            var error = Marshal.GetLastPInvokeError();
-            if (result == -1 && error != EIntr)
+            if (Marshal.GetLastPInvokeError() != EIntr)
             {
                 // Someone else reaped it (a SIGCHLD-ignoring parent): its status is gone; report an unknown end.
                 return 255;
@@ -228,6 +252,9 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseFd(int fd);
+
+    [LibraryImport("libc", EntryPoint = "waitid", SetLastError = true)]
+    private static partial int WaitId(int idType, int id, [Out] byte[] info, int options);
 
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     private static partial int WaitPid(int pid, out int status, int options);
