@@ -31,6 +31,7 @@ internal static class RunCommand
         var label = new Option<string[]>("--label", "-l") { Description = "Label KEY=VALUE on the job (repeatable; filter with distctl list --label)", AllowMultipleArgumentsPerToken = false };
         var items = new Option<string[]>("--items") { Description = "One task per item, {} in the command replaced by it (else appended)", AllowMultipleArgumentsPerToken = true };
         var itemsFile = new Option<FileInfo?>("--items-file") { Description = "One task per line of this file (- for stdin), as --items" };
+        var allWorkers = new Option<bool>("--all-workers") { Description = "Run the command once on every worker of the pool alive now; output per worker" };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Never more than N of this job's tasks queued or running at once, across all workers" };
         var maxErrors = new Option<int?>("--max-errors") { Description = "After N failed tasks, the tasks not yet started are canceled" };
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
@@ -45,7 +46,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, argv,
         };
         run.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
@@ -64,6 +65,7 @@ internal static class RunCommand
                 IdempotencyKey = result.GetValue(idempotencyKey) ?? "",
                 MaxParallel = result.GetValue(maxParallel) is { } p ? (p > 0 ? p : throw new UsageException($"--max-parallel {p} must be at least 1")) : 0,
                 MaxErrors = result.GetValue(maxErrors) is { } e ? (e > 0 ? e : throw new UsageException($"--max-errors {e} must be at least 1")) : 0,
+                AllWorkers = result.GetValue(allWorkers),
             };
             foreach (var (key, value) in Pairs(result.GetValue(label), "--label"))
             {
@@ -71,6 +73,11 @@ internal static class RunCommand
             }
 
             var batch = ItemsOf(result);
+            if (batch is not null && job.AllWorkers)
+            {
+                throw new UsageException("--all-workers runs one command on every worker; it does not go with --items");
+            }
+
             if (batch is null)
             {
                 job.Tasks.Add(task);
@@ -88,9 +95,10 @@ internal static class RunCommand
                 return ExitCodes.Success;
             }
 
-            if (batch is not null)
+            if (batch is not null || job.AllWorkers)
             {
-                var prefixes = job.Tasks.Select(t => t.Item).ToList();
+                // Items (or, fanned out, worker ids) as the master stored them.
+                var prefixes = submitted.Job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList();
                 var ended = result.GetValue(group)
                     ? await JobWatcher.WatchGroupedAsync(master.Jobs, submitted.Job.Id, prefixes, cancellationToken).ConfigureAwait(false)
                     : await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, prefixes, cancellationToken).ConfigureAwait(false);
@@ -180,7 +188,7 @@ internal static class RunCommand
                 return [.. given];
             }
 
-            return result.GetValue(group) ? throw new UsageException("--group goes with --items or --items-file") : null;
+            return result.GetValue(group) && !result.GetValue(allWorkers) ? throw new UsageException("--group goes with --items, --items-file or --all-workers") : null;
         }
 
         CommandSpec CommandSpecOf(ParseResult result)

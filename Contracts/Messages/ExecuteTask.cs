@@ -14,4 +14,5 @@ public sealed record ExecuteTask(
     TimeSpan Timeout,
     HttpTask? Http = null,
     IReadOnlyDictionary<string, string>? Parameters = null,
-    int Dispatch = 1);
+    int Dispatch = 1,
+    string? TargetWorker = null);

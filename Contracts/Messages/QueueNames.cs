@@ -9,6 +9,9 @@ public static class QueueNames
     /// <summary>Where the broker puts task messages delivered more often than the delivery limit allows.</summary>
     public const string DeadTasks = "distexec.tasks.dead";
 
+    /// <summary>A worker's own queue (fan-out tasks addressed to it alone).</summary>
+    public static string Worker(string workerId) => $"distexec.worker.{workerId}";
+
     /// <summary>The task queue of a pool.</summary>
     public static string Tasks(string pool) => $"distexec.tasks.{pool}";
 }

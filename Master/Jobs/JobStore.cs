@@ -106,6 +106,7 @@ internal sealed class JobStore : IDisposable
         AddColumnIfMissing("tasks", "dispatch", "INTEGER NOT NULL DEFAULT 1");
         AddColumnIfMissing("tasks", "next_cause", "TEXT");
         AddColumnIfMissing("tasks", "held", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("tasks", "target_worker", "TEXT");
         AddColumnIfMissing("jobs", "max_parallel", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("jobs", "max_errors", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("attempts", "cause", "TEXT");
@@ -198,7 +199,8 @@ internal sealed class JobStore : IDisposable
             }
 
             using var insert = _writer.CreateCommand();
-            insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec, held) VALUES($id, $job, $idx, 1, $spec, $held)";
+            insert.CommandText = "INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker) VALUES($id, $job, $idx, 1, $spec, $held, $target)";
+            var target = insert.Parameters.Add("$target", SqliteType.Text);
             var id = insert.Parameters.Add("$id", SqliteType.Text);
             var held = insert.Parameters.Add("$held", SqliteType.Integer);
             insert.Parameters.AddWithValue("$job", Id(jobId));
@@ -209,6 +211,7 @@ internal sealed class JobStore : IDisposable
                 id.Value = Id(tasks[i].TaskId);
                 idx.Value = i;
                 held.Value = maxParallel > 0 && i >= maxParallel ? 1 : 0;
+                target.Value = tasks[i].Spec.Worker.Length == 0 ? DBNull.Value : tasks[i].Spec.Worker;
                 spec.Value = tasks[i].Spec.ToByteArray();
                 insert.ExecuteNonQuery();
             }
@@ -882,6 +885,53 @@ internal sealed class JobStore : IDisposable
         {
             // Unheld but unpublished: if the master stops before publishing, start-up recovery publishes it.
             Execute(_writer, "UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+        }
+
+        return released;
+    }
+
+    /// <summary>
+    /// A lost worker's fan-out tasks that it had not finished: they can run nowhere else, so they end Failed as
+    /// lost (never silently missing). Returns the tasks --max-parallel jobs may now release.
+    /// </summary>
+    public IReadOnlyList<PendingTask> FailTasksOfLostWorker(string workerId)
+    {
+        var released = new List<PendingTask>();
+        var jobs = new List<Guid>();
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            using (var query = _writer.CreateCommand())
+            {
+                query.CommandText = "SELECT DISTINCT job_id FROM tasks WHERE target_worker = $worker AND state IN (1, 2)";
+                query.Parameters.AddWithValue("$worker", workerId);
+                using var reader = query.ExecuteReader();
+                while (reader.Read())
+                {
+                    jobs.Add(Guid.Parse(reader.GetString(0)));
+                }
+            }
+
+            foreach (var job in jobs)
+            {
+                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE job_id = $job AND worker_id = $worker AND state = 2",
+                    ("$now", Now()), ("$reason", $"worker {workerId} lost"), ("$job", Id(job)), ("$worker", workerId));
+                Execute(_writer, """
+                    UPDATE tasks SET state = 4, held = 0, finished_at = $now,
+                        error = 'lost: worker ' || $worker || ' was lost before it finished its copy'
+                    WHERE job_id = $job AND target_worker = $worker AND state IN (1, 2)
+                    """, ("$now", Now()), ("$worker", workerId), ("$job", Id(job)));
+                Execute(_writer, "DELETE FROM retries WHERE job_id = $job AND task_id IN (SELECT id FROM tasks WHERE target_worker = $worker)", ("$job", Id(job)), ("$worker", workerId));
+                RefreshJobState(Id(job));
+                released.AddRange(ApplyJobLimits(job));
+            }
+
+            tx.Commit();
+        }
+
+        foreach (var job in jobs)
+        {
+            _signals.Notify(job);
         }
 
         return released;

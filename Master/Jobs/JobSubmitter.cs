@@ -1,5 +1,7 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
+using DistributedExecutor.Master.Workers;
+using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Telemetry;
 using MassTransit;
 
@@ -15,6 +17,7 @@ internal sealed partial class JobSubmitter(
     JobStore store,
     ITaskPublisher publisher,
     MasterOptions options,
+    WorkerRegistry registry,
     DistexecMetrics metrics,
     ILogger<JobSubmitter> logger)
 {
@@ -40,6 +43,16 @@ internal sealed partial class JobSubmitter(
         }
 
         var pool = spec!.Pool.Length == 0 ? "default" : spec.Pool;
+        if (Targets(spec, pool) is { } unreachable)
+        {
+            return SubmitResult.FailedPrecondition(unreachable);
+        }
+
+        if (spec.AllWorkers)
+        {
+            spec = FanOut(spec, pool);
+        }
+
         var key = spec.IdempotencyKey.Length == 0 ? null : spec.IdempotencyKey;
         if (key is not null && await ExistingAsync(key, cancellationToken).ConfigureAwait(false) is { } existing)
         {
@@ -109,6 +122,42 @@ internal sealed partial class JobSubmitter(
         span?.SetTag("distexec.job_id", job.Id);
         LogAccepted(jobId, tasks.Count, pool);
         return SubmitResult.Accepted(job);
+    }
+
+    /// <summary>Why a task addressed to one worker (fan-out) cannot be delivered, or null when all can.</summary>
+    private string? Targets(JobSpec spec, string pool)
+    {
+        var alive = registry.List(pool).Where(w => w.State == WorkerState.Alive).Select(w => w.WorkerId).ToHashSet(StringComparer.Ordinal);
+        if (spec.AllWorkers)
+        {
+            if (spec.Tasks.Count != 1 || spec.Tasks[0].Worker.Length > 0)
+            {
+                return "all_workers takes exactly one task, without a worker of its own";
+            }
+
+            return alive.Count == 0 ? $"no live worker in pool \"{pool}\" to fan out to" : null;
+        }
+
+        return spec.Tasks.FirstOrDefault(t => t.Worker.Length > 0 && !alive.Contains(t.Worker)) is { } task
+            ? $"worker \"{SpecText.Printable(task.Worker)}\" is not a live worker of pool \"{pool}\""
+            : null;
+    }
+
+    /// <summary>One copy of the task per live worker of the pool, each addressed to its worker (item = worker id).</summary>
+    private JobSpec FanOut(JobSpec spec, string pool)
+    {
+        var fanned = spec.Clone();
+        fanned.AllWorkers = false;
+        fanned.Tasks.Clear();
+        foreach (var worker in registry.List(pool).Where(w => w.State == WorkerState.Alive))
+        {
+            var task = spec.Tasks[0].Clone();
+            task.Worker = worker.WorkerId;
+            task.Item = worker.WorkerId;
+            fanned.Tasks.Add(task);
+        }
+
+        return fanned;
     }
 
     /// <summary>

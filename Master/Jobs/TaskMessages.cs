@@ -19,7 +19,7 @@ internal static class TaskMessages
     };
 
     public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout, int dispatch = 1) =>
-        ToExecuteTaskOnce(jobId, taskId, index, spec, defaultTimeout) with { Dispatch = dispatch };
+        ToExecuteTaskOnce(jobId, taskId, index, spec, defaultTimeout) with { Dispatch = dispatch, TargetWorker = spec.Worker.Length == 0 ? null : spec.Worker };
 
     private static ExecuteTask ToExecuteTaskOnce(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
     {

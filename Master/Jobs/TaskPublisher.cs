@@ -21,12 +21,17 @@ internal sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptio
 
     public async Task PublishAsync(string pool, IReadOnlyList<ExecuteTask> tasks, CancellationToken cancellationToken)
     {
-        var address = await AddressAsync(pool, cancellationToken).ConfigureAwait(false);
-        var endpoint = await bus.GetSendEndpoint(address).ConfigureAwait(false);
-        for (var start = 0; start < tasks.Count; start += SendWindow)
+        // Tasks for one worker (fan-out) go to that worker's own queue, through the exchange its endpoint made.
+        foreach (var group in tasks.GroupBy(t => t.TargetWorker))
         {
-            var window = tasks.Skip(start).Take(SendWindow).Select(t => endpoint.Send(t, cancellationToken));
-            await Task.WhenAll(window).ConfigureAwait(false);
+            var address = group.Key is { } worker
+                ? new Uri(options.RabbitMqUrl is null ? $"queue:{QueueNames.Worker(worker)}" : $"exchange:{QueueNames.Worker(worker)}")
+                : await AddressAsync(pool, cancellationToken).ConfigureAwait(false);
+            var endpoint = await bus.GetSendEndpoint(address).ConfigureAwait(false);
+            foreach (var window in group.Chunk(SendWindow))
+            {
+                await Task.WhenAll(window.Select(t => endpoint.Send(t, cancellationToken))).ConfigureAwait(false);
+            }
         }
     }
 

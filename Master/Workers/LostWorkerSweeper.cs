@@ -1,4 +1,5 @@
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Options;
 using DistributedExecutor.Worker.Telemetry;
 
 namespace DistributedExecutor.Master.Workers;
@@ -11,6 +12,8 @@ namespace DistributedExecutor.Master.Workers;
 internal sealed partial class LostWorkerSweeper(
     JobStore store,
     WorkerRegistry registry,
+    ITaskPublisher publisher,
+    MasterOptions options,
     DistexecMetrics metrics,
     TimeProvider time,
     ILogger<LostWorkerSweeper> logger) : BackgroundService
@@ -27,7 +30,21 @@ internal sealed partial class LostWorkerSweeper(
 
             try
             {
-                metrics.WorkersLost.Add(registry.NewlyLost().Count);
+                var lost = registry.NewlyLost();
+                metrics.WorkersLost.Add(lost.Count);
+                foreach (var worker in lost)
+                {
+                    // Its own queue has no other consumer: fan-out copies it had not finished end as lost.
+                    var released = store.FailTasksOfLostWorker(worker);
+                    if (released.Count > 0)
+                    {
+                        var timeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
+                        await publisher.PublishAsync(released[0].Pool,
+                            [.. released.Select(t => TaskMessages.ToExecuteTask(t.JobId, t.TaskId, t.Index, t.Spec, timeout, t.Dispatch))], stoppingToken).ConfigureAwait(false);
+                        store.MarkTasksPublished(released.Select(t => t.TaskId));
+                    }
+                }
+
                 foreach (var worker in store.WorkersWithRunningAttempts())
                 {
                     if (!registry.IsAlive(worker))

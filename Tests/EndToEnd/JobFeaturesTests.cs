@@ -198,6 +198,39 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task FanOut_ThreeWorkersOneKilled_TwoResultsAndOneLost()
+    {
+        await using var cluster = await Cluster.StartAsync(3);
+        var workers = cluster.Workers.Select(w => w.Name).Order(StringComparer.Ordinal).ToList();
+        var victim = cluster.Workers.Single(w => w.Name == workers[2]);
+
+        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest
+        {
+            Spec = new JobSpec { AllWorkers = true, Tasks = { Task("sh", "-c", "sleep 3; echo ran") } },
+        })).Job;
+        victim.Signal(9);
+        var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(60));
+
+        Assert.Equal(workers, done.Tasks.Select(t => t.Spec.Worker).Order(StringComparer.Ordinal));
+        Assert.Equal(TaskState.Failed, done.State);
+        var lost = Assert.Single(done.Tasks, t => t.State != TaskState.Succeeded);
+        Assert.Equal(workers[2], lost.Spec.Worker);
+        Assert.StartsWith($"lost: worker {workers[2]} was lost", lost.Error, StringComparison.Ordinal);
+        var output = await cluster.OutputAsync(job.Id);
+        Assert.All(done.Tasks.Where(t => t.State == TaskState.Succeeded), t =>
+        {
+            Assert.Equal(t.Spec.Worker, t.WorkerId);
+            Assert.Equal("ran\n", output[t.Index].Stdout);
+        });
+
+        // From distctl, on the two left: one line per worker, prefixed with its id.
+        var run = await cluster.DistctlAsync("run", "--wait", "--all-workers", "--", "echo", "hello");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(workers.Take(2).Select(w => $"[{w}] hello"), run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Contains("2 of 2 tasks succeeded", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Retention_FinishedJobsRemoved_RunningJobsKept()
     {
         // 0.0005 h = 1.8 s.

@@ -92,7 +92,8 @@ public sealed class JobSubmitterTests : IDisposable
         var workerOptions = new WorkerOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
         var executors = new ExecutorRegistry([new CommandExecutor(workerOptions, new CommandPolicy(workerOptions.Command), NullLogger<CommandExecutor>.Instance)]);
         var store = new JobStore(options, TimeProvider.System, new JobSignals());
-        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System)), store, _publisher, options, new DistributedExecutor.Worker.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);
+        var registry = new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System);
+        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, _publisher, options, registry, new DistributedExecutor.Worker.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);
         return (submitter, store);
     }
 

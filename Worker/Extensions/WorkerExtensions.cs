@@ -116,6 +116,26 @@ internal static class WorkerExtensions
             e.UseTaskQueueArguments(options.DeliveryLimit);
             e.ConfigureConsumer<ExecuteTaskConsumer>(context);
         });
+        if (options.WorkerAddress != "embedded")
+        {
+            // Fan-out tasks addressed to this worker alone. The queue outlives a restart (same WORKER_ID) but not a
+            // day without a consumer, so ids of pods long gone do not pile up on the broker.
+            cfg.ReceiveEndpoint(QueueNames.Worker(options.WorkerId), e =>
+            {
+                // One at a time: a fan-out task may take one slot beside a full pool load.
+                e.PrefetchCount = 1;
+                e.ConcurrentMessageLimit = 1;
+                e.ConfigureConsumeTopology = false;
+                e.UseTaskQueueArguments(options.DeliveryLimit);
+                if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    rabbit.SetQueueArgument("x-expires", (int)TimeSpan.FromDays(1).TotalMilliseconds);
+                }
+
+                e.ConfigureConsumer<ExecuteTaskConsumer>(context);
+            });
+        }
+
         cfg.ReceiveEndpoint(new TemporaryEndpointDefinition("distexec-cancel"), e =>
         {
             e.ConfigureConsumer<CancelTaskConsumer>(context);
