@@ -17,12 +17,6 @@ internal sealed class DeadTaskConsumer(JobStore store, WorkerOptions workerOptio
         var task = context.Message;
         var released = store.ApplyGaveUp(task.JobId, task.TaskId,
             $"gave up after {workerOptions.DeliveryLimit + 1} deliveries (TASK_DELIVERY_LIMIT={workerOptions.DeliveryLimit}): no worker finished it; the task may be killing its worker");
-        if (released.Count > 0)
-        {
-            var timeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
-            await publisher.PublishAsync(released[0].Pool, [.. released.Select(t => TaskMessages.ToExecuteTask(t.JobId, t.TaskId, t.Index, t.Spec, timeout, t.Dispatch))],
-                context.CancellationToken).ConfigureAwait(false);
-            store.MarkTasksPublished(released.Select(t => t.TaskId));
-        }
+        await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), context.CancellationToken).ConfigureAwait(false);
     }
 }

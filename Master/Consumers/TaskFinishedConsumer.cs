@@ -16,11 +16,7 @@ internal sealed class TaskFinishedConsumer(JobStore store, ITaskPublisher publis
             return;
         }
 
-        // Published before this event is acknowledged: if that fails, the event is retried, and start-up
-        // recovery publishes released tasks a crash left unpublished.
-        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
-        var messages = released.Select(t => TaskMessages.ToExecuteTask(t.JobId, t.TaskId, t.Index, t.Spec, defaultTimeout, t.Dispatch)).ToList();
-        await publisher.PublishAsync(released[0].Pool, messages, context.CancellationToken).ConfigureAwait(false);
-        store.MarkTasksPublished(released.Select(t => t.TaskId));
+        // Published before this event is acknowledged; start-up recovery publishes released tasks a crash left unpublished.
+        await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), context.CancellationToken).ConfigureAwait(false);
     }
 }

@@ -18,17 +18,14 @@ internal sealed partial class RetryScheduler(JobStore store, ITaskPublisher publ
         {
             try
             {
-                foreach (var group in store.DueRetries(256).GroupBy(r => r.Pool, StringComparer.Ordinal))
+                foreach (var retry in store.DueRetries(256))
                 {
-                    var messages = group.Select(r => TaskMessages.ToExecuteTask(r.JobId, r.TaskId, r.Index, r.Spec, defaultTimeout, r.Dispatch)).ToList();
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                     timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
-                    await publisher.PublishAsync(group.Key, messages, timeout.Token).ConfigureAwait(false);
-                    foreach (var retry in group)
-                    {
-                        store.MarkRetryPublished(retry.TaskId, retry.Dispatch);
-                        LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
-                    }
+                    await publisher.PublishAsync(retry.Pool, [TaskMessages.ToExecuteTask(retry.JobId, retry.TaskId, retry.Index, retry.Spec, defaultTimeout, retry.Dispatch)], timeout.Token)
+                        .ConfigureAwait(false);
+                    store.MarkRetryPublished(retry.TaskId, retry.Dispatch);
+                    LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
                 }
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)

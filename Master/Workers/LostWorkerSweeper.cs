@@ -36,13 +36,7 @@ internal sealed partial class LostWorkerSweeper(
                 {
                     // Its own queue has no other consumer: fan-out copies it had not finished end as lost.
                     var released = store.FailTasksOfLostWorker(worker);
-                    if (released.Count > 0)
-                    {
-                        var timeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
-                        await publisher.PublishAsync(released[0].Pool,
-                            [.. released.Select(t => TaskMessages.ToExecuteTask(t.JobId, t.TaskId, t.Index, t.Spec, timeout, t.Dispatch))], stoppingToken).ConfigureAwait(false);
-                        store.MarkTasksPublished(released.Select(t => t.TaskId));
-                    }
+                    await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), stoppingToken).ConfigureAwait(false);
                 }
 
                 foreach (var worker in store.WorkersWithRunningAttempts())
