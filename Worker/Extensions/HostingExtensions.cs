@@ -42,12 +42,12 @@ internal static class HostingExtensions
     public static void ListenGrpc(this IWebHostBuilder webHost, ListenAddress address, TlsOptions? tls) =>
         webHost.Listen(address, tls, HttpProtocols.Http2);
 
-    /// <summary>HTTP/1.1 and HTTP/2 (curl, browsers, Prometheus) on the HTTP address, over TLS when configured.</summary>
+    /// <summary>HTTP/1.1 (curl, browsers, Prometheus) on the HTTP address; with TLS, HTTP/2 too (negotiated by ALPN).</summary>
     public static void ListenHttp(this IWebHostBuilder webHost, ListenAddress? address, TlsOptions? tls)
     {
         if (address is not null)
         {
-            webHost.Listen(address, tls, HttpProtocols.Http1AndHttp2);
+            webHost.Listen(address, tls, tls is null ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2);
         }
     }
 

@@ -19,6 +19,10 @@ metadata:
   labels: {{- include "dx.labels" $root | nindent 4 }}
     app.kubernetes.io/component: worker
     distexec/pool: {{ $pool.name }}
+  annotations:
+    prometheus.io/scrape: "true"
+    prometheus.io/port: "8081"
+    prometheus.io/path: /metrics
 spec:
   securityContext: {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
   {{- if .job }}
@@ -34,6 +38,8 @@ spec:
       ports:
         - name: grpc
           containerPort: 50052
+        - name: http
+          containerPort: 8081
       env:
         {{- include "dx.commonEnv" $root | nindent 8 }}
         - name: WORKER_ID
@@ -41,6 +47,8 @@ spec:
             fieldRef: { fieldPath: metadata.name }
         - name: WORKER_ADDRESS
           value: ":50052"
+        - name: WORKER_HTTP_ADDRESS
+          value: ":8081"
         - name: MASTER_ADDRESS
           value: {{ printf "%s%s:%v" (ternary "https://" "" $root.Values.tls.enabled) (include "dx.masterHost" $root) $root.Values.master.port | quote }}
         - name: WORKER_TOKEN_FILE
