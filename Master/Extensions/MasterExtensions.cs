@@ -45,9 +45,17 @@ internal static class MasterExtensions
 
         // A pool once seen keeps reporting (0 when idle) instead of its series vanishing.
         var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+        // One store query per scrape serves both gauges (the exporter reads them one after the other).
+        (DateTime At, IReadOnlyDictionary<string, (long Queued, long Running)> Counts) last = (DateTime.MinValue, new Dictionary<string, (long, long)>());
         IEnumerable<(string Pool, long Queued, long Running)> Counts()
         {
-            var counts = store.PoolCounts();
+            var snapshot = last;
+            if (DateTime.UtcNow - snapshot.At > TimeSpan.FromMilliseconds(200))
+            {
+                last = snapshot = (DateTime.UtcNow, store.PoolCounts());
+            }
+
+            var counts = snapshot.Counts;
             foreach (var pool in counts.Keys.Concat(registry.AliveByPool().Keys))
             {
                 seen.TryAdd(pool, true);

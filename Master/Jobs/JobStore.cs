@@ -348,9 +348,8 @@ internal sealed class JobStore : IDisposable
                 var stale = dispatch < task.Dispatch
                     || (message.DeliveryCount <= 1 && (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
                         ("$task", Id(message.TaskId)), ("$dispatch", dispatch))! > 0);
-                var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(message.TaskId)))! + 1;
-                var cause = stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery");
-                InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, cause, dispatch);
+                var cause = InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt,
+                    number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
                 if (cause == "redelivery")
                 {
                     _metrics?.Redeliveries.Add(1);
@@ -782,9 +781,18 @@ internal sealed class JobStore : IDisposable
             }
         }
 
-        var userCanceled = Scalar(_writer, "SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", jobId)) is 1L;
+        TaskState previous;
+        bool userCanceled;
+        using (var query = _writer.CreateCommand())
+        {
+            query.CommandText = "SELECT state, cancel_requested FROM jobs WHERE id = $job";
+            query.Parameters.AddWithValue("$job", jobId);
+            using var reader = query.ExecuteReader();
+            reader.Read();
+            (previous, userCanceled) = ((TaskState)reader.GetInt32(0), reader.GetInt32(1) == 1);
+        }
+
         var next = TaskRules.DeriveJobState(counts, userCanceled);
-        var previous = (TaskState)(int)(long)Scalar(_writer, "SELECT state FROM jobs WHERE id = $job", ("$job", jobId))!;
         if (previous == next)
         {
             return;
@@ -803,17 +811,18 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    /// <summary>A new running attempt, numbered after the task's earlier ones.</summary>
-    private long InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, string? cause = null, int dispatch = 1)
+    /// <summary>A new running attempt, numbered after the task's earlier ones; returns its cause (chosen from its number).</summary>
+    private string? InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, Func<long, string>? causeOf = null, int dispatch = 1)
     {
         var number = (long)Scalar(_writer, "SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", Id(taskId)))! + 1;
+        var cause = causeOf?.Invoke(number);
         Execute(_writer, """
             INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
             VALUES($id, $task, $job, $number, $worker, 2, $started, $cause, $dispatch)
             """,
             ("$id", Id(attemptId)), ("$task", Id(taskId)), ("$job", Id(jobId)), ("$number", number),
             ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()), ("$cause", cause), ("$dispatch", dispatch));
-        return number;
+        return cause;
     }
 
     /// <summary>

@@ -127,6 +127,12 @@ internal sealed partial class JobSubmitter(
     /// <summary>Why a task addressed to one worker (fan-out) cannot be delivered, or null when all can.</summary>
     private string? Targets(JobSpec spec, string pool)
     {
+        if (!spec.AllWorkers && spec.Tasks.All(t => t.Worker.Length == 0))
+        {
+            // The usual job: any worker of the pool; no need to look at the registry.
+            return null;
+        }
+
         var alive = registry.List(pool).Where(w => w.State == WorkerState.Alive).Select(w => w.WorkerId).ToHashSet(StringComparer.Ordinal);
         if (spec.AllWorkers)
         {

@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace DistributedExecutor.Tests.Fixtures;
 
@@ -28,43 +24,40 @@ public sealed class HttpTarget : IAsyncDisposable
 
     public static async Task<HttpTarget> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
         HttpTarget? target = null;
-        app.Use(async (context, next) =>
+        var (app, port) = await LoopbackServer.StartAsync(app =>
         {
-            using var reader = new StreamReader(context.Request.Body);
-            var body = await reader.ReadToEndAsync();
-            var headers = string.Join("\n", context.Request.Headers.Select(h => $"{h.Key}: {h.Value}"));
-            target!.Seen.GetOrAdd(context.Request.Path.Value ?? "", _ => new()).Enqueue((DateTimeOffset.UtcNow, context.Request.Method, headers, body));
-            await next(context);
-        });
-        app.MapGet("/ok", () => "hello");
-        app.Map("/echo", (HttpContext c) => Results.Text($"{c.Request.Method} {c.Request.Headers["X-Test"]}"));
-        app.MapGet("/status/{code:int}", (int code) => Results.StatusCode(code));
-        app.MapGet("/big", () => Results.Bytes(new byte[5 * 1024 * 1024]));
-        app.MapGet("/retry/{key}", (string key, int failures, int after, HttpContext c) =>
-        {
-            var count = target!.Seen[$"/retry/{key}"].Count;
-            if (count <= failures)
+            app.Use(async (context, next) =>
             {
-                c.Response.Headers.RetryAfter = after.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return Results.StatusCode(503);
-            }
+                using var reader = new StreamReader(context.Request.Body);
+                var body = await reader.ReadToEndAsync();
+                var headers = string.Join("\n", context.Request.Headers.Select(h => $"{h.Key}: {h.Value}"));
+                target!.Seen.GetOrAdd(context.Request.Path.Value ?? "", _ => new()).Enqueue((DateTimeOffset.UtcNow, context.Request.Method, headers, body));
+                await next(context);
+            });
+            app.MapGet("/ok", () => "hello");
+            app.Map("/echo", (HttpContext c) => Results.Text($"{c.Request.Method} {c.Request.Headers["X-Test"]}"));
+            app.MapGet("/status/{code:int}", (int code) => Results.StatusCode(code));
+            app.MapGet("/big", () => Results.Bytes(new byte[5 * 1024 * 1024]));
+            app.MapGet("/retry/{key}", (string key, int failures, int after, HttpContext c) =>
+            {
+                var count = target!.Seen[$"/retry/{key}"].Count;
+                if (count <= failures)
+                {
+                    c.Response.Headers.RetryAfter = after.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    return Results.StatusCode(503);
+                }
 
-            return Results.Text($"after {count - 1} retries");
+                return Results.Text($"after {count - 1} retries");
+            });
+            app.MapGet("/redirect", (string to) => Results.Redirect(to));
+            app.MapGet("/slow", async (CancellationToken ct) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(60), ct);
+                return "late";
+            });
         });
-        app.MapGet("/redirect", (string to) => Results.Redirect(to));
-        app.MapGet("/slow", async (CancellationToken ct) =>
-        {
-            await Task.Delay(TimeSpan.FromSeconds(60), ct);
-            return "late";
-        });
-        await app.StartAsync();
-        var address = app.Urls.Single();
-        target = new HttpTarget(app, new Uri(address).Port);
+        target = new HttpTarget(app, port);
         return target;
     }
 

@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace DistributedExecutor.Tests.Fixtures;
 
@@ -30,21 +26,19 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public static async Task<OtlpReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
         OtlpReceiver? receiver = null;
-        app.MapPost("/v1/traces", async (HttpContext context) =>
+        var (app, port) = await LoopbackServer.StartAsync(app =>
         {
-            using var body = new MemoryStream();
-            await context.Request.Body.CopyToAsync(body);
-            receiver!.Read(body.ToArray());
-            return Results.Ok();
+            app.MapPost("/v1/traces", async (HttpContext context) =>
+            {
+                using var body = new MemoryStream();
+                await context.Request.Body.CopyToAsync(body);
+                receiver!.Read(body.ToArray());
+                return Results.Ok();
+            });
+            app.MapPost("/v1/metrics", () => Results.Ok());
         });
-        app.MapPost("/v1/metrics", () => Results.Ok());
-        await app.StartAsync();
-        receiver = new OtlpReceiver(app, new Uri(app.Urls.Single()).Port);
+        receiver = new OtlpReceiver(app, port);
         return receiver;
     }
 
