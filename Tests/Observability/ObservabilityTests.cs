@@ -74,9 +74,14 @@ public sealed partial class ObservabilityTests
         {
             var alive = await Http.GetAsync(new Uri(baseUri, "healthz"));
             Assert.Equal(HttpStatusCode.OK, alive.StatusCode);
-            var ready = await Http.GetAsync(new Uri(baseUri, "readyz"));
-            var text = await ready.Content.ReadAsStringAsync();
-            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            // Alive is at once; ready only once the process's bus has connected, which may follow the
+            // cluster's start by a moment (the worker's bus comes up after its HTTP port opens).
+            var (status, text) = await Eventually.Until(async () =>
+            {
+                using var ready = await Http.GetAsync(new Uri(baseUri, "readyz"));
+                return (ready.StatusCode, await ready.Content.ReadAsStringAsync());
+            }, r => r.StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(30), $"{baseUri}readyz answering 200");
+            Assert.Equal(HttpStatusCode.OK, status);
             Assert.Contains("masstransit-bus: Healthy", text, StringComparison.Ordinal);
             Assert.Contains("overall: Healthy", text, StringComparison.Ordinal);
         }
