@@ -14,7 +14,7 @@ internal static class CliErrors
         catch (RpcException ex)
         {
             var (code, text) = Describe(ex);
-            Console.Error.WriteLine($"distctl: {text}");
+            Console.Error.WriteLine(Formatting.Safe($"distctl: {text}"));
             return code;
         }
         catch (UsageException ex)

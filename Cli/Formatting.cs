@@ -49,6 +49,39 @@ internal static class Formatting
         _ => spec.ExecutorCase.ToString().ToLowerInvariant(),
     };
 
+    /// <summary>
+    /// Remote strings (errors, labels, ids, commands) as text that cannot drive the terminal: control characters
+    /// and bidirectional overrides become visible escapes (\x1b, \u202e). Task output is not passed through this.
+    /// </summary>
+    public static string Safe(string text)
+    {
+        if (!text.Any(NeedsEscape))
+        {
+            return text;
+        }
+
+        var builder = new System.Text.StringBuilder(text.Length + 16);
+        foreach (var c in text)
+        {
+            if (!NeedsEscape(c))
+            {
+                builder.Append(c);
+            }
+            else if (c < 0x100)
+            {
+                builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else
+            {
+                builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private static bool NeedsEscape(char c) => char.IsControl(c) || c is (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069');
+
     private static string Quote(string word) =>
         word.Length > 0 && word.All(c => char.IsLetterOrDigit(c) || "-_./=:,@%+".Contains(c)) ? word : "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 }

@@ -5,8 +5,11 @@ using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
 using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Extensions;
+using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 
+// Before anything secret is read: no other process (a task included) may read this one's memory or environment.
+ProcessPrivileges.MakeNonDumpable();
 var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = MasterOptions.Load(settings);
@@ -31,6 +34,21 @@ if (options.EmbeddedWorkers == 0)
     options.RabbitMqUrl ??= new Uri("amqp://guest:guest@localhost:5672/");
 }
 
+TaskIsolation? isolation = null;
+if (options.EmbeddedWorkers > 0)
+{
+    isolation = builder.Services.AddTaskIsolation(workerOptions, settings);
+    if (isolation is null)
+    {
+        foreach (var error in settings.Errors)
+        {
+            Console.Error.WriteLine($"master: {error}");
+        }
+
+        return 2;
+    }
+}
+
 builder.AddLogLevel();
 if (options.EmbeddedWorkers > 0)
 {
@@ -49,20 +67,31 @@ builder.Services.AddMasterBus(options, options.EmbeddedWorkers > 0 ? workerOptio
 builder.Services.AddGrpc(o =>
 {
     o.Interceptors.Add<TokenAuthInterceptor>();
-    o.MaxReceiveMessageSize = 64 * 1024 * 1024;
+    o.MaxReceiveMessageSize = options.MaxRequestBytes;
 }).AddJsonTranscoding();
 builder.Services.AddGrpcReflection();
 builder.Services.AddTelemetry(builder.Configuration, "distexec-master");
-builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+var health = builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+if (isolation is not null)
+{
+    health.AddTaskIsolationCheck(isolation);
+}
+builder.Services.AddSingleton<TokenAuthorizer>();
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress), options.Tls);
 builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
 
 var app = builder.Build();
+if (isolation is not null)
+{
+    app.Services.LogTaskIsolation(isolation);
+}
 if (!app.Services.ExecutorsLoad("master"))
 {
     return 2;
 }
 
+app.UseMiddleware<RequestGateMiddleware>();
 app.UseMiddleware<MalformedRequestMiddleware>();
 app.MapGrpcService<JobService>();
 app.MapGrpcService<WorkerControlService>();

@@ -1,9 +1,12 @@
 using DistributedExecutor.Worker.Executors.Plugins;
 using DistributedExecutor.Worker.Extensions;
+using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using MassTransit;
 
+// Before anything secret is read: no other process (a task included) may read this one's memory or environment.
+ProcessPrivileges.MakeNonDumpable();
 var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = WorkerOptions.Load(settings, requireMaster: true);
@@ -14,6 +17,17 @@ foreach (var problem in plugins.Problems)
     settings.Fail(problem);
 }
 if (settings.Errors.Count > 0)
+{
+    foreach (var error in settings.Errors)
+    {
+        Console.Error.WriteLine($"worker: {error}");
+    }
+
+    return 2;
+}
+
+var isolation = builder.Services.AddTaskIsolation(options, settings);
+if (isolation is null)
 {
     foreach (var error in settings.Errors)
     {
@@ -34,12 +48,13 @@ builder.Services.AddMassTransit(bus =>
     bus.UseTransport(options.RabbitMqUrl, $"distexec-worker-{options.WorkerId}", (context, cfg) => cfg.ConfigureWorkerEndpoints(context, options));
 });
 builder.Services.AddGrpc();
-builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy()).AddTaskIsolationCheck(isolation);
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress), options.Tls);
 builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
 builder.Services.AddTelemetry(builder.Configuration, "distexec-worker");
 
 var app = builder.Build();
+app.Services.LogTaskIsolation(isolation);
 if (!app.Services.ExecutorsLoad("worker"))
 {
     return 2;

@@ -43,11 +43,11 @@ internal static class ListCommand
 
             using var master = GlobalOptions.Connect(result);
             var reply = await master.Jobs.ListJobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-20}  LABELS");
+            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-20}  LABELS"));
             foreach (var job in reply.Jobs)
             {
                 var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
-                Console.Out.WriteLine($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-20}  {labels}");
+                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-20}  {labels}"));
             }
 
             return ExitCodes.Success;

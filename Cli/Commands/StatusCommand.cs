@@ -32,60 +32,60 @@ internal static class StatusCommand
     private static void Print(Job job)
     {
         var o = Console.Out;
-        o.WriteLine($"Job:       {job.Id}");
-        o.WriteLine($"State:     {Formatting.State(job.State)}");
-        o.WriteLine($"Pool:      {job.Pool}");
-        o.WriteLine($"Created:   {Formatting.Time(job.CreatedAt)}");
-        o.WriteLine($"Finished:  {Formatting.Time(job.FinishedAt)}");
+        o.WriteLine(Formatting.Safe($"Job:       {job.Id}"));
+        o.WriteLine(Formatting.Safe($"State:     {Formatting.State(job.State)}"));
+        o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
+        o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
+        o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
         if (job.Labels.Count > 0)
         {
-            o.WriteLine($"Labels:    {string.Join(", ", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"))}");
+            o.WriteLine(Formatting.Safe($"Labels:    {string.Join(", ", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"))}"));
         }
 
         if (job.IdempotencyKey.Length > 0)
         {
-            o.WriteLine($"Key:       {job.IdempotencyKey}");
+            o.WriteLine(Formatting.Safe($"Key:       {job.IdempotencyKey}"));
         }
 
-        o.WriteLine($"Tasks:     {string.Join(", ", job.Tasks.GroupBy(t => t.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Formatting.State(g.Key)}"))}");
+        o.WriteLine(Formatting.Safe($"Tasks:     {string.Join(", ", job.Tasks.GroupBy(t => t.State).OrderBy(g => g.Key).Select(g => $"{g.Count()} {Formatting.State(g.Key)}"))}"));
         var failed = job.Tasks.Where(t => t.State is TaskState.Failed or TaskState.TimedOut or TaskState.Canceled).ToList();
         if (failed.Count > 0)
         {
-            o.WriteLine($"Failed:    {string.Join(", ", failed.Select(t => t.Spec.Item.Length > 0 ? t.Spec.Item : $"task {t.Index}"))}");
+            o.WriteLine(Formatting.Safe($"Failed:    {string.Join(", ", failed.Select(t => t.Spec.Item.Length > 0 ? t.Spec.Item : $"task {t.Index}"))}"));
         }
 
         foreach (var task in job.Tasks)
         {
             o.WriteLine();
-            o.WriteLine($"Task {task.Index}:    {task.Id}");
-            o.WriteLine($"  Command:   {Formatting.Command(task.Spec)}");
+            o.WriteLine(Formatting.Safe($"Task {task.Index}:    {task.Id}"));
+            o.WriteLine(Formatting.Safe($"  Command:   {Formatting.Command(task.Spec)}"));
             if (task.Spec.Item.Length > 0)
             {
-                o.WriteLine($"  Item:      {task.Spec.Item}");
+                o.WriteLine(Formatting.Safe($"  Item:      {task.Spec.Item}"));
             }
 
-            o.WriteLine($"  State:     {Formatting.State(task.State)}");
-            o.WriteLine($"  Exit code: {(task.HasExitCode ? task.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}{(task.HasSignal ? $" (signal {task.Signal})" : "")}");
+            o.WriteLine(Formatting.Safe($"  State:     {Formatting.State(task.State)}"));
+            o.WriteLine(Formatting.Safe($"  Exit code: {(task.HasExitCode ? task.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}{(task.HasSignal ? $" (signal {task.Signal})" : "")}"));
             if (task.Error.Length > 0)
             {
-                o.WriteLine($"  Error:     {task.Error}");
+                o.WriteLine(Formatting.Safe($"  Error:     {task.Error}"));
             }
 
-            o.WriteLine($"  Worker:    {(task.WorkerId.Length > 0 ? task.WorkerId : "-")}");
-            o.WriteLine($"  Started:   {Formatting.Time(task.StartedAt)}");
-            o.WriteLine($"  Finished:  {Formatting.Time(task.FinishedAt)}");
+            o.WriteLine(Formatting.Safe($"  Worker:    {(task.WorkerId.Length > 0 ? task.WorkerId : "-")}"));
+            o.WriteLine(Formatting.Safe($"  Started:   {Formatting.Time(task.StartedAt)}"));
+            o.WriteLine(Formatting.Safe($"  Finished:  {Formatting.Time(task.FinishedAt)}"));
             if (task.Truncated)
             {
                 o.WriteLine("  Output:    truncated at the cap");
             }
 
-            o.WriteLine($"  Attempts:  {task.Attempts.Count}");
+            o.WriteLine(Formatting.Safe($"  Attempts:  {task.Attempts.Count}"));
             foreach (var attempt in task.Attempts)
             {
                 var exit = attempt.HasExitCode ? $" exit {attempt.ExitCode}" : "";
                 var error = attempt.Error.Length > 0 ? $" ({attempt.Error})" : "";
                 var cause = attempt.Cause.Length > 0 ? $" [{attempt.Cause}]" : "";
-                o.WriteLine($"    #{attempt.Number}{cause} {Formatting.State(attempt.State)}{exit} on {attempt.WorkerId}, {Formatting.Time(attempt.StartedAt)}, {Formatting.Duration(attempt.StartedAt, attempt.FinishedAt)}{error}");
+                o.WriteLine(Formatting.Safe($"    #{attempt.Number}{cause} {Formatting.State(attempt.State)}{exit} on {attempt.WorkerId}, {Formatting.Time(attempt.StartedAt)}, {Formatting.Duration(attempt.StartedAt, attempt.FinishedAt)}{error}"));
             }
         }
     }

@@ -13,12 +13,19 @@ internal static class WorkersCommand
         workers.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             using var master = GlobalOptions.Connect(result);
-            var reply = await master.Workers.ListWorkersAsync(new ListWorkersRequest { Pool = result.GetValue(pool) ?? "" }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine($"{"WORKER",-30}  {"STATE",-8}  {"POOL",-12}  {"RUNNING",7}  LAST HEARTBEAT");
-            foreach (var w in reply.Workers)
+            Console.Out.WriteLine(Formatting.Safe($"{"WORKER",-30}  {"STATE",-8}  {"POOL",-12}  {"RUNNING",7}  {"LAST HEARTBEAT",-23}  TASK ISOLATION"));
+            var request = new ListWorkersRequest { Pool = result.GetValue(pool) ?? "", PageSize = 1000 };
+            do
             {
-                Console.Out.WriteLine($"{w.WorkerId,-30}  {Formatting.State(w.State),-8}  {w.Pool,-12}  {$"{w.RunningTasks}/{w.Capacity}",7}  {Formatting.Time(w.LastHeartbeatAt)}");
+                var reply = await master.Workers.ListWorkersAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+                foreach (var w in reply.Workers)
+                {
+                    Console.Out.WriteLine(Formatting.Safe($"{w.WorkerId,-30}  {Formatting.State(w.State),-8}  {w.Pool,-12}  {$"{w.RunningTasks}/{w.Capacity}",7}  {Formatting.Time(w.LastHeartbeatAt),-23}  {(w.TaskIsolation.Length > 0 ? w.TaskIsolation : "-")}"));
+                }
+
+                request.PageToken = reply.NextPageToken;
             }
+            while (request.PageToken.Length > 0);
 
             return ExitCodes.Success;
         }));

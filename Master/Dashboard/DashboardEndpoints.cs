@@ -30,7 +30,8 @@ internal static class DashboardEndpoints
             app.MapGet(path, (HttpContext context) =>
             {
                 context.Response.Headers.CacheControl = "no-cache";
-                context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'";
+                context.Response.Headers["Content-Security-Policy"] = "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+                context.Response.Headers.XFrameOptions = "DENY";
                 context.Response.Headers.XContentTypeOptions = "nosniff";
                 return Results.Bytes(content, contentType);
             }).RequireHost(host);

@@ -47,6 +47,14 @@ internal sealed class MasterOptions
     /// <summary>JOB_RETENTION_HOURS: finished jobs and their output are removed this long after they end.</summary>
     public double JobRetentionHours { get; set; } = 168;
 
+    /// <summary>LOST_WORKER_RETENTION_SECONDS: a lost worker stays listed this long, then leaves the registry.</summary>
+    public int LostWorkerRetentionSeconds { get; set; } = 3600;
+
+    /// <summary>MAX_REQUEST_BYTES: the largest request body (gRPC message or JSON) the master reads; room for 100,000 small tasks.</summary>
+    public int MaxRequestBytes { get; set; } = DefaultMaxRequestBytes;
+
+    public const int DefaultMaxRequestBytes = 16 * 1024 * 1024;
+
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
@@ -63,8 +71,10 @@ internal sealed class MasterOptions
             DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
             MaxTaskTimeoutSeconds = settings.Int("MAX_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
             MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", 100_000, 1, 1_000_000),
-            ApiToken = settings.Secret("API_TOKEN"),
-            WorkerToken = settings.Secret("WORKER_TOKEN"),
+            ApiToken = settings.Token("API_TOKEN"),
+            WorkerToken = settings.Token("WORKER_TOKEN"),
+            LostWorkerRetentionSeconds = settings.Int("LOST_WORKER_RETENTION_SECONDS", 3600, 0, 30 * 86_400),
+            MaxRequestBytes = settings.Int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes, 64 * 1024, 1024 * 1024 * 1024),
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
             JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", 168, 0.0001, 24 * 365 * 100),

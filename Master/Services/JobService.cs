@@ -10,6 +10,9 @@ namespace DistributedExecutor.Master.Services;
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
 internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, WorkerRegistry registry, IBus bus) : V1.JobService.JobServiceBase
 {
+    /// <summary>Label filters ListJobs takes at once: each is a join, and a query joins at most 64 tables.</summary>
+    private const int MaxLabelFilters = 16;
+
     private const int OutputPage = 512;
     private const int MaxOutputLimit = 5000;
 
@@ -54,6 +57,11 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
             before = long.TryParse(request.PageToken, out var token) && token > 0
                 ? token
                 : throw RpcErrors.Invalid("page_token is not one this server issued");
+        }
+
+        if (request.Labels.Count > MaxLabelFilters)
+        {
+            throw RpcErrors.Invalid($"{request.Labels.Count} label filters: at most {MaxLabelFilters} at once");
         }
 
         foreach (var (key, value) in request.Labels)

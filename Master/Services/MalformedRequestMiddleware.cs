@@ -10,10 +10,8 @@ namespace DistributedExecutor.Master.Services;
 /// Without this, gRPC's own deserializer throws before any handler runs and the caller sees UNKNOWN
 /// ("Exception was thrown by handler"), which tells nobody what to fix.
 /// </summary>
-internal sealed class MalformedRequestMiddleware(RequestDelegate next)
+internal sealed class MalformedRequestMiddleware(RequestDelegate next, DistributedExecutor.Master.Options.MasterOptions options)
 {
-    private const int MaxCheckedBytes = 64 * 1024 * 1024;
-
     private static readonly Dictionary<string, MessageDescriptor> Inputs =
         new Google.Protobuf.Reflection.ServiceDescriptor[] { Contracts.V1.JobService.Descriptor, Contracts.V1.WorkerService.Descriptor }
             .SelectMany(s => s.Methods)
@@ -28,8 +26,8 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next)
             return;
         }
 
-        context.Request.EnableBuffering(bufferThreshold: 1024 * 1024, bufferLimit: MaxCheckedBytes + 5);
-        var problem = await CheckAsync(context.Request.Body, input, context.RequestAborted).ConfigureAwait(false);
+        context.Request.EnableBuffering(bufferThreshold: 1024 * 1024, bufferLimit: options.MaxRequestBytes + 5);
+        var problem = await CheckAsync(context.Request.Body, input, options.MaxRequestBytes, context.RequestAborted).ConfigureAwait(false);
         context.Request.Body.Position = 0;
         if (problem is null)
         {
@@ -44,7 +42,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next)
         context.Response.Headers["grpc-message"] = Uri.EscapeDataString(problem);
     }
 
-    private static async Task<string?> CheckAsync(Stream body, MessageDescriptor input, CancellationToken cancellationToken)
+    private static async Task<string?> CheckAsync(Stream body, MessageDescriptor input, int maxCheckedBytes, CancellationToken cancellationToken)
     {
         var header = new byte[5];
         var read = await body.ReadAtLeastAsync(header, 5, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
@@ -55,7 +53,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next)
         }
 
         var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1));
-        if (length > MaxCheckedBytes)
+        if (length > maxCheckedBytes)
         {
             return null;
         }

@@ -29,7 +29,17 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
             throw RpcErrors.Invalid("executors (at most 256 names of 1-63 characters) or address (at most 512 characters) out of bounds");
         }
 
-        registry.Register(request);
+        if (request.InstanceId.Length > 64 || request.TaskIsolation.Length > 1024)
+        {
+            throw RpcErrors.Invalid("instance_id (at most 64 characters) or task_isolation (at most 1024) out of bounds");
+        }
+
+        if (!registry.Register(request))
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists,
+                $"worker id \"{SpecText.Printable(request.WorkerId)}\" is held by another live worker process; give this one its own WORKER_ID (or wait {registry.Timeout.TotalSeconds:0}s after the other stops)"));
+        }
+
         return Task.FromResult(new RegisterWorkerResponse { HeartbeatInterval = Duration.FromTimeSpan(registry.Timeout / 3) });
     }
 
@@ -54,8 +64,38 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
 
     public override Task<ListWorkersResponse> ListWorkers(ListWorkersRequest request, ServerCallContext context)
     {
+        if (request.PageSize is < 0 or > MaxPageSize)
+        {
+            throw RpcErrors.Invalid($"page_size {request.PageSize} must be between 1 and {MaxPageSize} (0: {DefaultPageSize})");
+        }
+
+        (string, string)? after = null;
+        if (request.PageToken.Length > 0)
+        {
+            try
+            {
+                var parts = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(request.PageToken)).Split('\0');
+                after = parts.Length == 2 ? (parts[0], parts[1]) : throw new FormatException();
+            }
+            catch (FormatException)
+            {
+                throw RpcErrors.Invalid("page_token is not one this master gave out (pass next_page_token of the previous page)");
+            }
+        }
+
+        var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
+        var page = registry.List(request.Pool, after, size + 1);
         var response = new ListWorkersResponse();
-        response.Workers.AddRange(registry.List(request.Pool));
+        response.Workers.AddRange(page.Take(size));
+        if (page.Count > size)
+        {
+            var last = page[size - 1];
+            response.NextPageToken = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{last.Pool}\0{last.WorkerId}"));
+        }
+
         return Task.FromResult(response);
     }
+
+    private const int DefaultPageSize = 100;
+    private const int MaxPageSize = 1000;
 }

@@ -17,10 +17,39 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
 
     public TimeSpan Timeout => TimeSpan.FromSeconds(options.HeartbeatTimeoutSeconds);
 
-    public void Register(RegisterWorkerRequest request)
+    /// <summary>How long a lost worker stays listed before it is forgotten.</summary>
+    public TimeSpan ForgetAfter => TimeSpan.FromSeconds(options.LostWorkerRetentionSeconds);
+
+    /// <summary>
+    /// Records a registration; false when the id belongs to another live process (a worker id is bound to the
+    /// instance that registered it until that one has been silent for the heartbeat timeout).
+    /// </summary>
+    public bool Register(RegisterWorkerRequest request)
     {
         var now = time.GetUtcNow();
-        _workers[request.WorkerId] = new Entry(request.Clone(), now, now, 0, false, false);
+        var entry = new Entry(request.Clone(), now, now, 0, false, false);
+        while (true)
+        {
+            if (!_workers.TryGetValue(request.WorkerId, out var existing))
+            {
+                if (_workers.TryAdd(request.WorkerId, entry))
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (existing.Registration.InstanceId != request.InstanceId && now - existing.LastHeartbeat <= Timeout)
+            {
+                return false;
+            }
+
+            if (_workers.TryUpdate(request.WorkerId, entry, existing))
+            {
+                return true;
+            }
+        }
     }
 
     /// <summary>False when the worker is unknown (it should register again).</summary>
@@ -29,6 +58,12 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
         var now = time.GetUtcNow();
         while (_workers.TryGetValue(request.WorkerId, out var entry))
         {
+            if (entry.Registration.InstanceId != request.InstanceId)
+            {
+                // Not the process that holds this id: it should register (and is refused while the holder lives).
+                return false;
+            }
+
             var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining, LostReported = false };
             if (_workers.TryUpdate(request.WorkerId, updated, entry))
             {
@@ -57,6 +92,13 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
         var lost = new List<string>();
         foreach (var (id, entry) in _workers)
         {
+            if (entry.LostReported && now - entry.LastHeartbeat > Timeout + ForgetAfter)
+            {
+                // Lost long enough: forget it, so registrations of workers long gone do not pile up.
+                _workers.TryRemove(new KeyValuePair<string, Entry>(id, entry));
+                continue;
+            }
+
             if (!entry.LostReported && now - entry.LastHeartbeat > Timeout && _workers.TryUpdate(id, entry with { LostReported = true }, entry))
             {
                 lost.Add(id);
@@ -76,13 +118,18 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
             .ToDictionary(g => g.Key, g => (g.Count(), g.Sum(e => e.Registration.Capacity)), StringComparer.Ordinal);
     }
 
-    public IReadOnlyList<WorkerInfo> List(string? pool)
+    /// <summary>Workers ordered by pool then id, after <paramref name="after"/> (the last one of the previous page), at most <paramref name="limit"/>.</summary>
+    public IReadOnlyList<WorkerInfo> List(string? pool, (string Pool, string WorkerId)? after = null, int limit = int.MaxValue)
     {
         var now = time.GetUtcNow();
         return _workers.Values
             .Where(e => string.IsNullOrEmpty(pool) || e.Registration.Pool == pool)
+            .Where(e => after is not { } a
+                || string.CompareOrdinal(e.Registration.Pool, a.Pool) > 0
+                || (e.Registration.Pool == a.Pool && string.CompareOrdinal(e.Registration.WorkerId, a.WorkerId) > 0))
             .OrderBy(e => e.Registration.Pool, StringComparer.Ordinal)
             .ThenBy(e => e.Registration.WorkerId, StringComparer.Ordinal)
+            .Take(limit)
             .Select(e =>
             {
                 var info = new WorkerInfo
@@ -95,6 +142,7 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
                     RegisteredAt = Timestamp.FromDateTimeOffset(e.RegisteredAt),
                     LastHeartbeatAt = Timestamp.FromDateTimeOffset(e.LastHeartbeat),
                     State = now - e.LastHeartbeat > Timeout ? WorkerState.Lost : e.Draining ? WorkerState.Draining : WorkerState.Alive,
+                    TaskIsolation = e.Registration.TaskIsolation,
                 };
                 info.Executors.AddRange(e.Registration.Executors);
                 return info;

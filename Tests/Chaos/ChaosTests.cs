@@ -131,7 +131,9 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
     public async Task PoisonTask_KillsEveryWorkerThatTakesIt_FailsAfterDeliveryLimit()
     {
         var rounds = ChaosReport.Size(1, 3);
-        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string>(Settings) { ["TASK_DELIVERY_LIMIT"] = "2" }, pool: "live", broker: chaos.Broker);
+        // TASK_USER=inherit: a task of its own user cannot signal its worker (HostileTaskTests proves it), so here
+        // it runs as the worker's user to play a task that crashes its worker every time (as an OOM kill would).
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string>(Settings) { ["TASK_DELIVERY_LIMIT"] = "2", ["TASK_USER"] = "inherit" }, pool: "live", broker: chaos.Broker);
         var run = new ChaosRun(cluster, "5 poison task", rounds);
         for (var round = 0; round < rounds; round++)
         {

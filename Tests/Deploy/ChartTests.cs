@@ -13,6 +13,7 @@ public sealed class ChartTests
     {
         ["defaults"] = "",
         ["keda off"] = "keda: { enabled: false }\n",
+        ["tasks share the worker's uid"] = "taskIsolation: { enabled: false }\n",
         ["scaled job"] = """
             pools:
               - { name: default, maxConcurrentTasks: 10 }
@@ -112,7 +113,31 @@ public sealed class ChartTests
 
         foreach (var (name, spec) in PodSpecs(documents))
         {
-            Assert.Equal("true", spec.Text("securityContext", "runAsNonRoot"));
+            // No Kubernetes API token where tasks (or the master) run.
+            Assert.Equal("false", spec.Text("automountServiceAccountToken"));
+            var isolatingWorker = spec.Text("securityContext", "runAsUser") == "0";
+            if (isolatingWorker)
+            {
+                // Root only to switch tasks to their own user: every capability dropped but SETUID, SETGID, KILL.
+                Assert.DoesNotContain("StatefulSet", name, StringComparison.Ordinal);
+                var container = spec.Items("containers").Single();
+                Assert.Equal(["ALL"], container.Items("securityContext", "capabilities", "drop").Select(n => ((YamlScalarNode)n).Value!));
+                Assert.Equal(["KILL", "SETGID", "SETUID"], container.Items("securityContext", "capabilities", "add").Select(n => ((YamlScalarNode)n).Value!).Order(StringComparer.Ordinal));
+                var env = Yaml.EnvOf(spec).ToDictionary(e => e.Name, e => e.Value);
+                Assert.NotEqual("inherit", env["TASK_USER"]);
+                Assert.NotEqual("0", env["TASK_USER"]!.Split(':')[0]);
+            }
+            else
+            {
+                Assert.Equal("true", spec.Text("securityContext", "runAsNonRoot"));
+            }
+
+            foreach (var volume in spec.Items("volumes").Where(v => v.At("secret") is not null))
+            {
+                // Secret files readable by the process's own user only (a task runs as another).
+                Assert.Contains(volume.Text("secret", "defaultMode"), new[] { "0400", "256" });
+            }
+
             foreach (var container in spec.Items("containers"))
             {
                 Assert.True(container.Text("securityContext", "allowPrivilegeEscalation") == "false", name);

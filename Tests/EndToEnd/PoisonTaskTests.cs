@@ -11,7 +11,9 @@ public sealed class PoisonTaskTests
     [Fact]
     public async Task TaskKillingItsWorker_FailsAfterDeliveryLimitWithReason()
     {
-        await using var cluster = await Cluster.StartAsync(workers: 0, new Dictionary<string, string> { ["TASK_DELIVERY_LIMIT"] = "1" });
+        // TASK_USER=inherit: a task of its own user cannot signal its worker (HostileTaskTests proves that), so
+        // here it runs as the worker's user to play a task that crashes its worker (as an OOM kill would).
+        await using var cluster = await Cluster.StartAsync(workers: 0, new Dictionary<string, string> { ["TASK_DELIVERY_LIMIT"] = "1", ["TASK_USER"] = "inherit" });
         var spec = new JobSpec();
         spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", "kill -9 $PPID" } } });
         var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;

@@ -150,7 +150,7 @@ public sealed class CommandExecutorTests
         Convert.ToUInt64(status.Split('\n').Single(l => l.StartsWith(field + ":", StringComparison.Ordinal)).Split('\t')[1], 16);
 
     private static CommandExecutor Executor(CommandExecutorOptions? policy = null) =>
-        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), NullLogger<CommandExecutor>.Instance);
+        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
 
     private static ExecuteTask Task(string program, params string[] args) =>
         new(Guid.NewGuid(), Guid.NewGuid(), 0, "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));

@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using Grpc.Core;
@@ -15,8 +16,12 @@ internal sealed partial class MasterLinkService(
     WorkerNodes nodes,
     WorkerOptions options,
     ExecutorRegistry executors,
+    TaskIsolation isolation,
     ILogger<MasterLinkService> logger) : BackgroundService
 {
+    /// <summary>This process's instance: the master binds each of its worker ids to it while it is alive.</summary>
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var registered = new HashSet<string>();
@@ -35,7 +40,7 @@ internal sealed partial class MasterLinkService(
                     }
 
                     var reply = await client.HeartbeatAsync(
-                        new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = node.Draining },
+                        new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = node.Draining, InstanceId = _instance },
                         cancellationToken: stoppingToken).ConfigureAwait(false);
                     if (!reply.Known)
                     {
@@ -77,7 +82,7 @@ internal sealed partial class MasterLinkService(
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                 await client.HeartbeatAsync(
-                    new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true },
+                    new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true, InstanceId = _instance },
                     cancellationToken: cts.Token).ConfigureAwait(false);
             }
             catch (RpcException)
@@ -94,6 +99,8 @@ internal sealed partial class MasterLinkService(
             Pool = options.Pool,
             Capacity = node.Capacity,
             Address = options.WorkerAddress,
+            InstanceId = _instance,
+            TaskIsolation = isolation.Description,
         };
         request.Executors.AddRange(executors.Names);
         await client.RegisterWorkerAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -9,6 +9,7 @@ using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Executors.Http;
 using DistributedExecutor.Worker.Executors.Plugins;
+using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using Grpc.Core;
@@ -63,6 +64,8 @@ internal static class WorkerExtensions
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(new CommandPolicy(options.Command));
+        // A process that runs tasks registered its own (AddTaskIsolation) before this.
+        services.TryAddSingleton(TaskIsolation.ValidationOnly);
         services.AddSingleton(new AddressPolicy(options.Http));
         services.TryAddSingleton<RunningTasks>();
         if (options.Command.Enabled)

@@ -10,6 +10,13 @@ namespace DistributedExecutor.Worker.Options;
 internal sealed class SettingsReader(IConfiguration configuration)
 {
     private readonly List<string> _errors = [];
+    private readonly List<(string Setting, string Path)> _secretFiles = [];
+
+    /// <summary>The files secrets were read from (KEY_FILE settings, the TLS key), so start-up can check who may read them.</summary>
+    public IReadOnlyList<(string Setting, string Path)> SecretFiles => [.. _secretFiles.Distinct()];
+
+    /// <summary>Records that <paramref name="path"/> (setting <paramref name="setting"/>) holds a secret.</summary>
+    public void MarkSecretFile(string setting, string path) => _secretFiles.Add((setting, Path.GetFullPath(path)));
 
     /// <summary>Every problem once (master and embedded workers read some settings both).</summary>
     public IReadOnlyList<string> Errors => [.. _errors.Distinct(StringComparer.Ordinal)];
@@ -42,6 +49,7 @@ internal sealed class SettingsReader(IConfiguration configuration)
             return direct;
         }
 
+        MarkSecretFile(key + "_FILE", file);
         try
         {
             var value = File.ReadAllText(file).Trim();
@@ -58,6 +66,22 @@ internal sealed class SettingsReader(IConfiguration configuration)
             _errors.Add($"{key}_FILE={file} cannot be read: {ex.Message}");
             return null;
         }
+    }
+
+    /// <summary>The fewest characters a token may have: shorter ones are guessable.</summary>
+    public const int MinimumTokenLength = 16;
+
+    /// <summary>A bearer token (<see cref="Secret"/>) of at least <see cref="MinimumTokenLength"/> characters.</summary>
+    public string? Token(string key)
+    {
+        var token = Secret(key);
+        if (token is not null && token.Length < MinimumTokenLength)
+        {
+            _errors.Add($"{key} is too short ({token.Length} characters): use at least {MinimumTokenLength} random characters (for example: openssl rand -hex 24)");
+            return null;
+        }
+
+        return token;
     }
 
     /// <summary>A path that must name an existing file, when set.</summary>

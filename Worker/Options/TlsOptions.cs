@@ -22,6 +22,11 @@ internal sealed record TlsOptions(string CertFile, string KeyFile)
 
         var cert = settings.ExistingFile("TLS_CERT_FILE");
         var key = settings.ExistingFile("TLS_KEY_FILE");
+        if (key is not null)
+        {
+            settings.MarkSecretFile("TLS_KEY_FILE", key);
+        }
+
         if (cert is null || key is null)
         {
             return null;

@@ -1,3 +1,4 @@
+using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Executors.Http;
 
 namespace DistributedExecutor.Worker.Options;
@@ -50,6 +51,9 @@ internal sealed class WorkerOptions
     /// <summary>TASK_DELIVERY_LIMIT: deliveries of one task message before the broker gives up on it.</summary>
     public int DeliveryLimit { get; set; } = 5;
 
+    /// <summary>TASK_USER: the user tasks run as (name, uid or uid:gid; "inherit": the worker's own). Unset: nobody when root, else the worker's own.</summary>
+    public string? TaskUser { get; set; }
+
     public CommandExecutorOptions Command { get; set; } = new();
 
     public HttpExecutorOptions Http { get; set; } = new();
@@ -74,16 +78,24 @@ internal sealed class WorkerOptions
             KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", 5, 0, 3_600),
             OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", 10 * 1024 * 1024, 1024, 1L << 34),
             HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", 3, 1, 3_600),
-            ApiToken = settings.Secret("WORKER_TOKEN") ?? settings.Secret("API_TOKEN"),
+            ApiToken = settings.Token("WORKER_TOKEN") ?? settings.Token("API_TOKEN"),
             MasterCaCertFile = settings.ExistingFile("MASTER_CA_CERT_FILE"),
             Tls = TlsOptions.Load(settings),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
             DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
+            TaskUser = settings.OptionalString("TASK_USER"),
             Command = new CommandExecutorOptions
             {
                 Enabled = settings.Bool("EXECUTOR_COMMAND_ENABLED", true),
                 Allowed = settings.List("EXECUTOR_COMMAND_ALLOWED"),
                 Blocked = settings.List("EXECUTOR_COMMAND_BLOCKED"),
+                EnvAllowed = settings.OptionalString("EXECUTOR_COMMAND_ENV_ALLOWED") is null ? null : settings.List("EXECUTOR_COMMAND_ENV_ALLOWED"),
+                EnvBlocked = settings.OptionalString("EXECUTOR_COMMAND_ENV_BLOCKED") switch
+                {
+                    null => null,
+                    var v when v.Equals("none", StringComparison.OrdinalIgnoreCase) => [],
+                    _ => settings.List("EXECUTOR_COMMAND_ENV_BLOCKED"),
+                },
             },
             Http = new HttpExecutorOptions
             {
@@ -94,6 +106,12 @@ internal sealed class WorkerOptions
             PluginsDirectory = settings.OptionalString("EXECUTOR_PLUGINS_DIR"),
             IdleExitSeconds = settings.Int("WORKER_IDLE_EXIT_SECONDS", 0, 0, 86_400),
         };
+
+        foreach (var problem in EnvironmentPolicy.Problems("EXECUTOR_COMMAND_ENV_ALLOWED", options.Command.EnvAllowed)
+            .Concat(EnvironmentPolicy.Problems("EXECUTOR_COMMAND_ENV_BLOCKED", options.Command.EnvBlocked)))
+        {
+            settings.Fail(problem);
+        }
 
         foreach (var problem in AddressPolicy.Problems("EXECUTOR_HTTP_ALLOWED", options.Http.Allowed).Concat(AddressPolicy.Problems("EXECUTOR_HTTP_BLOCKED", options.Http.Blocked)))
         {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DistributedExecutor.Worker.Isolation;
 
 namespace DistributedExecutor.Worker.Running;
 
@@ -55,32 +56,17 @@ internal sealed class RunningTasks(TimeProvider time)
     }
 
     /// <summary>
-    /// Attaches a process group to the attempt started in this async flow (by <see cref="Start"/>), so that
+    /// Attaches a task's containment to the attempt started in this async flow (by <see cref="Start"/>), so that
     /// <see cref="Registration.KillNow"/> reaches exactly that run, never a later attempt of the same task that
-    /// may already be running here.
+    /// may already be running here. Null detaches it (before its leader is reaped).
     /// </summary>
-    public static void TrackProcessGroup(int groupId)
+    public static void TrackContainment(TaskContainment? containment)
     {
         if (CurrentAttempt.Value is { } entry)
         {
             lock (entry.Gate)
             {
-                entry.ProcessGroup = groupId;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Detaches the process group before its leader is reaped: once reaped, its pid (and group id) may belong to
-    /// an unrelated process, which a late KillNow must never reach.
-    /// </summary>
-    public static void UntrackProcessGroup()
-    {
-        if (CurrentAttempt.Value is { } entry)
-        {
-            lock (entry.Gate)
-            {
-                entry.ProcessGroup = 0;
+                entry.Containment = containment;
             }
         }
     }
@@ -88,7 +74,7 @@ internal sealed class RunningTasks(TimeProvider time)
     internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation)
     {
         public readonly Lock Gate = new();
-        public int ProcessGroup;
+        public TaskContainment? Containment;
     }
 
     public sealed class Registration : IDisposable
@@ -107,14 +93,20 @@ internal sealed class RunningTasks(TimeProvider time)
         public CancellationToken Canceled => _entry.Cancellation.Token;
 
         /// <summary>
-        /// SIGKILLs this attempt's process group at once, without the TERM grace: for when its message is already
+        /// SIGKILLs every process of this attempt at once, without the TERM grace: for when its message is already
         /// back in the queue (the broker connection is gone), so every moment it keeps running it may run twice.
         /// </summary>
         public bool KillNow()
         {
             lock (_entry.Gate)
             {
-                return _entry.ProcessGroup > 1 && Executors.Command.ProcessGroup.Signal(_entry.ProcessGroup, Executors.Command.ProcessGroup.SigKill);
+                if (_entry.Containment is not { } containment)
+                {
+                    return false;
+                }
+
+                containment.KillAll();
+                return true;
             }
         }
 

@@ -1,18 +1,23 @@
 using DistributedExecutor.Contracts.Executors;
 using System.Buffers;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 
 namespace DistributedExecutor.Worker.Executors.Command;
 
 /// <summary>
-/// Runs a program with an argv (never a shell) in its own process group, with a minimal environment.
-/// Timeout and cancel send TERM to the group, then KILL after the grace period.
+/// Runs a program with an argv (never a shell) through the task launcher (as the task user, contained: see
+/// <see cref="TaskIsolation"/>), with a minimal environment. Timeout and cancel send TERM to every process of
+/// the task, then KILL after the grace period.
 /// </summary>
-internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy policy, ILogger<CommandExecutor> logger) : ITaskExecutor
+internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy policy, TaskIsolation isolation, ILogger<CommandExecutor> logger) : ITaskExecutor
 {
     public const string ExecutorName = "command";
+
+    /// <summary>How long processes and pipes may linger after the task's processes were KILLed.</summary>
+    private static readonly TimeSpan LeftoverWait = TimeSpan.FromSeconds(1);
 
     public string Name => ExecutorName;
 
@@ -27,6 +32,11 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         if (problems.Count > 0)
         {
             return new SpecVerdict(problems, null);
+        }
+
+        if (policy.CheckEnvironment(spec.Env) is { } envDenied)
+        {
+            return SpecVerdict.Deny(envDenied);
         }
 
         var pathVariable = spec.Env.GetValueOrDefault("PATH") ?? ExecutableResolver.DefaultPath;
@@ -51,6 +61,11 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             return TaskRunResult.CouldNotStart($"working directory {workingDir} does not exist");
         }
 
+        if (policy.CheckEnvironment(spec.Env) is { } envDenied)
+        {
+            return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {envDenied}");
+        }
+
         var environment = BuildEnvironment(spec);
         if (!ExecutableResolver.TryResolve(spec.Program, environment["PATH"], workingDir, out var realPath, out var resolveError))
         {
@@ -62,10 +77,11 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {denied}");
         }
 
+        using var containment = isolation.Contain();
         SpawnedProcess process;
         try
         {
-            process = SpawnedProcess.Start(realPath, spec.Args, environment, workingDir);
+            process = SpawnedProcess.Start(isolation.LauncherPath, containment.LauncherArguments(realPath, spec.Args), environment, workingDir, statusPipe: true);
         }
         catch (SpawnException ex)
         {
@@ -73,10 +89,11 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         }
 
         using var _ = process;
-        var pid = process.Pid;
-        RunningTasks.TrackProcessGroup(pid);
-        var stdout = PumpAsync(process.Stdout, OutputStreamKind.Stdout, output);
-        var stderr = PumpAsync(process.Stderr, OutputStreamKind.Stderr, output);
+        containment.Attach(process.Pid);
+        RunningTasks.TrackContainment(containment);
+        using var abandonPipes = new CancellationTokenSource();
+        var stdout = PumpAsync(process.Stdout, OutputStreamKind.Stdout, output, abandonPipes.Token);
+        var stderr = PumpAsync(process.Stderr, OutputStreamKind.Stderr, output, abandonPipes.Token);
 
         using var timeout = new CancellationTokenSource(task.Timeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -90,17 +107,33 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             stoppedBy = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
                 ? TaskOutcome.TimedOut
                 : TaskOutcome.Canceled;
-            await StopAsync(process).ConfigureAwait(false);
+            await StopAsync(process, containment).ConfigureAwait(false);
         }
 
-        // Whatever the leader did, nothing of the task outlives it: background children still in the group
-        // would otherwise hold the pipes open (and run unaccounted). The leader is not reaped yet, so the
-        // group id is still this task's.
-        ProcessGroup.Signal(pid, ProcessGroup.SigKill);
-        await Task.WhenAll(stdout, stderr).ConfigureAwait(false);
+        // Whatever the leader did, nothing of the task outlives it: processes it left behind (in its group, in a
+        // session of their own, daemonized) would otherwise hold the pipes open and run unaccounted. The leader
+        // is not reaped yet, so its pid and group id are still this task's.
+        containment.KillAll();
+        if (!await containment.WaitEmptyAsync(LeftoverWait).ConfigureAwait(false))
+        {
+            logger.LogWarning("Processes of task {TaskId} were still alive {Wait}s after KILL", task.TaskId, LeftoverWait.TotalSeconds);
+        }
 
+        // The pipes close when the last process holding them dies; a wait on them is bounded all the same (a
+        // process outside the task may have been handed a copy), then our ends are closed.
+        var pumps = Task.WhenAll(stdout, stderr);
+        if (await Task.WhenAny(pumps, Task.Delay(LeftoverWait, CancellationToken.None)).ConfigureAwait(false) != pumps)
+        {
+            await abandonPipes.CancelAsync().ConfigureAwait(false);
+            process.Stdout.Dispose();
+            process.Stderr.Dispose();
+            logger.LogWarning("Output pipes of task {TaskId} were still open {Wait}s after its processes ended; closed them", task.TaskId, LeftoverWait.TotalSeconds);
+        }
+
+        await pumps.ConfigureAwait(false);
         var exitCode = await process.Exited.ConfigureAwait(false);
-        RunningTasks.UntrackProcessGroup();
+        RunningTasks.TrackContainment(null);
+        containment.Detach();
         process.Reap();
         if (stoppedBy is { } outcome)
         {
@@ -125,7 +158,7 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         var environment = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["PATH"] = ExecutableResolver.DefaultPath,
-            ["HOME"] = Environment.GetEnvironmentVariable("HOME") ?? "/",
+            ["HOME"] = isolation.User?.Home ?? Environment.GetEnvironmentVariable("HOME") ?? "/",
             ["LANG"] = Environment.GetEnvironmentVariable("LANG") ?? "C.UTF-8",
         };
         foreach (var (key, value) in spec.Env)
@@ -136,9 +169,9 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         return environment;
     }
 
-    private async Task StopAsync(SpawnedProcess process)
+    private async Task StopAsync(SpawnedProcess process, TaskContainment containment)
     {
-        ProcessGroup.Signal(process.Pid, ProcessGroup.SigTerm);
+        containment.Terminate();
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(options.KillGraceSeconds));
         try
         {
@@ -149,20 +182,24 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
             logger.LogDebug("Task process {Pid} ignored TERM for {Grace}s; killing its group", process.Pid, options.KillGraceSeconds);
         }
 
-        ProcessGroup.Signal(process.Pid, ProcessGroup.SigKill);
+        containment.KillAll();
         await process.Exited.ConfigureAwait(false);
     }
 
-    private static async Task PumpAsync(Stream stream, OutputStreamKind kind, IOutputSink output)
+    private static async Task PumpAsync(Stream stream, OutputStreamKind kind, IOutputSink output, CancellationToken abandon)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try
         {
             int read;
-            while ((read = await stream.ReadAsync(buffer, CancellationToken.None).ConfigureAwait(false)) > 0)
+            while ((read = await stream.ReadAsync(buffer, abandon).ConfigureAwait(false)) > 0)
             {
                 await output.WriteAsync(kind, buffer.AsMemory(0, read)).ConfigureAwait(false);
             }
+        }
+        catch (Exception ex) when (abandon.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or IOException)
+        {
+            // Abandoned: something outside the task still held the pipe after every process of the task had ended.
         }
         finally
         {

@@ -24,7 +24,13 @@ internal sealed class CommandPolicy
         }
 
         HasAllowList = options.Allowed.Count > 0;
+        _environment = new EnvironmentPolicy(options);
     }
+
+    private readonly EnvironmentPolicy _environment;
+
+    /// <summary>Null when the task's env may be set as given, else the reason it may not.</summary>
+    public string? CheckEnvironment(IReadOnlyDictionary<string, string> environment) => _environment.Check(environment);
 
     public bool Enabled { get; }
 

@@ -22,6 +22,7 @@ internal sealed partial class SpawnedProcess : IDisposable
     private const int WExited = 4;
     private const int WNoWait = 0x01000000;
     private const int ClaExited = 1;
+    private const int StatusFd = 3;
 
     // glibc x86-64/arm64: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336; room to spare.
     private const int FileActionsSize = 256;
@@ -54,8 +55,12 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     public bool HasExited => _exited.IsCompleted;
 
-    /// <summary>Starts <paramref name="path"/> (argv[0]) with <paramref name="args"/>; throws <see cref="SpawnException"/> when it cannot.</summary>
-    public static SpawnedProcess Start(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    /// <summary>
+    /// Starts <paramref name="path"/> (argv[0]) with <paramref name="args"/>; throws <see cref="SpawnException"/> when it
+    /// cannot. With <paramref name="statusPipe"/> the program gets a pipe on fd 3 (the task launcher's protocol): it
+    /// reports a failure before the task's own exec there as two ints (stage, errno), and a successful exec closes it.
+    /// </summary>
+    public static SpawnedProcess Start(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory, bool statusPipe = false)
     {
         var strings = new List<IntPtr>();
         var fileActions = Marshal.AllocHGlobal(FileActionsSize);
@@ -63,7 +68,8 @@ internal sealed partial class SpawnedProcess : IDisposable
         var signals = Marshal.AllocHGlobal(SigSetSize);
         Span<int> stdoutPipe = stackalloc int[2];
         Span<int> stderrPipe = stackalloc int[2];
-        stdoutPipe[0] = stdoutPipe[1] = stderrPipe[0] = stderrPipe[1] = -1;
+        Span<int> status = stackalloc int[2];
+        stdoutPipe[0] = stdoutPipe[1] = stderrPipe[0] = stderrPipe[1] = status[0] = status[1] = -1;
         var argv = IntPtr.Zero;
         var envp = IntPtr.Zero;
         var actionsReady = false;
@@ -72,12 +78,20 @@ internal sealed partial class SpawnedProcess : IDisposable
         {
             Check(Pipe2(stdoutPipe, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
             Check(Pipe2(stderrPipe, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
+            if (statusPipe)
+            {
+                Check(Pipe2(status, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
+            }
 
             Check(FileActionsInit(fileActions), "posix_spawn_file_actions_init");
             actionsReady = true;
             Check(FileActionsAddOpen(fileActions, 0, "/dev/null", ORdOnly, 0), "posix_spawn_file_actions_addopen");
             Check(FileActionsAddDup2(fileActions, stdoutPipe[1], 1), "posix_spawn_file_actions_adddup2");
             Check(FileActionsAddDup2(fileActions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
+            if (statusPipe)
+            {
+                Check(FileActionsAddDup2(fileActions, status[1], StatusFd), "posix_spawn_file_actions_adddup2");
+            }
             Check(FileActionsAddChdir(fileActions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
 
             Check(AttrInit(attributes), "posix_spawnattr_init");
@@ -99,6 +113,26 @@ internal sealed partial class SpawnedProcess : IDisposable
             // The child holds the write ends now; closing ours lets the reads end when it (and its group) close theirs.
             Close(ref stdoutPipe[1]);
             Close(ref stderrPipe[1]);
+            if (statusPipe)
+            {
+                Close(ref status[1]);
+                if (ReadStatus(status[0]) is { } failure)
+                {
+                    // It exits at once after reporting; reap it here, nobody else will.
+                    while (WaitPid(pid, out _, 0) == -1 && Marshal.GetLastPInvokeError() == EIntr)
+                    {
+                    }
+
+                    throw new SpawnException(failure.Stage switch
+                    {
+                        LaunchStage.Cgroup => $"cannot put the task in its cgroup: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
+                        LaunchStage.Identity => $"cannot switch to the task user: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
+                        LaunchStage.Exec => $"{args.ElementAtOrDefault(4) ?? path}: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
+                        _ => $"the task launcher failed (stage {(int)failure.Stage}): {Marshal.GetPInvokeErrorMessage(failure.Error)}",
+                    });
+                }
+            }
+
             var stdout = ReadEnd(ref stdoutPipe[0]);
             var stderr = ReadEnd(ref stderrPipe[0]);
             return new SpawnedProcess(pid, stdout, stderr);
@@ -109,6 +143,8 @@ internal sealed partial class SpawnedProcess : IDisposable
             Close(ref stdoutPipe[1]);
             Close(ref stderrPipe[0]);
             Close(ref stderrPipe[1]);
+            Close(ref status[0]);
+            Close(ref status[1]);
             if (actionsReady)
             {
                 FileActionsDestroy(fileActions);
@@ -146,6 +182,37 @@ internal sealed partial class SpawnedProcess : IDisposable
 
         // Reaping our own zombie is always safe; only signalling after it is not.
         _exited.ContinueWith(_ => Reap(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Blocks until the launcher has exec'd the task (EOF) or reported why it could not (stage, errno).</summary>
+    private static (LaunchStage Stage, int Error)? ReadStatus(int fd)
+    {
+        Span<byte> buffer = stackalloc byte[8];
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var read = ReadFd(fd, ref buffer[total], buffer.Length - total);
+            if (read == 0)
+            {
+                break;
+            }
+
+            if (read < 0)
+            {
+                if (Marshal.GetLastPInvokeError() == EIntr)
+                {
+                    continue;
+                }
+
+                break;
+            }
+
+            total += (int)read;
+        }
+
+        return total == buffer.Length
+            ? ((LaunchStage)BitConverter.ToInt32(buffer[..4]), BitConverter.ToInt32(buffer[4..]))
+            : null;
     }
 
     private static Stream ReadEnd(ref int fd)
@@ -250,6 +317,9 @@ internal sealed partial class SpawnedProcess : IDisposable
     [LibraryImport("libc", EntryPoint = "pipe2", SetLastError = true)]
     private static partial int Pipe2(Span<int> fds, int flags);
 
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static partial nint ReadFd(int fd, ref byte buffer, nint count);
+
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseFd(int fd);
 
@@ -258,6 +328,16 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     private static partial int WaitPid(int pid, out int status, int options);
+}
+
+/// <summary>Where the task launcher stopped (its status pipe protocol; see Isolation/Native).</summary>
+internal enum LaunchStage
+{
+    Usage = 1,
+    Cgroup = 2,
+    Identity = 3,
+    Exec = 4,
+    Fork = 5,
 }
 
 /// <summary>The task's program could not be started (missing, not executable, a bad working directory …).</summary>

@@ -44,7 +44,79 @@ internal sealed class AddressPolicy
     /// <summary>Null when <paramref name="address"/> may be connected to, else why not.</summary>
     public string? Check(IPAddress address)
     {
-        var ip = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        // An IPv6 address that carries an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo, ISATAP) reaches
+        // that IPv4 host through a translator or tunnel, so it is judged as that IPv4 address (each of them).
+        foreach (var ip in EmbeddedIPv4(address) is { Count: > 0 } embedded ? embedded : [address])
+        {
+            if (CheckOne(ip) is { } refused)
+            {
+                return ip.Equals(address) ? refused : $"{address} carries {ip}: {refused}";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The IPv4 addresses an IPv6 address embeds by a standard translation or tunnelling scheme.</summary>
+    public static IReadOnlyList<IPAddress> EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return [];
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return [address.MapToIPv4()];
+        }
+
+        var b = address.GetAddressBytes();
+        static bool Zero(byte[] bytes, int from, int to) => bytes.AsSpan(from, to - from).IndexOfAnyExcept((byte)0) < 0;
+        static IPAddress V4(byte a, byte b, byte c, byte d) => new([a, b, c, d]);
+
+        // IPv4-compatible ::a.b.c.d (deprecated; :: and ::1 are IPv6's own).
+        if (Zero(b, 0, 12) && !Zero(b, 12, 15))
+        {
+            return [V4(b[12], b[13], b[14], b[15])];
+        }
+
+        // NAT64 well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48 (RFC 6052, 8215).
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
+        {
+            if (Zero(b, 4, 12))
+            {
+                return [V4(b[12], b[13], b[14], b[15])];
+            }
+
+            if (b[4] == 0x00 && b[5] == 0x01)
+            {
+                return [V4(b[6], b[7], b[9], b[10])];
+            }
+        }
+
+        // 6to4 2002:AABB:CCDD::/48.
+        if (b[0] == 0x20 && b[1] == 0x02)
+        {
+            return [V4(b[2], b[3], b[4], b[5])];
+        }
+
+        // Teredo 2001:0::/32: the server, and the client (its bits inverted).
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+        {
+            return [V4(b[4], b[5], b[6], b[7]), V4((byte)~b[12], (byte)~b[13], (byte)~b[14], (byte)~b[15])];
+        }
+
+        // ISATAP interface identifier ::0:5efe:a.b.c.d or ::200:5efe:a.b.c.d, under any prefix.
+        if ((b[8] | 0x02) == 0x02 && b[9] == 0x00 && b[10] == 0x5e && b[11] == 0xfe)
+        {
+            return [V4(b[12], b[13], b[14], b[15])];
+        }
+
+        return [];
+    }
+
+    private string? CheckOne(IPAddress ip)
+    {
         if (Never.Any(n => n.Contains(ip)))
         {
             return $"{ip} is an unspecified, broadcast or multicast address";

@@ -24,7 +24,14 @@ metadata:
     prometheus.io/port: "8081"
     prometheus.io/path: /metrics
 spec:
+  # No Kubernetes API credentials where strangers' tasks run.
+  automountServiceAccountToken: false
+  {{- if $root.Values.taskIsolation.enabled }}
+  # Root only to switch tasks to their own user (see values.yaml, taskIsolation); the container drops the rest.
+  securityContext: {{- toYaml (merge (dict "runAsNonRoot" false "runAsUser" 0 "runAsGroup" 0) (omit $root.Values.podSecurityContext "runAsNonRoot" "runAsUser" "runAsGroup")) | nindent 4 }}
+  {{- else }}
   securityContext: {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+  {{- end }}
   {{- if .job }}
   restartPolicy: Never
   {{- end }}
@@ -34,7 +41,11 @@ spec:
     - name: worker
       image: {{ include "dx.image" (dict "root" $root "name" $root.Values.image.worker) }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      {{- if $root.Values.taskIsolation.enabled }}
+      securityContext: {{- toYaml (merge (dict "capabilities" (dict "drop" (list "ALL") "add" (list "SETUID" "SETGID" "KILL"))) (omit $root.Values.securityContext "capabilities")) | nindent 8 }}
+      {{- else }}
       securityContext: {{- toYaml $root.Values.securityContext | nindent 8 }}
+      {{- end }}
       ports:
         - name: grpc
           containerPort: 50052
@@ -57,6 +68,8 @@ spec:
         - name: MASTER_CA_CERT_FILE
           value: /etc/distexec/tls/ca.crt
         {{- end }}
+        - name: TASK_USER
+          value: {{ ternary $root.Values.taskIsolation.taskUser "inherit" $root.Values.taskIsolation.enabled | quote }}
         - name: WORKER_POOL
           value: {{ $pool.name | quote }}
         - name: MAX_CONCURRENT_TASKS
@@ -95,11 +108,13 @@ spec:
       secret:
         secretName: {{ include "dx.authSecret" $root }}
         items: [{ key: worker-token, path: worker-token }]
+        # Readable by the worker's user only, never by a task's.
+        defaultMode: 0400
     # Tasks run with a read-only root filesystem; /tmp is their default working directory.
     - name: tmp
       emptyDir: {}
     {{- if $root.Values.tls.enabled }}
     - name: tls
-      secret: { secretName: {{ $root.Values.tls.secretName }} }
+      secret: { secretName: {{ $root.Values.tls.secretName }}, defaultMode: 0400 }
     {{- end }}
 {{- end -}}
