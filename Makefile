@@ -47,10 +47,10 @@ build: native-deps ## Build bin/master, bin/worker (ReadyToRun) and bin/distctl 
 	ln -sf ../$(OUT)/worker/DistributedExecutor.Worker bin/worker
 	ln -sf ../$(OUT)/distctl/distctl bin/distctl
 
-native-deps: ## Install gcc (the linker of distctl's Native AOT build) when it is missing
-	@if ! command -v gcc >/dev/null 2>&1; then \
+native-deps: ## Install gcc and libc6-dev (distctl's Native AOT link, the static task launcher) when missing
+	@if ! command -v gcc >/dev/null 2>&1 || [ ! -f "$$(gcc -print-file-name=libc.a)" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing gcc to link distctl (Native AOT)"; \
+	    echo "Installing gcc and libc6-dev to link distctl (Native AOT) and the task launcher"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev zlib1g-dev >/dev/null; \
 	  else \
 	    echo "gcc is missing; install it with: sudo apt-get install -y gcc libc6-dev zlib1g-dev"; exit 1; \

@@ -3,6 +3,10 @@
 # Build from the repository root: docker build -f docker/worker.Dockerfile -t distributed-executor/worker .
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# gcc links the task launcher (Worker/Isolation/Native) statically against glibc.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Contracts/ Contracts/

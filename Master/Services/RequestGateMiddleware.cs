@@ -9,7 +9,8 @@ namespace DistributedExecutor.Master.Services;
 
 /// <summary>
 /// The first thing every request meets, before any of its body is read: the token for the gRPC method it maps
-/// to (gRPC and JSON alike), so a caller without one costs the master nothing; and, on a master without a
+/// to (gRPC and JSON alike), so a caller without one costs the master nothing; a declared body larger than
+/// MAX_REQUEST_BYTES; and, on a master without a
 /// token (loopback only), a Host and Origin that are loopback, so a web page cannot reach it through DNS
 /// rebinding or a cross-site request.
 /// </summary>
@@ -27,6 +28,13 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
         if (method is not null && authorizer.Check(method, context.Request.Headers.Authorization.FirstOrDefault()) is { } status)
         {
             return RejectAsync(context, status);
+        }
+
+        if (context.Request.ContentLength > options.MaxRequestBytes)
+        {
+            // Declared too large: refused before a byte of it is read (undeclared bodies meet the same limit as they are read).
+            return RejectAsync(context, new Status(StatusCode.ResourceExhausted,
+                $"the request body of {context.Request.ContentLength} bytes exceeds MAX_REQUEST_BYTES={options.MaxRequestBytes}; split the job (or raise MAX_REQUEST_BYTES on the master)"));
         }
 
         return next(context);
@@ -73,6 +81,7 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
         context.Response.StatusCode = status.StatusCode switch
         {
             StatusCode.Unauthenticated => StatusCodes.Status401Unauthorized,
+            StatusCode.ResourceExhausted => StatusCodes.Status413PayloadTooLarge,
             _ => StatusCodes.Status403Forbidden,
         };
         context.Response.ContentType = "application/json";

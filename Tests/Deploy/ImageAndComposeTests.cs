@@ -63,6 +63,59 @@ public sealed partial class ImageAndComposeTests
         Assert.All(workers, w => Assert.NotNull(compose.Text("services", w, "stop_grace_period")));
     }
 
+    [Fact]
+    public void Compose_BrokerUserOfItsOwn_WorkersIsolateTasksAndKeepThemOffTheStack()
+    {
+        var compose = Yaml.Documents(File.ReadAllText(Path.Combine(RepoPaths.Root, "compose.yaml"))).Single();
+        var services = ((YamlMappingNode)compose.At("services")!).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToList();
+
+        // Not guest, and guest stays confined to the broker's own loopback.
+        Assert.Equal("distexec", compose.Text("services", "rabbitmq", "environment", "RABBITMQ_DEFAULT_USER"));
+        var conf = File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "compose", "rabbitmq.conf"));
+        Assert.DoesNotContain("loopback_users", conf, StringComparison.Ordinal);
+        foreach (var service in services.Where(n => n != "rabbitmq"))
+        {
+            var url = new Uri(Environment(compose, service)["RABBITMQ_URL"]);
+            Assert.DoesNotContain("guest", url.UserInfo, StringComparison.Ordinal);
+        }
+
+        foreach (var worker in services.Where(n => n.StartsWith("worker", StringComparison.Ordinal)))
+        {
+            var blocked = Environment(compose, worker)["EXECUTOR_HTTP_BLOCKED"].Split(',');
+            Assert.Contains("private", blocked);
+            Assert.Contains("metadata", blocked);
+            Assert.Equal(["ALL"], compose.At("services", worker, "cap_drop")!.AllNodes.OfType<YamlScalarNode>().Select(n => n.Value!));
+            Assert.Equal(["KILL", "SETGID", "SETUID"], compose.At("services", worker, "cap_add")!.AllNodes.OfType<YamlScalarNode>().Select(n => n.Value!).Order(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>A service's environment with YAML merge keys (&lt;&lt;: *anchor) followed.</summary>
+    private static Dictionary<string, string> Environment(YamlNode compose, string service)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Add(YamlMappingNode mapping)
+        {
+            foreach (var (key, value) in mapping.Children)
+            {
+                if (((YamlScalarNode)key).Value == "<<" && value is YamlMappingNode merged)
+                {
+                    Add(merged);
+                }
+            }
+
+            foreach (var (key, value) in mapping.Children)
+            {
+                if (((YamlScalarNode)key).Value is { } name && name != "<<" && value is YamlScalarNode scalar)
+                {
+                    result[name] = scalar.Value!;
+                }
+            }
+        }
+
+        Add((YamlMappingNode)compose.At("services", service, "environment")!);
+        return result;
+    }
+
     [GeneratedRegex("""^ENTRYPOINT \["/usr/bin/tini", "--", """)]
     private static partial Regex InitFirst();
 

@@ -125,7 +125,11 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null)
+    /// <summary>
+    /// Starts bin/worker as worker <paramref name="id"/>; with <paramref name="through"/> it runs under that program
+    /// (setpriv with its options, to start it as another user or without capabilities).
+    /// </summary>
+    public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null, IReadOnlyList<string>? through = null)
     {
         var environment = new Dictionary<string, string?>(_masterEnvironment)
         {
@@ -146,7 +150,9 @@ public sealed class Cluster : IAsyncDisposable
             environment[key] = value;
         }
 
-        var worker = ChildProcess.Start(id, RepoPaths.Bin("worker"), [], environment);
+        var worker = through is { Count: > 0 }
+            ? ChildProcess.Start(id, through[0], [.. through.Skip(1), RepoPaths.Bin("worker")], environment)
+            : ChildProcess.Start(id, RepoPaths.Bin("worker"), [], environment);
         _workers.Add(worker);
         return worker;
     }

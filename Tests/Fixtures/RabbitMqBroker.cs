@@ -68,6 +68,24 @@ public sealed class RabbitMqBroker
         return new Uri(Url, name);
     }
 
+    /// <summary>
+    /// A virtual host with a broker user of its own and an unguessable password, for tests that check a secret
+    /// never reaches a task. Null where the broker is not ours to configure (RABBITMQ_URL set).
+    /// </summary>
+    public async Task<(Uri Url, string Password)?> IsolatedUserUrlAsync(string name)
+    {
+        if (_serverEnvironment is null)
+        {
+            return null;
+        }
+
+        var password = $"pw-{Guid.NewGuid():N}";
+        await RabbitMqCtlAsync("add_vhost", name);
+        await RabbitMqCtlAsync("add_user", name, password);
+        await RabbitMqCtlAsync("set_permissions", "-p", name, name, ".*", ".*", ".*");
+        return (new UriBuilder(new Uri(Url, name)) { UserName = name, Password = password }.Uri, password);
+    }
+
     /// <summary>A broker of its own that a test may stop and start again (chaos). Fails loudly without rabbitmq-server.</summary>
     public static async Task<RabbitMqBroker> StartPrivateAsync()
     {

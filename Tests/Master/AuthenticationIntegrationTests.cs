@@ -89,7 +89,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
     public async Task Worker_WithWorkerToken_Registers_WithWrongTokenNeverDoes()
     {
         var id = $"wrong-token-{Guid.NewGuid():N}";
-        fixture.Cluster.StartWorker(id, "wrong", new Dictionary<string, string> { ["WORKER_TOKEN"] = "guess" });
+        fixture.Cluster.StartWorker(id, "wrong", new Dictionary<string, string> { ["WORKER_TOKEN"] = "guess-a-long-enough-token" });
         var intruder = fixture.Cluster.Workers.Single(w => w.Name == id);
         await Eventually.Until(() => Task.FromResult(intruder.Output), o => o.Contains("Unauthenticated", StringComparison.Ordinal), TimeSpan.FromSeconds(60), "the refused worker to say so");
 
@@ -99,7 +99,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
         Assert.DoesNotContain(workers.Workers, w => w.WorkerId == id);
         Assert.DoesNotContain(ClientToken, fixture.Cluster.Logs(), StringComparison.Ordinal);
         Assert.DoesNotContain(WorkerToken, fixture.Cluster.Logs(), StringComparison.Ordinal);
-        Assert.DoesNotContain("guess", intruder.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("guess-a-long-enough-token", intruder.Output, StringComparison.Ordinal);
     }
 
     private async Task CallAsync(string method, string? token)

@@ -58,7 +58,7 @@ internal sealed class TaskIsolation : IDisposable
     /// </summary>
     /// A secret file (<paramref name="secretFiles"/>: tokens, broker password, TLS key) that the task user can
     /// open is a problem too: a task must not read any credential the worker holds.
-    public static TaskIsolation? Create(string? taskUserSetting, IReadOnlyList<(string Setting, string Path)> secretFiles, ICollection<string> problems)
+    public static TaskIsolation? Create(string? taskUserSetting, IReadOnlyList<(string Setting, string Path)> secretFiles, ICollection<string> problems, string containment = "auto")
     {
         var launcher = Path.Combine(AppContext.BaseDirectory, LauncherName);
         if (!File.Exists(launcher))
@@ -105,7 +105,7 @@ internal sealed class TaskIsolation : IDisposable
             }
         }
 
-        var (parent, whyNot) = MakeCgroupParent();
+        var (parent, whyNot) = containment == "reaper" ? (null, "TASK_CONTAINMENT=reaper") : MakeCgroupParent();
         var probe = Probe(launcher, parent, user, secretFiles.Select(f => f.Path).ToList());
         if (parent is not null && probe.Problem is not null)
         {
@@ -117,6 +117,12 @@ internal sealed class TaskIsolation : IDisposable
         if (probe.Problem is not null)
         {
             problems.Add($"tasks cannot be started: {probe.Problem}");
+            return null;
+        }
+
+        if (parent is null && containment == "cgroup")
+        {
+            problems.Add($"TASK_CONTAINMENT=cgroup, but {whyNot}");
             return null;
         }
 

@@ -54,6 +54,9 @@ internal sealed class WorkerOptions
     /// <summary>TASK_USER: the user tasks run as (name, uid or uid:gid; "inherit": the worker's own). Unset: nobody when root, else the worker's own.</summary>
     public string? TaskUser { get; set; }
 
+    /// <summary>TASK_CONTAINMENT: auto (a cgroup v2 per task where one can be made, else a subreaper), cgroup (required) or reaper.</summary>
+    public string TaskContainment { get; set; } = "auto";
+
     public CommandExecutorOptions Command { get; set; } = new();
 
     public HttpExecutorOptions Http { get; set; } = new();
@@ -84,6 +87,7 @@ internal sealed class WorkerOptions
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
             DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
             TaskUser = settings.OptionalString("TASK_USER"),
+            TaskContainment = settings.String("TASK_CONTAINMENT", "auto").ToLowerInvariant(),
             Command = new CommandExecutorOptions
             {
                 Enabled = settings.Bool("EXECUTOR_COMMAND_ENABLED", true),
@@ -116,6 +120,11 @@ internal sealed class WorkerOptions
         foreach (var problem in AddressPolicy.Problems("EXECUTOR_HTTP_ALLOWED", options.Http.Allowed).Concat(AddressPolicy.Problems("EXECUTOR_HTTP_BLOCKED", options.Http.Blocked)))
         {
             settings.Fail(problem);
+        }
+
+        if (options.TaskContainment is not ("auto" or "cgroup" or "reaper"))
+        {
+            settings.Fail($"TASK_CONTAINMENT={options.TaskContainment} is not auto, cgroup or reaper");
         }
 
         if (options.PluginsDirectory is { } plugins && !Directory.Exists(plugins))
