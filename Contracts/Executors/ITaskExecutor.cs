@@ -14,6 +14,9 @@ public interface ITaskExecutor
     /// <summary>Checks a task's spec. Never throws for bad input: it says what is wrong.</summary>
     SpecVerdict Validate(ExecuteTask task);
 
-    /// <summary>Runs the task, writing output to <paramref name="output"/> as it appears.</summary>
-    Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, CancellationToken cancellationToken);
+    /// <summary>
+    /// Runs the task, writing output to <paramref name="output"/> as it appears, until it ends or
+    /// <paramref name="stop"/> says to stop it (gracefully, or at once).
+    /// </summary>
+    Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop);
 }

@@ -24,7 +24,7 @@ public sealed class PluginTests(PluginTests.Fixture fixture) : IClassFixture<Plu
             public SpecVerdict Validate(ExecuteTask task) =>
                 task.Parameters is { } p && p.ContainsKey("text") ? SpecVerdict.Ok : SpecVerdict.Invalid("parameters.text is required");
 
-            public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, CancellationToken cancellationToken)
+            public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
             {
                 await output.WriteAsync(OutputStreamKind.Stdout, Encoding.UTF8.GetBytes(task.Parameters!["text"].ToUpperInvariant() + "\n"));
                 return TaskRunResult.Succeeded();

@@ -80,6 +80,25 @@ public sealed class CommandExecutorTests
     }
 
     [Fact]
+    public async Task Execute_ImmediateStop_KillsEveryProcessWithoutTheGrace()
+    {
+        var marker = $"97.{Random.Shared.Next(100000, 999999)}";
+        var patient = new CommandExecutor(new WorkerOptions { KillGraceSeconds = 600 }, new CommandPolicy(new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
+        using var graceful = new CancellationTokenSource();
+        using var immediate = new CancellationTokenSource();
+        var running = patient.ExecuteAsync(Task("bash", "-c", $"trap '' TERM; setsid sleep {marker} & sleep {marker}; :"), new RecordingSink(), new TaskStop(graceful.Token, immediate.Token));
+        await Eventually.Until(() => Processes.WithArgument(marker) == 2, TimeSpan.FromSeconds(10), "both sleeps started");
+
+        // As a lost broker link does: both at once. The graceful path alone would wait out 600 s of grace.
+        await graceful.CancelAsync();
+        await immediate.CancelAsync();
+        var result = await running.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(TaskOutcome.Canceled, result.Outcome);
+        Assert.Equal(0, Processes.WithArgument(marker));
+    }
+
+    [Fact]
     public async Task Execute_BackgroundChildAfterExit_DoesNotHangOrSurvive()
     {
         var marker = $"96.{Random.Shared.Next(100000, 999999)}";

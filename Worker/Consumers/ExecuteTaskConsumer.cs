@@ -110,7 +110,7 @@ internal sealed partial class ExecuteTaskConsumer(
                 task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
             try
             {
-                result = await executor.ExecuteAsync(task, output, stop.Token).ConfigureAwait(false);
+                result = await executor.ExecuteAsync(task, output, new TaskStop(stop.Token, registration.KilledNow)).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

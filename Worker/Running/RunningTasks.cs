@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using DistributedExecutor.Worker.Isolation;
 
 namespace DistributedExecutor.Worker.Running;
 
@@ -13,14 +12,11 @@ internal sealed class RunningTasks(TimeProvider time)
 
     private readonly ConcurrentDictionary<Guid, Entry> _running = new();
     private readonly ConcurrentDictionary<Guid, DateTimeOffset> _canceledJobs = new();
-    /// <summary>The attempt running in this async flow, so an executor can attach its process group to it.</summary>
-    private static readonly AsyncLocal<Entry?> CurrentAttempt = new();
 
     public Registration Start(Guid jobId, Guid taskId)
     {
-        var entry = new Entry(jobId, new CancellationTokenSource());
+        var entry = new Entry(jobId, new CancellationTokenSource(), new CancellationTokenSource());
         _running[taskId] = entry;
-        CurrentAttempt.Value = entry;
         if (IsCanceled(jobId, taskId))
         {
             entry.Cancellation.Cancel();
@@ -55,27 +51,7 @@ internal sealed class RunningTasks(TimeProvider time)
         return count;
     }
 
-    /// <summary>
-    /// Attaches a task's containment to the attempt started in this async flow (by <see cref="Start"/>), so that
-    /// <see cref="Registration.KillNow"/> reaches exactly that run, never a later attempt of the same task that
-    /// may already be running here. Null detaches it (before its leader is reaped).
-    /// </summary>
-    public static void TrackContainment(TaskContainment? containment)
-    {
-        if (CurrentAttempt.Value is { } entry)
-        {
-            lock (entry.Gate)
-            {
-                entry.Containment = containment;
-            }
-        }
-    }
-
-    internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation)
-    {
-        public readonly Lock Gate = new();
-        public TaskContainment? Containment;
-    }
+    internal sealed record Entry(Guid JobId, CancellationTokenSource Cancellation, CancellationTokenSource Immediate);
 
     public sealed class Registration : IDisposable
     {
@@ -92,28 +68,21 @@ internal sealed class RunningTasks(TimeProvider time)
 
         public CancellationToken Canceled => _entry.Cancellation.Token;
 
-        /// <summary>
-        /// SIGKILLs every process of this attempt at once, without the TERM grace: for when its message is already
-        /// back in the queue (the broker connection is gone), so every moment it keeps running it may run twice.
-        /// </summary>
-        public bool KillNow()
-        {
-            lock (_entry.Gate)
-            {
-                if (_entry.Containment is not { } containment)
-                {
-                    return false;
-                }
+        /// <summary>Fires when this attempt must stop at once (<see cref="KillNow"/>).</summary>
+        public CancellationToken KilledNow => _entry.Immediate.Token;
 
-                containment.KillAll();
-                return true;
-            }
-        }
+        /// <summary>
+        /// Stops this attempt at once, without the TERM grace (the executor's <see cref="Contracts.Executors.TaskStop.Immediate"/>):
+        /// for when its message is already back in the queue (the broker connection is gone), so every moment it
+        /// keeps running it may run twice. Reaches exactly this attempt, never a later one of the same task.
+        /// </summary>
+        public void KillNow() => _entry.Immediate.Cancel();
 
         public void Dispose()
         {
             _owner._running.TryRemove(new KeyValuePair<Guid, Entry>(_taskId, _entry));
             _entry.Cancellation.Dispose();
+            _entry.Immediate.Dispose();
         }
     }
 }

@@ -3,7 +3,6 @@ using System.Buffers;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
-using DistributedExecutor.Worker.Running;
 
 namespace DistributedExecutor.Worker.Executors.Command;
 
@@ -52,8 +51,9 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
         return denied is null ? SpecVerdict.Ok : SpecVerdict.Deny(denied);
     }
 
-    public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, CancellationToken cancellationToken)
+    public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
     {
+        var cancellationToken = stop.Graceful;
         var spec = task.Command ?? throw new ArgumentException("not a command task", nameof(task));
         var workingDir = string.IsNullOrEmpty(spec.WorkingDir) ? Path.GetTempPath() : spec.WorkingDir;
         if (!Directory.Exists(workingDir))
@@ -90,7 +90,8 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
 
         using var _ = process;
         containment.Attach(process.Pid);
-        RunningTasks.TrackContainment(containment);
+        // Stop at once (no TERM grace): every process of the task, whatever the graceful path is doing.
+        var killNow = stop.Immediate.Register(containment.KillAll);
         using var abandonPipes = new CancellationTokenSource();
         var stdout = PumpAsync(process.Stdout, OutputStreamKind.Stdout, output, abandonPipes.Token);
         var stderr = PumpAsync(process.Stderr, OutputStreamKind.Stderr, output, abandonPipes.Token);
@@ -132,7 +133,7 @@ internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy polic
 
         await pumps.ConfigureAwait(false);
         var exitCode = await process.Exited.ConfigureAwait(false);
-        RunningTasks.TrackContainment(null);
+        await killNow.DisposeAsync().ConfigureAwait(false);
         containment.Detach();
         process.Reap();
         if (stoppedBy is { } outcome)

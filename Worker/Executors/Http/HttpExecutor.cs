@@ -77,8 +77,11 @@ internal sealed partial class HttpExecutor : ITaskExecutor, IDisposable
         return SpecVerdict.Ok;
     }
 
-    public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, CancellationToken cancellationToken)
+    public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
     {
+        // A request has nothing to clean up: either kind of stop ends it at once.
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stop.Graceful, stop.Immediate);
+        var cancellationToken = either.Token;
         // The worker validated the spec before calling (ITaskExecutor's contract); addresses are checked at connect.
         var spec = task.Http ?? throw new ArgumentException("not an http task", nameof(task));
 
