@@ -14,7 +14,7 @@ var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = MasterOptions.Load(settings);
 var workerOptions = WorkerOptions.Load(settings, requireMaster: false);
-var plugins = PluginCatalog.Load(workerOptions.PluginsDirectory);
+var plugins = PluginCatalog.Load(workerOptions.Executors.PluginsDirectory);
 foreach (var problem in plugins.Problems)
 {
     settings.Fail(problem);

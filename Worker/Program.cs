@@ -11,7 +11,7 @@ var builder = WebApplication.CreateSlimBuilder(args);
 var settings = new SettingsReader(builder.Configuration);
 var options = WorkerOptions.Load(settings, requireMaster: true);
 options.RabbitMqUrl ??= new Uri("amqp://guest:guest@localhost:5672/");
-var plugins = PluginCatalog.Load(options.PluginsDirectory);
+var plugins = PluginCatalog.Load(options.Executors.PluginsDirectory);
 foreach (var problem in plugins.Problems)
 {
     settings.Fail(problem);

@@ -89,8 +89,8 @@ public sealed class JobSubmitterTests : IDisposable
     private (JobSubmitter Submitter, JobStore Store) Create(MasterOptions options, string[]? blocked = null)
     {
         options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
-        var workerOptions = new WorkerOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
-        var executors = new ExecutorRegistry([new CommandExecutor(workerOptions, new CommandPolicy(workerOptions.Command), DistributedExecutor.Worker.Isolation.TaskIsolation.ValidationOnly, NullLogger<CommandExecutor>.Instance)]);
+        var executorOptions = new ExecutorOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
+        var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Worker.Isolation.TaskIsolation.ValidationOnly, NullLogger<CommandExecutor>.Instance)]);
         var store = new JobStore(options, TimeProvider.System, new JobSignals());
         var registry = new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System);
         var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, _publisher, options, registry, new DistributedExecutor.Worker.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);

@@ -1,6 +1,7 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Tests.Fixtures;
+using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Options;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,7 +11,7 @@ namespace DistributedExecutor.Tests.Worker;
 /// <summary>The command executor with real processes.</summary>
 public sealed class CommandExecutorTests
 {
-    private static readonly WorkerOptions Options = new() { KillGraceSeconds = 1 };
+    private static readonly ExecutorOptions Options = new() { KillGraceSeconds = 1 };
 
     [Fact]
     public async Task Execute_ExitCode_ReportedWithStreamsApart()
@@ -83,7 +84,7 @@ public sealed class CommandExecutorTests
     public async Task Execute_ImmediateStop_KillsEveryProcessWithoutTheGrace()
     {
         var marker = $"97.{Random.Shared.Next(100000, 999999)}";
-        var patient = new CommandExecutor(new WorkerOptions { KillGraceSeconds = 600 }, new CommandPolicy(new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
+        var patient = new CommandExecutor(new ExecutorOptions { KillGraceSeconds = 600 }, new CommandPolicy(new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
         using var graceful = new CancellationTokenSource();
         using var immediate = new CancellationTokenSource();
         var running = patient.ExecuteAsync(Task("bash", "-c", $"trap '' TERM; setsid sleep {marker} & sleep {marker}; :"), new RecordingSink(), new TaskStop(graceful.Token, immediate.Token));

@@ -11,7 +11,7 @@ internal static partial class IsolationExtensions
     public static TaskIsolation? AddTaskIsolation(this IServiceCollection services, WorkerOptions options, SettingsReader settings)
     {
         var problems = new List<string>();
-        var isolation = TaskIsolation.Create(options.TaskUser, settings.SecretFiles, problems, options.TaskContainment);
+        var isolation = TaskIsolation.Create(options.Executors.TaskUser, settings.SecretFiles, problems, options.Executors.TaskContainment);
         foreach (var problem in problems)
         {
             settings.Fail(problem);

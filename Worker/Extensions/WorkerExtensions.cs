@@ -63,17 +63,18 @@ internal static class WorkerExtensions
 
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(new CommandPolicy(options.Command));
+        services.AddSingleton(options.Executors);
+        services.AddSingleton(new CommandPolicy(options.Executors.Command));
         // A process that runs tasks registered its own (AddTaskIsolation) before this.
         services.TryAddSingleton(TaskIsolation.ValidationOnly);
-        services.AddSingleton(new AddressPolicy(options.Http));
+        services.AddSingleton(new AddressPolicy(options.Executors.Http));
         services.TryAddSingleton<RunningTasks>();
-        if (options.Command.Enabled)
+        if (options.Executors.Command.Enabled)
         {
             services.AddSingleton<ITaskExecutor, CommandExecutor>();
         }
 
-        if (options.Http.Enabled)
+        if (options.Executors.Http.Enabled)
         {
             services.AddSingleton<ITaskExecutor, HttpExecutor>();
         }
@@ -156,9 +157,9 @@ internal static class WorkerExtensions
         {
             o.WaitUntilStarted = false;
             o.ConsumerStopTimeout = drain;
-            o.StopTimeout = drain + TimeSpan.FromSeconds(options.KillGraceSeconds + 10);
+            o.StopTimeout = drain + TimeSpan.FromSeconds(options.Executors.KillGraceSeconds + 10);
         });
-        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(options.KillGraceSeconds + 20));
+        services.Configure<HostOptions>(o => o.ShutdownTimeout = drain + TimeSpan.FromSeconds(options.Executors.KillGraceSeconds + 20));
         return services;
     }
 }

@@ -1,5 +1,4 @@
-using DistributedExecutor.Worker.Executors.Command;
-using DistributedExecutor.Worker.Executors.Http;
+using DistributedExecutor.Worker.Executors;
 
 namespace DistributedExecutor.Worker.Options;
 
@@ -27,9 +26,6 @@ internal sealed class WorkerOptions
     /// <summary>DRAIN_TIMEOUT_SECONDS: on SIGTERM, how long running tasks may finish before they are given back.</summary>
     public int DrainTimeoutSeconds { get; set; } = 30;
 
-    /// <summary>KILL_GRACE_SECONDS: between TERM and KILL of a task's process group.</summary>
-    public int KillGraceSeconds { get; set; } = 5;
-
     /// <summary>OUTPUT_CAP_BYTES: output kept per stream of a task.</summary>
     public long OutputCapBytes { get; set; } = 10 * 1024 * 1024;
 
@@ -51,21 +47,11 @@ internal sealed class WorkerOptions
     /// <summary>TASK_DELIVERY_LIMIT: deliveries of one task message before the broker gives up on it.</summary>
     public int DeliveryLimit { get; set; } = 5;
 
-    /// <summary>TASK_USER: the user tasks run as (name, uid or uid:gid; "inherit": the worker's own). Unset: nobody when root, else the worker's own.</summary>
-    public string? TaskUser { get; set; }
-
-    /// <summary>TASK_CONTAINMENT: auto (a cgroup v2 per task where one can be made, else a subreaper), cgroup (required) or reaper.</summary>
-    public string TaskContainment { get; set; } = "auto";
-
-    public CommandExecutorOptions Command { get; set; } = new();
-
-    public HttpExecutorOptions Http { get; set; } = new();
+    /// <summary>The executors' settings (EXECUTOR_*, TASK_USER, TASK_CONTAINMENT, KILL_GRACE_SECONDS).</summary>
+    public ExecutorOptions Executors { get; set; } = new();
 
     /// <summary>WORKER_IDLE_EXIT_SECONDS: stop after this long with nothing to run (for workers run as Jobs); 0 never.</summary>
     public int IdleExitSeconds { get; set; }
-
-    /// <summary>EXECUTOR_PLUGINS_DIR: a folder of executor plug-in assemblies (*.dll) loaded at start.</summary>
-    public string? PluginsDirectory { get; set; }
 
     /// <summary>Reads every setting, collecting all problems.</summary>
     public static WorkerOptions Load(SettingsReader settings, bool requireMaster)
@@ -78,7 +64,6 @@ internal sealed class WorkerOptions
             Pool = settings.String("WORKER_POOL", "default"),
             MaxConcurrentTasks = settings.Int("MAX_CONCURRENT_TASKS", 10, 1, 10_000),
             DrainTimeoutSeconds = settings.Int("DRAIN_TIMEOUT_SECONDS", 30, 0, 86_400),
-            KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", 5, 0, 3_600),
             OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", 10 * 1024 * 1024, 1024, 1L << 34),
             HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", 3, 1, 3_600),
             ApiToken = settings.Token("WORKER_TOKEN") ?? settings.Token("API_TOKEN"),
@@ -86,51 +71,9 @@ internal sealed class WorkerOptions
             Tls = TlsOptions.Load(settings),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
             DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
-            TaskUser = settings.OptionalString("TASK_USER"),
-            TaskContainment = settings.String("TASK_CONTAINMENT", "auto").ToLowerInvariant(),
-            Command = new CommandExecutorOptions
-            {
-                Enabled = settings.Bool("EXECUTOR_COMMAND_ENABLED", true),
-                Allowed = settings.List("EXECUTOR_COMMAND_ALLOWED"),
-                Blocked = settings.List("EXECUTOR_COMMAND_BLOCKED"),
-                EnvAllowed = settings.OptionalString("EXECUTOR_COMMAND_ENV_ALLOWED") is null ? null : settings.List("EXECUTOR_COMMAND_ENV_ALLOWED"),
-                EnvBlocked = settings.OptionalString("EXECUTOR_COMMAND_ENV_BLOCKED") switch
-                {
-                    null => null,
-                    var v when v.Equals("none", StringComparison.OrdinalIgnoreCase) => [],
-                    _ => settings.List("EXECUTOR_COMMAND_ENV_BLOCKED"),
-                },
-            },
-            Http = new HttpExecutorOptions
-            {
-                Enabled = settings.Bool("EXECUTOR_HTTP_ENABLED", true),
-                Allowed = settings.List("EXECUTOR_HTTP_ALLOWED"),
-                Blocked = settings.OptionalString("EXECUTOR_HTTP_BLOCKED") is null ? HttpExecutorOptions.DefaultBlocked : settings.List("EXECUTOR_HTTP_BLOCKED"),
-            },
-            PluginsDirectory = settings.OptionalString("EXECUTOR_PLUGINS_DIR"),
+            Executors = ExecutorOptions.Load(settings),
             IdleExitSeconds = settings.Int("WORKER_IDLE_EXIT_SECONDS", 0, 0, 86_400),
         };
-
-        foreach (var problem in EnvironmentPolicy.Problems("EXECUTOR_COMMAND_ENV_ALLOWED", options.Command.EnvAllowed)
-            .Concat(EnvironmentPolicy.Problems("EXECUTOR_COMMAND_ENV_BLOCKED", options.Command.EnvBlocked)))
-        {
-            settings.Fail(problem);
-        }
-
-        foreach (var problem in AddressPolicy.Problems("EXECUTOR_HTTP_ALLOWED", options.Http.Allowed).Concat(AddressPolicy.Problems("EXECUTOR_HTTP_BLOCKED", options.Http.Blocked)))
-        {
-            settings.Fail(problem);
-        }
-
-        if (options.TaskContainment is not ("auto" or "cgroup" or "reaper"))
-        {
-            settings.Fail($"TASK_CONTAINMENT={options.TaskContainment} is not auto, cgroup or reaper");
-        }
-
-        if (options.PluginsDirectory is { } plugins && !Directory.Exists(plugins))
-        {
-            settings.Fail($"EXECUTOR_PLUGINS_DIR={plugins} is not a directory");
-        }
 
         if (!PoolName.IsValid(options.Pool))
         {

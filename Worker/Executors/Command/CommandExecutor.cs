@@ -11,7 +11,7 @@ namespace DistributedExecutor.Worker.Executors.Command;
 /// <see cref="TaskIsolation"/>), with a minimal environment. Timeout and cancel send TERM to every process of
 /// the task, then KILL after the grace period.
 /// </summary>
-internal sealed class CommandExecutor(WorkerOptions options, CommandPolicy policy, TaskIsolation isolation, ILogger<CommandExecutor> logger) : ITaskExecutor
+internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy policy, TaskIsolation isolation, ILogger<CommandExecutor> logger) : ITaskExecutor
 {
     public const string ExecutorName = "command";
 
