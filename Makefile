@@ -38,12 +38,12 @@ proto: $(BUF) $(GOOGLE_PROTOS)/annotations.proto ## Lint the .proto files with b
 	$(BUF) lint
 	$(BUF) format Contracts/Protos --diff --exit-code
 
-build: native-deps ## Build bin/master, bin/worker (ReadyToRun) and bin/distctl (Native AOT)
-	$(DOTNET) publish Master/Master.csproj -c $(CONFIGURATION) -o $(OUT)/master --nologo -v quiet
+build: native-deps ## Build bin/master (the master, with embedded workers available), bin/worker (ReadyToRun) and bin/distctl (Native AOT)
+	$(DOTNET) publish DevHost/DevHost.csproj -c $(CONFIGURATION) -o $(OUT)/master --nologo -v quiet
 	$(DOTNET) publish Worker/Worker.csproj -c $(CONFIGURATION) -o $(OUT)/worker --nologo -v quiet
 	$(DOTNET) publish Cli/Cli.csproj -c $(CONFIGURATION) -o $(OUT)/distctl --nologo -v quiet
 	@mkdir -p bin
-	ln -sf ../$(OUT)/master/DistributedExecutor.Master bin/master
+	ln -sf ../$(OUT)/master/DistributedExecutor.DevHost bin/master
 	ln -sf ../$(OUT)/worker/DistributedExecutor.Worker bin/worker
 	ln -sf ../$(OUT)/distctl/distctl bin/distctl
 

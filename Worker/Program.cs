@@ -1,8 +1,13 @@
-using DistributedExecutor.Worker.Executors.Plugins;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Isolation;
+using DistributedExecutor.Executors.Plugins;
+using DistributedExecutor.Hosting;
+using DistributedExecutor.Hosting.Settings;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Extensions;
-using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
+using DistributedExecutor.Hosting.Bus;
 using MassTransit;
 
 // Before anything secret is read: no other process (a task included) may read this one's memory or environment.
@@ -26,7 +31,7 @@ if (settings.Errors.Count > 0)
     return 2;
 }
 
-var isolation = builder.Services.AddTaskIsolation(options, settings);
+var isolation = builder.Services.AddTaskIsolation(options.Executors, settings);
 if (isolation is null)
 {
     foreach (var error in settings.Errors)
@@ -38,7 +43,7 @@ if (isolation is null)
 }
 
 builder.AddLogLevel();
-builder.Services.AddSingleton(new DistributedExecutor.Worker.Telemetry.DistexecMetrics { WorkerSide = true });
+builder.Services.AddSingleton(new DistributedExecutor.Hosting.Telemetry.DistexecMetrics { WorkerSide = true });
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);
 builder.Services.AddHostedService<IdleExitService>();
@@ -64,7 +69,7 @@ app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<
 app.MapGrpcHealthChecksService();
 app.MapOperationalEndpoints(options.HttpAddress);
 var nodes = app.Services.GetRequiredService<WorkerNodes>();
-app.Services.GetRequiredService<DistributedExecutor.Worker.Telemetry.DistexecMetrics>().ObserveTasksRunning(
+app.Services.GetRequiredService<DistributedExecutor.Hosting.Telemetry.DistexecMetrics>().ObserveTasksRunning(
     () => [new(nodes.All.Sum(n => n.Running), new KeyValuePair<string, object?>("pool", options.Pool))]);
 await app.RunAsync();
 return 0;

@@ -10,6 +10,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY Contracts/ Contracts/
+COPY Hosting/ Hosting/
+COPY Executors/ Executors/
 COPY Worker/ Worker/
 COPY Master/ Master/
 COPY Cli/ Cli/

@@ -1,5 +1,5 @@
 using System.Reflection;
-using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Hosting.Settings;
 
 namespace DistributedExecutor.Master.Dashboard;
 

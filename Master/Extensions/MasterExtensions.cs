@@ -1,12 +1,13 @@
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Plugins;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Consumers;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
 using DistributedExecutor.Master.Workers;
-using DistributedExecutor.Worker.Executors.Plugins;
-using DistributedExecutor.Worker.Extensions;
-using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Hosting.Bus;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -16,7 +17,7 @@ namespace DistributedExecutor.Master.Extensions;
 internal static class MasterExtensions
 {
     /// <summary>Job store, admission, validation (with the same executors and policy the workers use) and the registry.</summary>
-    public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, WorkerOptions policyOptions, PluginCatalog plugins)
+    public static IServiceCollection AddJobs(this IServiceCollection services, MasterOptions options, ExecutorOptions policyOptions, PluginCatalog plugins)
     {
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
@@ -38,7 +39,7 @@ internal static class MasterExtensions
     /// <summary>Gauges read when /metrics is scraped: queue depth and running tasks per pool (store), workers alive per pool.</summary>
     public static void ObserveMasterGauges(this IServiceProvider services)
     {
-        var metrics = services.GetRequiredService<DistributedExecutor.Worker.Telemetry.DistexecMetrics>();
+        var metrics = services.GetRequiredService<DistributedExecutor.Hosting.Telemetry.DistexecMetrics>();
         var store = services.GetRequiredService<JobStore>();
         var registry = services.GetRequiredService<WorkerRegistry>();
         static KeyValuePair<string, object?> Pool(string pool) => new("pool", pool);
@@ -75,7 +76,7 @@ internal static class MasterExtensions
     }
 
     /// <summary>The bus: the master's event queue, plus the workers' endpoints when they are embedded.</summary>
-    public static IServiceCollection AddMasterBus(this IServiceCollection services, MasterOptions options, WorkerOptions? embeddedWorkers)
+    public static IServiceCollection AddMasterBus(this IServiceCollection services, MasterOptions options, IEmbeddedWorkers? embeddedWorkers)
     {
         services.Configure<MassTransitHostOptions>(o =>
         {
@@ -89,10 +90,7 @@ internal static class MasterExtensions
             bus.AddConsumer<TaskOutputConsumer>();
             bus.AddConsumer<TaskFinishedConsumer>();
             bus.AddConsumer<DeadTaskConsumer>();
-            if (embeddedWorkers is not null)
-            {
-                bus.AddWorkerConsumers();
-            }
+            embeddedWorkers?.AddConsumers(bus);
 
             bus.UseTransport(options.RabbitMqUrl, "distexec-master", (context, cfg) =>
             {
@@ -124,10 +122,7 @@ internal static class MasterExtensions
                     e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000, 10000));
                     e.ConfigureConsumer<DeadTaskConsumer>(context);
                 });
-                if (embeddedWorkers is not null)
-                {
-                    cfg.ConfigureWorkerEndpoints(context, embeddedWorkers);
-                }
+                embeddedWorkers?.ConfigureEndpoints(context, cfg);
             });
         });
         return services;

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using DistributedExecutor.Contracts.V1;
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Executors;
 
 namespace DistributedExecutor.Master.Jobs;
 

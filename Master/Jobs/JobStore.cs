@@ -1,9 +1,9 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Options;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using DistributedExecutor.Worker.Telemetry;
 using Microsoft.Data.Sqlite;
 
 namespace DistributedExecutor.Master.Jobs;

@@ -1,8 +1,8 @@
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Workers;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Telemetry;
 using MassTransit;
 
 namespace DistributedExecutor.Master.Jobs;

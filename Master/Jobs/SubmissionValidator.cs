@@ -1,9 +1,9 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Workers;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Options;
 
 namespace DistributedExecutor.Master.Jobs;
 

@@ -1,8 +1,7 @@
 using System.Collections.Concurrent;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Master.Options;
-using DistributedExecutor.Worker.Extensions;
-using DistributedExecutor.Worker.Options;
 using MassTransit;
 using RabbitMQ.Client;
 
@@ -13,7 +12,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// declares each pool's quorum queue itself before the first send, exactly as the workers declare it, so
 /// tasks submitted before any worker of the pool ever started wait in the queue instead of vanishing.
 /// </summary>
-internal sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptions workerOptions) : ITaskPublisher
+internal sealed class TaskPublisher(IBus bus, MasterOptions options) : ITaskPublisher
 {
     private const int SendWindow = 256;
     private readonly ConcurrentDictionary<string, Uri> _addresses = new();
@@ -68,7 +67,7 @@ internal sealed class TaskPublisher(IBus bus, MasterOptions options, WorkerOptio
             await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
-                arguments: BusExtensions.TaskQueueArguments(workerOptions.DeliveryLimit),
+                arguments: BusExtensions.TaskQueueArguments(options.DeliveryLimit),
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
             return _addresses[pool] = new Uri($"exchange:{queue}");

@@ -1,4 +1,4 @@
-using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Hosting.Settings;
 
 namespace DistributedExecutor.Master.Options;
 
@@ -47,6 +47,9 @@ internal sealed class MasterOptions
     /// <summary>JOB_RETENTION_HOURS: finished jobs and their output are removed this long after they end.</summary>
     public double JobRetentionHours { get; set; } = 168;
 
+    /// <summary>TASK_DELIVERY_LIMIT: deliveries of one task message before the broker gives up on it (the task queues' x-delivery-limit; the workers read the same setting).</summary>
+    public int DeliveryLimit { get; set; } = 5;
+
     /// <summary>LOST_WORKER_RETENTION_SECONDS: a lost worker stays listed this long, then leaves the registry.</summary>
     public int LostWorkerRetentionSeconds { get; set; } = 3600;
 
@@ -73,6 +76,7 @@ internal sealed class MasterOptions
             MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", 100_000, 1, 1_000_000),
             ApiToken = settings.Token("API_TOKEN"),
             WorkerToken = settings.Token("WORKER_TOKEN"),
+            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
             LostWorkerRetentionSeconds = settings.Int("LOST_WORKER_RETENTION_SECONDS", 3600, 0, 30 * 86_400),
             MaxRequestBytes = settings.Int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes, 64 * 1024, 1024 * 1024 * 1024),
             Tls = TlsOptions.Load(settings),

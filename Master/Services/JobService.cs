@@ -68,7 +68,7 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
         {
             if (!JobRules.IsValidLabelKey(key))
             {
-                throw RpcErrors.Invalid($"label \"{DistributedExecutor.Worker.Executors.SpecText.Printable(key)}\": {JobRules.LabelKeyRule}");
+                throw RpcErrors.Invalid($"label \"{DistributedExecutor.Executors.SpecText.Printable(key)}\": {JobRules.LabelKeyRule}");
             }
         }
 

@@ -1,4 +1,5 @@
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Telemetry;
 using Grpc.Core;
 
 namespace DistributedExecutor.Master.Services;

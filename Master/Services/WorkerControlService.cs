@@ -1,7 +1,8 @@
-using DistributedExecutor.Worker.Executors;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Isolation;
+using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Master.Workers;
-using DistributedExecutor.Worker.Options;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using V1 = DistributedExecutor.Contracts.V1;

@@ -1,6 +1,6 @@
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
-using DistributedExecutor.Worker.Telemetry;
 
 namespace DistributedExecutor.Master.Workers;
 

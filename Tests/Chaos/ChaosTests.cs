@@ -187,7 +187,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
 
         var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            var (host, user, password) = DistributedExecutor.Worker.Extensions.BusExtensions.SplitCredentials(cluster.BrokerUrl);
+            var (host, user, password) = DistributedExecutor.Hosting.Bus.BusExtensions.SplitCredentials(cluster.BrokerUrl);
             cfg.Host(host, h =>
             {
                 h.Username(user);

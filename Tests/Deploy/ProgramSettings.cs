@@ -1,3 +1,5 @@
+using DistributedExecutor.Hosting;
+using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Executors.Command;
 
 namespace DistributedExecutor.Tests.Fixtures;
 

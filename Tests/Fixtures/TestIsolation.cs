@@ -1,4 +1,4 @@
-using DistributedExecutor.Worker.Isolation;
+using DistributedExecutor.Executors.Isolation;
 
 namespace DistributedExecutor.Tests.Fixtures;
 

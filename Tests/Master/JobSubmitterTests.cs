@@ -1,10 +1,12 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Command;
+using DistributedExecutor.Executors.Isolation;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Options;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -90,10 +92,10 @@ public sealed class JobSubmitterTests : IDisposable
     {
         options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
         var executorOptions = new ExecutorOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
-        var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Worker.Isolation.TaskIsolation.ValidationOnly, NullLogger<CommandExecutor>.Instance)]);
+        var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Executors.Isolation.TaskIsolation.ValidationOnly, NullLogger<CommandExecutor>.Instance)]);
         var store = new JobStore(options, TimeProvider.System, new JobSignals());
         var registry = new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System);
-        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, _publisher, options, registry, new DistributedExecutor.Worker.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);
+        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, _publisher, options, registry, new DistributedExecutor.Hosting.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);
         return (submitter, store);
     }
 

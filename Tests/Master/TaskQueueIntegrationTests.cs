@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Tests.Fixtures;
 using DistributedExecutor.Worker.Extensions;
 using RabbitMQ.Client.Exceptions;

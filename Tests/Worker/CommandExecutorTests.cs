@@ -1,8 +1,8 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Command;
 using DistributedExecutor.Tests.Fixtures;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Executors.Command;
 using DistributedExecutor.Worker.Options;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,4 +1,4 @@
-using DistributedExecutor.Worker.Executors.Command;
+using DistributedExecutor.Executors.Command;
 using DistributedExecutor.Worker.Options;
 
 namespace DistributedExecutor.Tests.Worker;

@@ -2,8 +2,8 @@ using System.Net;
 using System.Text;
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Executors.Http;
 using DistributedExecutor.Tests.Fixtures;
-using DistributedExecutor.Worker.Executors.Http;
 using DistributedExecutor.Worker.Options;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,6 +1,7 @@
 using System.Net;
-using DistributedExecutor.Worker.Executors.Http;
-using DistributedExecutor.Worker.Isolation;
+using DistributedExecutor.Executors.Http;
+using DistributedExecutor.Executors.Isolation;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Options;
 
 namespace DistributedExecutor.Tests.Worker;

@@ -1,7 +1,7 @@
-using DistributedExecutor.Contracts.Executors;
 using System.Text;
+using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Hosting.Telemetry;
 
 namespace DistributedExecutor.Tests.Worker;
 

@@ -1,9 +1,9 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
-using DistributedExecutor.Worker.Telemetry;
 using MassTransit;
 
 namespace DistributedExecutor.Worker.Consumers;

@@ -1,6 +1,6 @@
 using DistributedExecutor.Contracts.V1;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Isolation;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using Grpc.Core;

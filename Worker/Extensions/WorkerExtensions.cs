@@ -3,13 +3,13 @@ using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.Security;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Executors.Plugins;
+using DistributedExecutor.Hosting.Bus;
+using DistributedExecutor.Hosting.Settings;
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Consumers;
 using DistributedExecutor.Worker.ControlPlane;
-using DistributedExecutor.Worker.Executors;
-using DistributedExecutor.Worker.Executors.Command;
-using DistributedExecutor.Worker.Executors.Http;
-using DistributedExecutor.Worker.Executors.Plugins;
-using DistributedExecutor.Worker.Isolation;
 using DistributedExecutor.Worker.Options;
 using DistributedExecutor.Worker.Running;
 using Grpc.Core;
@@ -24,10 +24,11 @@ internal static class WorkerExtensions
     /// <summary>Executors, running-task tracking, the worker identities and the link to the master.</summary>
     public static IServiceCollection AddWorkerRuntime(this IServiceCollection services, WorkerOptions options, PluginCatalog plugins, IReadOnlyList<string> workerIds)
     {
-        services.AddExecutors(options, plugins);
+        services.AddSingleton(options);
+        services.AddExecutors(options.Executors, plugins);
         services.AddSingleton(new WorkerNodes(workerIds.Select(id => new WorkerNode(id, options.MaxConcurrentTasks)).ToList()));
         services.TryAddSingleton<RunningTasks>();
-        services.TryAddSingleton<Telemetry.DistexecMetrics>();
+        services.TryAddSingleton<DistexecMetrics>();
 
         var masterUri = ListenAddress.Parse(options.MasterAddress).ToClientUri(tls: options.MasterCaCertFile is not null);
         services.AddGrpcClient<WorkerService.WorkerServiceClient>(o => o.Address = masterUri)
@@ -50,59 +51,6 @@ internal static class WorkerExtensions
         return services;
     }
 
-    /// <summary>
-    /// The executors and their policy. The master registers them too, to validate submissions with exactly
-    /// the checks a worker applies; registering twice is harmless.
-    /// </summary>
-    public static IServiceCollection AddExecutors(this IServiceCollection services, WorkerOptions options, PluginCatalog plugins)
-    {
-        if (services.Any(d => d.ServiceType == typeof(ExecutorRegistry)))
-        {
-            return services;
-        }
-
-        services.AddSingleton(options);
-        services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(options.Executors);
-        services.AddSingleton(new CommandPolicy(options.Executors.Command));
-        // A process that runs tasks registered its own (AddTaskIsolation) before this.
-        services.TryAddSingleton(TaskIsolation.ValidationOnly);
-        services.AddSingleton(new AddressPolicy(options.Executors.Http));
-        services.TryAddSingleton<RunningTasks>();
-        if (options.Executors.Command.Enabled)
-        {
-            services.AddSingleton<ITaskExecutor, CommandExecutor>();
-        }
-
-        if (options.Executors.Http.Enabled)
-        {
-            services.AddSingleton<ITaskExecutor, HttpExecutor>();
-        }
-
-        foreach (var type in plugins.Types)
-        {
-            services.AddSingleton(typeof(ITaskExecutor), type);
-        }
-
-        services.AddSingleton<ExecutorRegistry>();
-        return services;
-    }
-
-    /// <summary>Creates every executor now, so a broken plug-in or a name clash stops start-up with one line.</summary>
-    public static bool ExecutorsLoad(this IServiceProvider services, string process)
-    {
-        try
-        {
-            _ = services.GetRequiredService<ExecutorRegistry>();
-            return true;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or MissingMethodException or TargetInvocationException)
-        {
-            Console.Error.WriteLine($"{process}: executors: {(ex as TargetInvocationException)?.InnerException?.Message ?? ex.Message}");
-            return false;
-        }
-    }
-
     public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<ExecuteTaskConsumer, ExecuteTaskConsumerDefinition>();
@@ -120,7 +68,7 @@ internal static class WorkerExtensions
             e.UseTaskQueueArguments(options.DeliveryLimit);
             e.ConfigureConsumer<ExecuteTaskConsumer>(context);
         });
-        if (options.WorkerAddress != "embedded")
+        if (options.WorkerAddress != WorkerOptions.EmbeddedAddress)
         {
             // Fan-out tasks addressed to this worker alone. The queue outlives a restart (same WORKER_ID) but not a
             // day without a consumer, so ids of pods long gone do not pile up on the broker.

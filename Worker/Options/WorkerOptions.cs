@@ -1,4 +1,5 @@
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Settings;
 
 namespace DistributedExecutor.Worker.Options;
 
@@ -7,6 +8,9 @@ internal sealed class WorkerOptions
 {
     /// <summary>WORKER_ID: unique worker id; default the hostname.</summary>
     public string WorkerId { get; set; } = Environment.MachineName;
+
+    /// <summary>The WORKER_ADDRESS of workers inside the master's process: they listen on nothing of their own.</summary>
+    public const string EmbeddedAddress = "embedded";
 
     /// <summary>WORKER_ADDRESS: where the worker serves gRPC health.</summary>
     public string WorkerAddress { get; set; } = ":50052";

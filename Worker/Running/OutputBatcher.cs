@@ -1,6 +1,6 @@
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
-using DistributedExecutor.Worker.Executors;
+using DistributedExecutor.Hosting.Telemetry;
 
 namespace DistributedExecutor.Worker.Running;
 

@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace DistributedExecutor.Executors.Isolation;
+
+/// <summary>
+/// Every process of one task run, whatever it does to its session or group: in cgroup mode the task's cgroup
+/// (signalled through cgroup.procs, killed through cgroup.kill); in reaper mode the launcher, which stays the
+/// parent of every orphan the task leaves, forwards TERM to the whole tree and kills it on SIGUSR1.
+/// </summary>
+internal sealed partial class TaskContainment : IDisposable
+{
+    private const int SigKill = 9;
+    private const int SigTerm = 15;
+    private const int SigUsr1 = 10;
+
+    private readonly TaskIsolation _isolation;
+    private readonly string? _cgroup;
+    private readonly Lock _gate = new();
+    private int _leader;
+
+    internal TaskContainment(TaskIsolation isolation, string? cgroup)
+    {
+        _isolation = isolation;
+        _cgroup = cgroup;
+    }
+
+    /// <summary>The launcher's argv after its own name: mode, cgroup, uid, gid, the program and its argv.</summary>
+    public IReadOnlyList<string> LauncherArguments(string program, IReadOnlyList<string> args) =>
+    [
+        _cgroup is null ? "reaper" : "cgroup", _cgroup ?? "-",
+        TaskIsolation.Id(_isolation.User?.Uid), TaskIsolation.Id(_isolation.User?.Gid),
+        program, program, .. args,
+    ];
+
+    /// <summary>The process the worker started (the launcher, which in cgroup mode becomes the task's program).</summary>
+    public void Attach(int pid)
+    {
+        lock (_gate)
+        {
+            _leader = pid;
+        }
+    }
+
+    /// <summary>Forgets the leader before it is reaped: its pid may then belong to an unrelated process.</summary>
+    public void Detach()
+    {
+        lock (_gate)
+        {
+            _leader = 0;
+        }
+    }
+
+    /// <summary>TERM to every process of the task (its chance to clean up).</summary>
+    public void Terminate()
+    {
+        lock (_gate)
+        {
+            if (_cgroup is not null)
+            {
+                SignalCgroup(_cgroup, SigTerm);
+            }
+
+            if (_leader > 1)
+            {
+                // Reaper mode: the launcher forwards it to the whole tree; cgroup mode: the group, as before.
+                Kill(-_leader, SigTerm);
+            }
+        }
+    }
+
+    /// <summary>KILL to every process of the task, now.</summary>
+    public void KillAll()
+    {
+        lock (_gate)
+        {
+            if (_cgroup is not null)
+            {
+                KillCgroup(_cgroup);
+                if (_leader > 1)
+                {
+                    Kill(-_leader, SigKill);
+                }
+            }
+            else if (_leader > 1)
+            {
+                // Never KILL the launcher itself: it must outlive the tree to kill what re-parented to it.
+                Kill(_leader, SigUsr1);
+            }
+        }
+    }
+
+    /// <summary>Waits (bounded) until no process of the task is left; true when none is.</summary>
+    public Task<bool> WaitEmptyAsync(TimeSpan timeout) =>
+        _cgroup is null ? Task.FromResult(true) : Task.Run(() => WaitCgroupEmpty(_cgroup, timeout));
+
+    public void Dispose()
+    {
+        if (_cgroup is null)
+        {
+            return;
+        }
+
+        if (!WaitCgroupEmpty(_cgroup, TimeSpan.Zero))
+        {
+            KillCgroup(_cgroup);
+            WaitCgroupEmpty(_cgroup, TimeSpan.FromSeconds(1));
+        }
+
+        TaskIsolation.TryRemove(_cgroup);
+    }
+
+    internal static void KillCgroup(string dir)
+    {
+        try
+        {
+            File.WriteAllText(Path.Join(dir, "cgroup.kill"), "1");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Kernels before 5.14 have no cgroup.kill: KILL each member until none is left.
+            for (var round = 0; round < 100 && SignalCgroup(dir, SigKill) > 0; round++)
+            {
+            }
+        }
+    }
+
+    internal static bool WaitCgroupEmpty(string dir, TimeSpan timeout)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (true)
+        {
+            try
+            {
+                if (File.ReadLines(Path.Join(dir, "cgroup.events")).Contains("populated 0"))
+                {
+                    return true;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return true;
+            }
+
+            if (Environment.TickCount64 >= deadline)
+            {
+                return false;
+            }
+
+            Thread.Sleep(5);
+        }
+    }
+
+    private static int SignalCgroup(string dir, int signal)
+    {
+        var count = 0;
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Join(dir, "cgroup.procs")))
+            {
+                if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1 && Kill(pid, signal) == 0)
+                {
+                    count++;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return count;
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

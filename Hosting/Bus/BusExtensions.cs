@@ -1,0 +1,82 @@
+using DistributedExecutor.Contracts.Messages;
+using MassTransit;
+
+namespace DistributedExecutor.Hosting.Bus;
+
+/// <summary>The transport both master and worker use: RabbitMQ when a URL is given, else in-memory (embedded only).</summary>
+internal static class BusExtensions
+{
+    public static void UseTransport(
+        this IBusRegistrationConfigurator bus,
+        Uri? rabbitMqUrl,
+        string connectionName,
+        Action<IBusRegistrationContext, IBusFactoryConfigurator> configureEndpoints)
+    {
+        if (rabbitMqUrl is null)
+        {
+            bus.UsingInMemory((context, cfg) => configureEndpoints(context, cfg));
+            return;
+        }
+
+        var (host, username, password) = SplitCredentials(rabbitMqUrl);
+        bus.UsingRabbitMq((context, cfg) =>
+        {
+            cfg.Host(host, h =>
+            {
+                h.Username(username);
+                h.Password(password);
+                h.PublisherConfirmation = true;
+                h.Heartbeat(TimeSpan.FromSeconds(10));
+
+                // Shown by rabbitmqctl and the management UI, so operators see which process a connection is.
+                h.ConnectionName(connectionName);
+            });
+            configureEndpoints(context, cfg);
+        });
+    }
+
+    /// <summary>Takes user and password out of the URL so the address that gets logged carries no secret.</summary>
+    public static (Uri Host, string Username, string Password) SplitCredentials(Uri url)
+    {
+        var username = "guest";
+        var password = "guest";
+        if (!string.IsNullOrEmpty(url.UserInfo))
+        {
+            var parts = url.UserInfo.Split(':', 2);
+            username = Uri.UnescapeDataString(parts[0]);
+            password = parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : "";
+        }
+
+        var builder = new UriBuilder(url) { UserName = "", Password = "" };
+        if (builder.Port < 0)
+        {
+            builder.Port = url.Scheme == "amqps" ? 5671 : 5672;
+        }
+
+        return (builder.Uri, username, password);
+    }
+
+    /// <summary>
+    /// The arguments of every task queue, declared identically by master and workers: a quorum queue whose
+    /// messages go to <see cref="QueueNames.DeadTasks"/> once delivered more than the limit (a task that
+    /// kills its worker every time), where the master marks the task failed.
+    /// </summary>
+    public static Dictionary<string, object?> TaskQueueArguments(int deliveryLimit) => new()
+    {
+        ["x-queue-type"] = "quorum",
+        ["x-delivery-limit"] = deliveryLimit,
+        ["x-dead-letter-exchange"] = QueueNames.DeadTasks,
+    };
+
+    public static void UseTaskQueueArguments(this IReceiveEndpointConfigurator endpoint, int deliveryLimit)
+    {
+        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            rabbit.SetQuorumQueue();
+            foreach (var (key, value) in TaskQueueArguments(deliveryLimit).Where(a => a.Key != "x-queue-type"))
+            {
+                rabbit.SetQueueArgument(key, value);
+            }
+        }
+    }
+}

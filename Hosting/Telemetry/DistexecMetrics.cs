@@ -1,0 +1,66 @@
+using System.Diagnostics.Metrics;
+
+namespace DistributedExecutor.Hosting.Telemetry;
+
+/// <summary>
+/// The system's own instruments (meter "DistributedExecutor"), shared by master and worker so a name means the
+/// same thing on both. Prometheus sees them as distexec_jobs_submitted_total, distexec_tasks_finished_total,
+/// distexec_task_duration_seconds, distexec_queue_depth, distexec_tasks_running, distexec_workers_connected,
+/// distexec_workers_lost_total, distexec_redeliveries_total and distexec_output_bytes_total.
+/// </summary>
+internal sealed class DistexecMetrics : IDisposable
+{
+    public const string MeterName = "DistributedExecutor";
+
+    private readonly Meter _meter = new(MeterName);
+
+    public DistexecMetrics()
+    {
+        JobsSubmitted = _meter.CreateCounter<long>("distexec.jobs.submitted", "{job}", "Jobs accepted (confirmed by the broker)");
+        TasksFinished = _meter.CreateCounter<long>("distexec.tasks.finished", "{task}", "Tasks (master) or attempts (worker) that ended, by outcome");
+        TaskDuration = _meter.CreateHistogram<double>("distexec.task.duration", "s", "Run time of a task from start to end, by outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900] });
+        WorkersLost = _meter.CreateCounter<long>("distexec.workers.lost", "{worker}", "Workers declared lost (no heartbeat)");
+        Redeliveries = _meter.CreateCounter<long>("distexec.redeliveries", "{attempt}", "Attempts beyond a task's first (redelivered after a lost worker or connection)");
+        OutputBytes = _meter.CreateCounter<long>("distexec.output.bytes", "By", "Output bytes stored (master) or produced (worker), by stream");
+    }
+
+    /// <summary>
+    /// True in a worker process: its consumers record what they ran. In the master (embedded workers too) the
+    /// store records each task once, from the events it applies, so the consumers must not count again.
+    /// </summary>
+    public bool WorkerSide { get; init; }
+
+    public Counter<long> JobsSubmitted { get; }
+
+    public Counter<long> TasksFinished { get; }
+
+    public Histogram<double> TaskDuration { get; }
+
+    public Counter<long> WorkersLost { get; }
+
+    public Counter<long> Redeliveries { get; }
+
+    public Counter<long> OutputBytes { get; }
+
+    /// <summary>Tasks waiting in each pool's queue, read when scraped.</summary>
+    public void ObserveQueueDepth(Func<IEnumerable<Measurement<long>>> observe) =>
+        _meter.CreateObservableGauge("distexec.queue.depth", observe, "{task}", "Tasks waiting in the pool's queue");
+
+    /// <summary>Tasks running now (per pool on the master, on this worker on a worker).</summary>
+    public void ObserveTasksRunning(Func<IEnumerable<Measurement<long>>> observe) =>
+        _meter.CreateObservableGauge("distexec.tasks.running", observe, "{task}", "Tasks running now");
+
+    /// <summary>Workers alive per pool.</summary>
+    public void ObserveWorkersConnected(Func<IEnumerable<Measurement<long>>> observe) =>
+        _meter.CreateObservableGauge("distexec.workers.connected", observe, "{worker}", "Workers alive (heartbeating) per pool");
+
+    public void RecordFinished(string outcome, TimeSpan duration)
+    {
+        var tag = new KeyValuePair<string, object?>("outcome", outcome);
+        TasksFinished.Add(1, tag);
+        TaskDuration.Record(Math.Max(0, duration.TotalSeconds), tag);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
