@@ -7,20 +7,9 @@ namespace DistributedExecutor.Hosting;
 /// <summary>Hosting details shared by master and worker.</summary>
 internal static class HostingExtensions
 {
-    /// <summary>The one setting read outside the options classes (logging is configured before them).</summary>
-    public const string LogLevelSetting = "LOG_LEVEL";
-
-    /// <summary>LOG_LEVEL (debug, info, warn, error) as in the seed; MassTransit and ASP.NET stay at warning unless debug.</summary>
-    public static void AddLogLevel(this IHostApplicationBuilder builder)
+    /// <summary>LOG_LEVEL (read and checked by the options classes); MassTransit and ASP.NET stay at warning unless debug.</summary>
+    public static void AddLogLevel(this IHostApplicationBuilder builder, LogLevel level)
     {
-        var level = (builder.Configuration[LogLevelSetting] ?? "info").Trim().ToLowerInvariant() switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "warn" or "warning" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            _ => LogLevel.Information,
-        };
         builder.Logging.SetMinimumLevel(level);
         if (level > LogLevel.Debug)
         {

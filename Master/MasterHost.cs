@@ -53,7 +53,7 @@ internal static class MasterHost
             return 2;
         }
 
-        builder.AddLogLevel();
+        builder.AddLogLevel(options.LogLevel);
         builder.Services.AddJobs(options, executorOptions, plugins);
         builder.Services.AddMasterBus(options, embedded);
         builder.Services.AddSingleton<TokenAuthorizer>();

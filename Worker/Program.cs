@@ -42,7 +42,7 @@ if (isolation is null)
     return 2;
 }
 
-builder.AddLogLevel();
+builder.AddLogLevel(options.LogLevel);
 builder.Services.AddSingleton(new DistributedExecutor.Hosting.Telemetry.DistexecMetrics { WorkerSide = true });
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);

@@ -68,6 +68,28 @@ internal sealed class SettingsReader(IConfiguration configuration)
         }
     }
 
+    /// <summary>LOG_LEVEL: debug, info, warn or error as in the seed (trace, information and warning too).</summary>
+    public LogLevel LogLevel()
+    {
+        var value = String("LOG_LEVEL", "info");
+        switch (value.ToLowerInvariant())
+        {
+            case "trace":
+                return Microsoft.Extensions.Logging.LogLevel.Trace;
+            case "debug":
+                return Microsoft.Extensions.Logging.LogLevel.Debug;
+            case "info" or "information":
+                return Microsoft.Extensions.Logging.LogLevel.Information;
+            case "warn" or "warning":
+                return Microsoft.Extensions.Logging.LogLevel.Warning;
+            case "error":
+                return Microsoft.Extensions.Logging.LogLevel.Error;
+            default:
+                _errors.Add($"LOG_LEVEL={value} is not debug, info, warn or error");
+                return Microsoft.Extensions.Logging.LogLevel.Information;
+        }
+    }
+
     /// <summary>The fewest characters a token may have: shorter ones are guessable.</summary>
     public const int MinimumTokenLength = 16;
 

@@ -61,11 +61,15 @@ internal sealed class MasterOptions
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
+    /// <summary>LOG_LEVEL: debug, info, warn or error.</summary>
+    public LogLevel LogLevel { get; set; } = LogLevel.Information;
+
     public static MasterOptions Load(SettingsReader settings)
     {
         var options = new MasterOptions
         {
             MasterAddress = settings.Address("MASTER_ADDRESS", ":50051"),
+            LogLevel = settings.LogLevel(),
             MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", 1000, 1, 10_000_000),
             HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", 15, 1, 86_400),
             DatabasePath = settings.String("MASTER_DB_PATH", "data/master.db"),

@@ -19,7 +19,6 @@ public static class ProgramSettings
         var settings = new SettingsReader(recorder);
         MasterOptions.Load(settings);
         WorkerOptions.Load(settings, requireMaster: true);
-        recorder.Keys.Add(HostingExtensions.LogLevelSetting);
         return recorder.Keys;
     }
 

@@ -57,6 +57,7 @@ public sealed class EmbeddedModeTests
         {
             ["MASTER_ADDRESS"] = "0.0.0.0:1",
             ["MAX_CONCURRENT_JOBS"] = "lots",
+            ["LOG_LEVEL"] = "bogus",
             ["API_TOKEN"] = null,
         });
 
@@ -64,6 +65,7 @@ public sealed class EmbeddedModeTests
         Assert.Equal(2, master.ExitCode);
         Assert.Contains("MAX_CONCURRENT_JOBS=lots is not a whole number", master.Output, StringComparison.Ordinal);
         Assert.Contains("set API_TOKEN", master.Output, StringComparison.Ordinal);
+        Assert.Contains("LOG_LEVEL=bogus is not debug, info, warn or error", master.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", master.Output, StringComparison.Ordinal);
     }
 }

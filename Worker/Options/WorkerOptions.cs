@@ -58,11 +58,15 @@ internal sealed class WorkerOptions
     public int IdleExitSeconds { get; set; }
 
     /// <summary>Reads every setting, collecting all problems.</summary>
+    /// <summary>LOG_LEVEL: debug, info, warn or error.</summary>
+    public LogLevel LogLevel { get; set; } = LogLevel.Information;
+
     public static WorkerOptions Load(SettingsReader settings, bool requireMaster)
     {
         var options = new WorkerOptions
         {
             WorkerId = settings.String("WORKER_ID", Environment.MachineName),
+            LogLevel = settings.LogLevel(),
             WorkerAddress = settings.Address("WORKER_ADDRESS", ":50052"),
             MasterAddress = settings.String("MASTER_ADDRESS", ""),
             Pool = settings.String("WORKER_POOL", "default"),
