@@ -161,9 +161,9 @@ internal static class JobWatcher
                     return 128 + task.Signal;
                 case TaskState.Failed when task.HasExitCode:
                     return task.ExitCode;
-                case TaskState.Failed when task.Error.StartsWith("could not start", StringComparison.Ordinal):
+                case TaskState.Failed when task.FailureKind == FailureKind.CouldNotStart:
                     return ExitCodes.CouldNotStart;
-                case TaskState.Failed when task.Error.StartsWith("refused", StringComparison.Ordinal):
+                case TaskState.Failed when task.FailureKind == FailureKind.Refused:
                     return ExitCodes.Rejected;
                 case TaskState.Failed:
                     return ExitCodes.Failure;

@@ -1,7 +1,8 @@
 namespace DistributedExecutor.Contracts.Messages;
 
 /// <summary>An attempt ended. <paramref name="OutputBatches"/> is how many <see cref="TaskOutput"/> batches it sent;
-/// <paramref name="HttpStatus"/> is the final status of an HTTP task.</summary>
+/// <paramref name="HttpStatus"/> is the final status of an HTTP task; <paramref name="Failure"/> what kind of failure
+/// ended it when it failed without an exit code of its own.</summary>
 public sealed record TaskFinished(
     Guid JobId,
     Guid TaskId,
@@ -15,4 +16,5 @@ public sealed record TaskFinished(
     long OutputBatches,
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt,
-    int? HttpStatus = null);
+    int? HttpStatus = null,
+    FailureKind Failure = FailureKind.None);

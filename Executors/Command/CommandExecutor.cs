@@ -64,7 +64,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
 
         if (policy.CheckEnvironment(spec.Env) is { } envDenied)
         {
-            return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {envDenied}");
+            return TaskRunResult.Refused(envDenied);
         }
 
         var environment = BuildEnvironment(spec);
@@ -75,7 +75,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
 
         if (policy.Check(spec.Program, realPath) is { } denied)
         {
-            return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {denied}");
+            return TaskRunResult.Refused(denied);
         }
 
         using var containment = isolation.Contain();

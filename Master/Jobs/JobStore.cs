@@ -111,6 +111,8 @@ internal sealed class JobStore : IDisposable
         AddColumnIfMissing("jobs", "max_errors", "INTEGER NOT NULL DEFAULT 0");
         AddColumnIfMissing("attempts", "cause", "TEXT");
         AddColumnIfMissing("attempts", "dispatch", "INTEGER NOT NULL DEFAULT 1");
+        AddColumnIfMissing("tasks", "failure", "INTEGER NOT NULL DEFAULT 0");
+        AddColumnIfMissing("attempts", "failure", "INTEGER NOT NULL DEFAULT 0");
         Execute(_writer, """
             CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
             CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
@@ -442,12 +444,12 @@ internal sealed class JobStore : IDisposable
 
             Execute(_writer, """
                 UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error,
-                    http_status = $http
+                    http_status = $http, failure = $failure
                 WHERE id = $id
                 """,
                 ("$state", (int)TaskRules.ToState(message.Outcome)), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
                 ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$http", message.HttpStatus),
-                ("$id", Id(message.AttemptId)));
+                ("$failure", (int)message.Failure), ("$id", Id(message.AttemptId)));
 
             var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is { } next)
@@ -458,10 +460,10 @@ internal sealed class JobStore : IDisposable
                     // (a master restart neither loses it nor runs it early); the retry scheduler publishes it when due.
                     Execute(_writer, """
                         UPDATE tasks SET state = 1, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
-                            exit_code = $exit, signal = $signal, error = $error, http_status = $http
+                            exit_code = $exit, signal = $signal, error = $error, http_status = $http, failure = $failure
                         WHERE id = $task
                         """,
-                        ("$exit", message.ExitCode), ("$signal", message.Signal), ("$http", message.HttpStatus), ("$task", Id(message.TaskId)),
+                        ("$failure", (int)message.Failure), ("$exit", message.ExitCode), ("$signal", message.Signal), ("$http", message.HttpStatus), ("$task", Id(message.TaskId)),
                         ("$error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{(message.Error is { Length: > 0 } e ? $" ({e})" : message.ExitCode is { } x ? $" (exit {x})" : "")}; retry at {due:HH:mm:ss.fff}Z"));
                     Execute(_writer, "INSERT OR REPLACE INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, $dispatch)",
                         ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$due", due.ToUnixTimeMilliseconds()), ("$dispatch", task.Dispatch + 1));
@@ -472,10 +474,10 @@ internal sealed class JobStore : IDisposable
                     Execute(_writer, """
                         UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
                             signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
-                            started_at = COALESCE(started_at, $started), http_status = $http
+                            started_at = COALESCE(started_at, $started), http_status = $http, failure = $failure
                         WHERE id = $task
                         """,
-                        ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$exit", message.ExitCode), ("$signal", message.Signal),
+                        ("$failure", next == TaskState.Failed ? (int)message.Failure : 0), ("$state", (int)next), ("$attempt", Id(message.AttemptId)), ("$exit", message.ExitCode), ("$signal", message.Signal),
                         ("$error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
                         ("$worker", message.WorkerId), ("$truncated", message.Truncated ? 1 : 0),
                         ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
@@ -521,8 +523,8 @@ internal sealed class JobStore : IDisposable
 
             foreach (var (attempt, task, job) in lost)
             {
-                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE id = $id",
-                    ("$now", Now()), ("$reason", reason), ("$id", attempt));
+                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE id = $id",
+                    ("$now", Now()), ("$reason", reason), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$id", attempt));
                 var cancel = (long)(Scalar(_writer, "SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", job)) ?? 0L) == 1;
                 Execute(_writer, """
                     UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = 6 THEN $now ELSE finished_at END
@@ -558,10 +560,11 @@ internal sealed class JobStore : IDisposable
                 return [];
             }
 
-            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE task_id = $task AND state = 2",
-                ("$now", Now()), ("$reason", "worker lost"), ("$task", Id(taskId)));
-            Execute(_writer, "UPDATE tasks SET state = $state, error = $reason, finished_at = $now WHERE id = $task",
-                ("$state", (int)(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", Now()), ("$task", Id(taskId)));
+            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE task_id = $task AND state = 2",
+                ("$now", Now()), ("$reason", "worker lost"), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$task", Id(taskId)));
+            Execute(_writer, "UPDATE tasks SET state = $state, error = $reason, finished_at = $now, failure = $failure WHERE id = $task",
+                ("$state", (int)(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", Now()),
+                ("$failure", task.CancelRequested ? 0 : (int)DistributedExecutor.Contracts.Messages.FailureKind.GaveUp), ("$task", Id(taskId)));
             RefreshJobState(jobId);
             released = ApplyJobLimits(jobId);
             tx.Commit();
@@ -613,7 +616,8 @@ internal sealed class JobStore : IDisposable
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
-            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE state = 2", ("$now", Now()), ("$reason", reason));
+            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE state = 2",
+                ("$now", Now()), ("$reason", reason), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost));
             Execute(_writer, "UPDATE tasks SET state = 1 WHERE state = 2");
             Execute(_writer, "UPDATE jobs SET state = 1 WHERE state = 2 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> 1)");
             tx.Commit();
@@ -923,10 +927,10 @@ internal sealed class JobStore : IDisposable
 
             foreach (var job in jobs)
             {
-                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason WHERE job_id = $job AND worker_id = $worker AND state = 2",
-                    ("$now", Now()), ("$reason", $"worker {workerId} lost"), ("$job", Id(job)), ("$worker", workerId));
+                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE job_id = $job AND worker_id = $worker AND state = 2",
+                    ("$now", Now()), ("$reason", $"worker {workerId} lost"), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$job", Id(job)), ("$worker", workerId));
                 Execute(_writer, """
-                    UPDATE tasks SET state = 4, held = 0, finished_at = $now,
+                    UPDATE tasks SET state = 4, held = 0, finished_at = $now, failure = 5,
                         error = 'lost: worker ' || $worker || ' was lost before it finished its copy'
                     WHERE job_id = $job AND target_worker = $worker AND state IN (1, 2)
                     """, ("$now", Now()), ("$worker", workerId), ("$job", Id(job)));
@@ -1054,7 +1058,7 @@ internal sealed class JobStore : IDisposable
         using (var query = connection.CreateCommand())
         {
             query.CommandText = """
-                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause
+                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure
                 FROM attempts WHERE job_id = $job ORDER BY number
                 """;
             query.Parameters.AddWithValue("$job", job.Id);
@@ -1070,6 +1074,7 @@ internal sealed class JobStore : IDisposable
                     FinishedAt = Time(reader, 5),
                     Error = reader.IsDBNull(8) ? "" : reader.GetString(8),
                     Cause = reader.IsDBNull(10) ? "" : reader.GetString(10),
+                    FailureKind = (DistributedExecutor.Contracts.V1.FailureKind)reader.GetInt32(11),
                 };
                 if (!reader.IsDBNull(6))
                 {
@@ -1099,7 +1104,7 @@ internal sealed class JobStore : IDisposable
         using (var query = connection.CreateCommand())
         {
             query.CommandText = """
-                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status
+                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure
                 FROM tasks WHERE job_id = $job ORDER BY idx
                 """;
             query.Parameters.AddWithValue("$job", job.Id);
@@ -1117,6 +1122,7 @@ internal sealed class JobStore : IDisposable
                     Truncated = reader.GetInt32(8) == 1,
                     StartedAt = Time(reader, 9),
                     FinishedAt = Time(reader, 10),
+                    FailureKind = (DistributedExecutor.Contracts.V1.FailureKind)reader.GetInt32(12),
                 };
                 if (!reader.IsDBNull(4))
                 {

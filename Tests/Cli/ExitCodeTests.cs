@@ -21,7 +21,19 @@ public sealed class ExitCodeTests
 
     [Fact]
     public void ExitCodeOf_CouldNotStart_126() =>
-        Assert.Equal(ExitCodes.CouldNotStart, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.Error = "could not start: x was not found on PATH")));
+        Assert.Equal(ExitCodes.CouldNotStart, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.FailureKind = FailureKind.CouldNotStart)));
+
+    [Fact]
+    public void ExitCodeOf_Refused_125() =>
+        Assert.Equal(ExitCodes.Rejected, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.FailureKind = FailureKind.Refused)));
+
+    [Fact]
+    public void ExitCodeOf_TheKindNotTheWording()
+    {
+        // An error text that merely reads like a kind (a task's own message, another language) maps to nothing.
+        Assert.Equal(ExitCodes.Failure, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.Error = "could not start: as the task said")));
+        Assert.Equal(ExitCodes.CouldNotStart, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => { t.Error = "konnte nicht starten"; t.FailureKind = FailureKind.CouldNotStart; })));
+    }
 
     [Fact]
     public void ExitCodeOf_Succeeded_Zero() => Assert.Equal(0, JobWatcher.ExitCodeOf(Job(TaskState.Succeeded, t => t.ExitCode = 0)));

@@ -127,6 +127,10 @@ public sealed class DistctlTests(ClusterFixture fixture)
 
         Assert.True(result.ExitCode == 126, result.ToString());
         Assert.Contains("could not start", result.Stderr, StringComparison.Ordinal);
+        var job = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1 })).Jobs.Single();
+        var task = (await Cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job.Tasks.Single();
+        Assert.Equal(DistributedExecutor.Contracts.V1.FailureKind.CouldNotStart, task.FailureKind);
+        Assert.Equal(DistributedExecutor.Contracts.V1.FailureKind.CouldNotStart, task.Attempts.Single().FailureKind);
     }
 
     [Fact]

@@ -37,6 +37,7 @@ public sealed class PoisonTaskTests
         var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(30));
         Assert.Equal(TaskState.Failed, done.State);
         Assert.Contains("TASK_DELIVERY_LIMIT=1", done.Tasks[0].Error, StringComparison.Ordinal);
+        Assert.Equal(FailureKind.GaveUp, done.Tasks[0].FailureKind);
         Assert.True(done.Tasks[0].Attempts.Count <= 2, $"{done.Tasks[0].Attempts.Count} attempts");
     }
 }

@@ -74,12 +74,13 @@ internal sealed partial class ExecuteTaskConsumer(
         }
         else if (executors.Find(task.Executor) is not { } executor)
         {
-            result = new TaskRunResult(TaskOutcome.Failed, null, null, $"could not start: executor \"{task.Executor}\" is not enabled on worker {node.Id}");
+            result = TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}");
         }
         else if (executor.Validate(task) is { IsValid: false } verdict)
         {
-            result = new TaskRunResult(TaskOutcome.Failed, null, null,
-                verdict.Denied is { } denied ? $"refused: {denied}" : $"invalid spec: {string.Join("; ", verdict.Problems)}");
+            result = verdict.Denied is { } denied
+                ? TaskRunResult.Refused(denied)
+                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec };
         }
         else
         {
@@ -115,7 +116,7 @@ internal sealed partial class ExecuteTaskConsumer(
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogExecutorFailed(ex, task.JobId, task.TaskId);
-                result = new TaskRunResult(TaskOutcome.Failed, null, null, $"executor error: {ex.Message}");
+                result = new TaskRunResult(TaskOutcome.Failed, null, null, $"executor error: {ex.Message}") { Failure = FailureKind.ExecutorError };
             }
 
             await output.CompleteAsync().ConfigureAwait(false);
@@ -149,7 +150,7 @@ internal sealed partial class ExecuteTaskConsumer(
         await started.ConfigureAwait(false);
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
-            truncated, batches, startedAt, finishedAt, result.HttpStatus), CancellationToken.None).ConfigureAwait(false);
+            truncated, batches, startedAt, finishedAt, result.HttpStatus, result.Outcome == TaskOutcome.Failed ? result.Failure : FailureKind.None), CancellationToken.None).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Succeeded)
         {
             LogSucceeded(task.JobId, task.TaskId, attemptId);
