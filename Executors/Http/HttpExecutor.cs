@@ -5,6 +5,8 @@ using System.Net.Sockets;
 using System.Text;
 using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
+using Polly;
+using Polly.Retry;
 
 namespace DistributedExecutor.Executors.Http;
 
@@ -90,36 +92,25 @@ internal sealed partial class HttpExecutor : ITaskExecutor, IDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            for (var attempt = 0; ; attempt++)
+            // 429 and 503 are retried (Polly) as Retry-After says, else with exponential backoff and jitter, only
+            // within max_retries and only while the wait still ends before the task's timeout.
+            var pipeline = RetryPipeline(spec, output, deadline);
+            using var response = await pipeline.ExecuteAsync(async token =>
             {
                 using var request = BuildRequest(spec);
-                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-                var status = (int)response.StatusCode;
-                await WriteHeadAsync(response, output).ConfigureAwait(false);
-
-                if (status is 429 or 503 && attempt < spec.MaxRetries)
-                {
-                    var wait = RetryDelay(response, attempt);
-                    if (_time.GetUtcNow() + wait < deadline)
-                    {
-                        await Note(output, $"[distexec: {status}; retry {attempt + 1} of {spec.MaxRetries} in {wait.TotalSeconds:0.###}s]\n").ConfigureAwait(false);
-                        response.Dispose();
-                        await Task.Delay(wait, _time, linked.Token).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    await Note(output, $"[distexec: {status}; Retry-After ({wait.TotalSeconds:0.###}s) reaches past the task's timeout, not retrying]\n").ConfigureAwait(false);
-                }
-
-                var truncated = await CopyBodyAsync(response, output, spec.ResponseCapBytes, linked.Token).ConfigureAwait(false);
-                var expected = HttpSpecRules.IsExpected(spec.ExpectedStatus, status);
-                return new TaskRunResult(expected ? TaskOutcome.Succeeded : TaskOutcome.Failed, null, null,
-                    expected ? null : $"HTTP {status} is not an expected status ({HttpSpecRules.Describe(spec.ExpectedStatus)})")
-                {
-                    HttpStatus = status,
-                    Truncated = truncated,
-                };
-            }
+                var sent = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, token).ConfigureAwait(false);
+                await WriteHeadAsync(sent, output).ConfigureAwait(false);
+                return sent;
+            }, linked.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            var truncated = await CopyBodyAsync(response, output, spec.ResponseCapBytes, linked.Token).ConfigureAwait(false);
+            var expected = HttpSpecRules.IsExpected(spec.ExpectedStatus, status);
+            return new TaskRunResult(expected ? TaskOutcome.Succeeded : TaskOutcome.Failed, null, null,
+                expected ? null : $"HTTP {status} is not an expected status ({HttpSpecRules.Describe(spec.ExpectedStatus)})")
+            {
+                HttpStatus = status,
+                Truncated = truncated,
+            };
         }
         catch (OperationCanceledException) when (linked.IsCancellationRequested)
         {
@@ -131,7 +122,7 @@ internal sealed partial class HttpExecutor : ITaskExecutor, IDisposable
         {
             if (Find<BlockedAddressException>(ex) is { } blocked)
             {
-                return new TaskRunResult(TaskOutcome.Failed, null, null, $"refused: {blocked.Message}");
+                return TaskRunResult.Refused(blocked.Message);
             }
 
             LogRequestFailed(task.JobId, task.TaskId, ex.HttpRequestError);
@@ -207,6 +198,40 @@ internal sealed partial class HttpExecutor : ITaskExecutor, IDisposable
         }
     }
 
+    private ResiliencePipeline<HttpResponseMessage> RetryPipeline(HttpTask spec, IOutputSink output, DateTimeOffset deadline)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _time };
+        if (spec.MaxRetries == 0)
+        {
+            return builder.Build();
+        }
+
+        var wait = TimeSpan.Zero;
+        return builder.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+        {
+            MaxRetryAttempts = spec.MaxRetries,
+            ShouldHandle = async args =>
+            {
+                if (args.Outcome.Result is not { } response || (int)response.StatusCode is not (429 or 503) || args.AttemptNumber >= spec.MaxRetries)
+                {
+                    return false;
+                }
+
+                var status = (int)response.StatusCode;
+                wait = RetryDelay(response, args.AttemptNumber);
+                if (_time.GetUtcNow() + wait < deadline)
+                {
+                    await Note(output, $"[distexec: {status}; retry {args.AttemptNumber + 1} of {spec.MaxRetries} in {wait.TotalSeconds:0.###}s]\n").ConfigureAwait(false);
+                    return true;
+                }
+
+                await Note(output, $"[distexec: {status}; Retry-After ({wait.TotalSeconds:0.###}s) reaches past the task's timeout, not retrying]\n").ConfigureAwait(false);
+                return false;
+            },
+            DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(wait),
+        }).Build();
+    }
+
     private TimeSpan RetryDelay(HttpResponseMessage response, int attempt)
     {
         if (response.Headers.RetryAfter is { } retryAfter)
@@ -223,8 +248,14 @@ internal sealed partial class HttpExecutor : ITaskExecutor, IDisposable
             }
         }
 
-        // No Retry-After: back off 1 s, 2 s, 4 s … up to 30 s.
-        return TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, attempt)));
+        return Backoff(attempt, Random.Shared);
+    }
+
+    /// <summary>No Retry-After: 1 s, 2 s, 4 s … up to 30 s, each drawn from its upper half so that clients do not retry in step.</summary>
+    internal static TimeSpan Backoff(int attempt, Random random)
+    {
+        var ceiling = Math.Min(30, Math.Pow(2, attempt));
+        return TimeSpan.FromSeconds(ceiling / 2 + (random.NextDouble() * ceiling / 2));
     }
 
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)

@@ -106,6 +106,20 @@ public sealed class HttpExecutorTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Backoff_WithoutRetryAfter_ExponentialWithJitterInItsUpperHalf()
+    {
+        var random = new Random(42);
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            var ceiling = Math.Min(30, Math.Pow(2, attempt));
+            var draws = Enumerable.Range(0, 50).Select(_ => HttpExecutor.Backoff(attempt, random).TotalSeconds).ToList();
+
+            Assert.All(draws, d => Assert.InRange(d, ceiling / 2, ceiling));
+            Assert.True(draws.Distinct().Count() > 40, "the waits are spread, so clients do not retry in step");
+        }
+    }
+
+    [Fact]
     public async Task Execute_RetryAfterPastTimeout_GivesUpWithTheStatus()
     {
         var sink = new RecordingSink();
