@@ -7,6 +7,7 @@ using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Dashboard;
 using DistributedExecutor.Master.Extensions;
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Services;
 
@@ -70,6 +71,17 @@ internal static class MasterHost
         builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
 
         var app = builder.Build();
+        try
+        {
+            // Opened now, so a store this master cannot read stops start-up with one line.
+            _ = app.Services.GetRequiredService<JobStore>();
+        }
+        catch (StoreVersionException ex)
+        {
+            Console.Error.WriteLine($"master: {ex.Message}");
+            return 2;
+        }
+
         embedded?.Started(app.Services);
         if (!app.Services.ExecutorsLoad("master"))
         {

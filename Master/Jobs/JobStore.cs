@@ -4,6 +4,7 @@ using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Options;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using DistributedExecutor.Master.Jobs.Store;
 using Microsoft.Data.Sqlite;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -15,65 +16,6 @@ namespace DistributedExecutor.Master.Jobs;
 /// </summary>
 internal sealed class JobStore : IDisposable
 {
-    private const string Schema = """
-        CREATE TABLE IF NOT EXISTS jobs(
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL UNIQUE,
-            pool TEXT NOT NULL,
-            state INTEGER NOT NULL,
-            task_count INTEGER NOT NULL,
-            cancel_requested INTEGER NOT NULL DEFAULT 0,
-            accepted INTEGER NOT NULL DEFAULT 0,
-            created_at INTEGER NOT NULL,
-            finished_at INTEGER);
-        CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
-        CREATE TABLE IF NOT EXISTS tasks(
-            id TEXT PRIMARY KEY,
-            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-            idx INTEGER NOT NULL,
-            state INTEGER NOT NULL,
-            spec BLOB NOT NULL,
-            published INTEGER NOT NULL DEFAULT 0,
-            current_attempt TEXT,
-            final_attempt TEXT,
-            exit_code INTEGER,
-            signal INTEGER,
-            error TEXT,
-            worker_id TEXT,
-            truncated INTEGER NOT NULL DEFAULT 0,
-            started_at INTEGER,
-            finished_at INTEGER,
-            http_status INTEGER);
-        CREATE INDEX IF NOT EXISTS tasks_job ON tasks(job_id, state);
-        CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state);
-        CREATE TABLE IF NOT EXISTS attempts(
-            id TEXT PRIMARY KEY,
-            task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
-            job_id TEXT NOT NULL,
-            number INTEGER NOT NULL,
-            worker_id TEXT NOT NULL,
-            state INTEGER NOT NULL,
-            started_at INTEGER NOT NULL,
-            finished_at INTEGER,
-            exit_code INTEGER,
-            signal INTEGER,
-            error TEXT,
-            http_status INTEGER);
-        CREATE INDEX IF NOT EXISTS attempts_task ON attempts(task_id);
-        CREATE INDEX IF NOT EXISTS attempts_running ON attempts(state, worker_id);
-        CREATE TABLE IF NOT EXISTS output(
-            offset INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            attempt_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            part INTEGER NOT NULL,
-            stream INTEGER NOT NULL,
-            data BLOB NOT NULL,
-            UNIQUE(attempt_id, seq, part));
-        CREATE INDEX IF NOT EXISTS output_job ON output(job_id, offset);
-        """;
-
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
     private readonly Lock _writeLock = new();
@@ -88,7 +30,8 @@ internal sealed class JobStore : IDisposable
         _time = time;
         _signals = signals;
         var fullPath = Path.GetFullPath(options.DatabasePath);
-        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!);
+        // The store holds every job's env and output: readable by the master's user only (tasks run as another).
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = fullPath,
@@ -97,54 +40,33 @@ internal sealed class JobStore : IDisposable
             DefaultTimeout = 30,
         }.ToString();
         _writer = Open();
+        // Before WAL mode creates the -wal and -shm files: SQLite gives them the database file's mode.
+        RestrictToOwner(fullPath);
         Execute(_writer, "PRAGMA journal_mode=WAL;");
-        Execute(_writer, Schema);
-        AddColumnIfMissing("tasks", "http_status", "INTEGER");
-        AddColumnIfMissing("attempts", "http_status", "INTEGER");
-        AddColumnIfMissing("jobs", "idempotency_key", "TEXT");
-        AddColumnIfMissing("jobs", "labels", "TEXT");
-        AddColumnIfMissing("tasks", "dispatch", "INTEGER NOT NULL DEFAULT 1");
-        AddColumnIfMissing("tasks", "next_cause", "TEXT");
-        AddColumnIfMissing("tasks", "held", "INTEGER NOT NULL DEFAULT 0");
-        AddColumnIfMissing("tasks", "target_worker", "TEXT");
-        AddColumnIfMissing("jobs", "max_parallel", "INTEGER NOT NULL DEFAULT 0");
-        AddColumnIfMissing("jobs", "max_errors", "INTEGER NOT NULL DEFAULT 0");
-        AddColumnIfMissing("attempts", "cause", "TEXT");
-        AddColumnIfMissing("attempts", "dispatch", "INTEGER NOT NULL DEFAULT 1");
-        AddColumnIfMissing("tasks", "failure", "INTEGER NOT NULL DEFAULT 0");
-        AddColumnIfMissing("attempts", "failure", "INTEGER NOT NULL DEFAULT 0");
-        Execute(_writer, """
-            CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
-            CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
-            CREATE TABLE IF NOT EXISTS job_labels(
-                job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
-                key TEXT NOT NULL,
-                value TEXT NOT NULL,
-                PRIMARY KEY(job_id, key));
-            CREATE INDEX IF NOT EXISTS job_labels_kv ON job_labels(key, value);
-            CREATE TABLE IF NOT EXISTS retries(
-                task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
-                job_id TEXT NOT NULL,
-                due_at INTEGER NOT NULL,
-                dispatch INTEGER NOT NULL);
-            CREATE INDEX IF NOT EXISTS retries_due ON retries(due_at);
-            """);
+        StoreMigrations.Apply(_writer, fullPath);
         _activeJobs = (int)(long)Scalar(_writer, "SELECT COUNT(*) FROM jobs WHERE state IN (1, 2)")!;
+    }
+
+    private static void RestrictToOwner(string path)
+    {
+        const UnixFileMode OthersMayTouch = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        try
+        {
+            if ((File.GetUnixFileMode(path) & OthersMayTouch) != 0)
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Not ours to change (an operator's choice on a shared volume); the master still runs.
+        }
     }
 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
 
     public void Dispose() => _writer.Dispose();
-
-    /// <summary>Brings a store written by an older version up to the current schema.</summary>
-    private void AddColumnIfMissing(string table, string column, string type)
-    {
-        if (Scalar(_writer, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'") is 0L)
-        {
-            Execute(_writer, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
-        }
-    }
 
     /// <summary>Stores a new job with its tasks, not yet published; returns the record as stored (Queued).</summary>
     public Job CreateJob(

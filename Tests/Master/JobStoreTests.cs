@@ -1,6 +1,7 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
 
 namespace DistributedExecutor.Tests.Master;
@@ -172,6 +173,73 @@ public sealed class JobStoreTests : IDisposable
 
         ids.Reverse();
         Assert.Equal(ids, seen);
+    }
+
+    [Fact]
+    public void Open_NewStore_NumberedToTheLatestMigrationAndReadableByItsOwnerOnly()
+    {
+        using (var store = Open())
+        {
+            CreateJob(store);
+        }
+
+        var path = Path.Combine(_dir, "master.db");
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+        Assert.Equal((long)StoreMigrations.Latest, Pragma(path, "user_version"));
+
+        // Reopening runs no migration again and keeps the job.
+        using var again = Open();
+        Assert.NotNull(again.GetJob(_jobId, withTasks: false));
+    }
+
+    [Fact]
+    public void Open_StoreFromANewerMaster_RefusedWithOneLine()
+    {
+        var path = Path.Combine(_dir, "master.db");
+        using (var store = Open())
+        {
+            CreateJob(store);
+        }
+
+        Pragma(path, $"user_version = {StoreMigrations.Latest + 1}");
+
+        var refused = Assert.Throws<StoreVersionException>(Open);
+        Assert.Contains($"has schema version {StoreMigrations.Latest + 1}, newer than this master knows ({StoreMigrations.Latest})", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Open_StoreFromBeforeTheNumbering_MigratedKeepingItsJobs()
+    {
+        // A store as an older master left it: version 0, without the columns added since.
+        var path = Path.Combine(_dir, "master.db");
+        using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            db.Open();
+            using var create = db.CreateCommand();
+            create.CommandText = """
+                CREATE TABLE jobs(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, pool TEXT NOT NULL, state INTEGER NOT NULL,
+                    task_count INTEGER NOT NULL, cancel_requested INTEGER NOT NULL DEFAULT 0, accepted INTEGER NOT NULL DEFAULT 0,
+                    created_at INTEGER NOT NULL, finished_at INTEGER);
+                INSERT INTO jobs(id, pool, state, task_count, accepted, created_at) VALUES('old-job', 'default', 3, 0, 1, 1);
+                """;
+            create.ExecuteNonQuery();
+        }
+
+        using var store = Open();
+
+        Assert.Equal((long)StoreMigrations.Latest, Pragma(path, "user_version"));
+        Assert.Equal(1L, Scalar(path, "SELECT COUNT(*) FROM jobs WHERE id = 'old-job' AND max_parallel = 0 AND idempotency_key IS NULL"));
+    }
+
+    private static object? Pragma(string path, string pragma) => Scalar(path, $"PRAGMA {pragma}");
+
+    private static object? Scalar(string path, string sql)
+    {
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+        db.Open();
+        using var command = db.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 
     private JobStore Open() =>
