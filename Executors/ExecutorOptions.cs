@@ -30,11 +30,12 @@ internal sealed class ExecutorOptions
     /// <summary>Reads every executor setting, collecting all problems in <paramref name="settings"/>.</summary>
     public static ExecutorOptions Load(SettingsReader settings)
     {
+        var defaults = new ExecutorOptions();
         var options = new ExecutorOptions
         {
-            KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", 5, 0, 3_600),
+            KillGraceSeconds = settings.Int("KILL_GRACE_SECONDS", defaults.KillGraceSeconds, 0, 3_600),
             TaskUser = settings.OptionalString("TASK_USER"),
-            TaskContainment = settings.String("TASK_CONTAINMENT", "auto").ToLowerInvariant(),
+            TaskContainment = settings.String("TASK_CONTAINMENT", defaults.TaskContainment).ToLowerInvariant(),
             PluginsDirectory = settings.OptionalString("EXECUTOR_PLUGINS_DIR"),
             Command = new CommandExecutorOptions
             {

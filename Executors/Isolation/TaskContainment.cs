@@ -76,7 +76,12 @@ internal sealed partial class TaskContainment : IDisposable
         {
             if (_cgroup is not null)
             {
-                KillCgroup(_cgroup);
+                // Most tasks leave nothing behind: one read of cgroup.events spares the kill.
+                if (IsPopulated(_cgroup))
+                {
+                    KillCgroup(_cgroup);
+                }
+
                 if (_leader > 1)
                 {
                     Kill(-_leader, SigKill);
@@ -92,7 +97,7 @@ internal sealed partial class TaskContainment : IDisposable
 
     /// <summary>Waits (bounded) until no process of the task is left; true when none is.</summary>
     public Task<bool> WaitEmptyAsync(TimeSpan timeout) =>
-        _cgroup is null ? Task.FromResult(true) : Task.Run(() => WaitCgroupEmpty(_cgroup, timeout));
+        _cgroup is null || !IsPopulated(_cgroup) ? Task.FromResult(true) : Task.Run(() => WaitCgroupEmpty(_cgroup, timeout));
 
     public void Dispose()
     {
@@ -101,13 +106,36 @@ internal sealed partial class TaskContainment : IDisposable
             return;
         }
 
-        if (!WaitCgroupEmpty(_cgroup, TimeSpan.Zero))
+        if (IsPopulated(_cgroup))
         {
             KillCgroup(_cgroup);
-            WaitCgroupEmpty(_cgroup, TimeSpan.FromSeconds(1));
+            if (!WaitCgroupEmpty(_cgroup, TimeSpan.FromSeconds(1)))
+            {
+                // Something would not die in time: this cgroup is not reused; the worker sweeps it at exit.
+                return;
+            }
         }
 
-        TaskIsolation.TryRemove(_cgroup);
+        // Empty: the next task may use it (a mkdir and rmdir per task cost the worker more than the task).
+        _isolation.Release(_cgroup);
+    }
+
+    /// <summary>Whether any process is in the cgroup (its cgroup.events "populated" line), read without allocating.</summary>
+    internal static bool IsPopulated(string dir)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(Path.Join(dir, "cgroup.events"));
+            Span<byte> buffer = stackalloc byte[128];
+            var read = RandomAccess.Read(handle, buffer, 0);
+            var text = buffer[..read];
+            var at = text.IndexOf("populated "u8);
+            return at < 0 || (at + 10 < read && text[at + 10] != (byte)'0');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     internal static void KillCgroup(string dir)
@@ -130,14 +158,7 @@ internal sealed partial class TaskContainment : IDisposable
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (true)
         {
-            try
-            {
-                if (File.ReadLines(Path.Join(dir, "cgroup.events")).Contains("populated 0"))
-                {
-                    return true;
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            if (!IsPopulated(dir))
             {
                 return true;
             }

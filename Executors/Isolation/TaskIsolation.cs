@@ -20,6 +20,7 @@ internal sealed class TaskIsolation : IDisposable
 {
     public const string LauncherName = "distexec-launch";
 
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> _idle = [];
     private int _next;
 
     private TaskIsolation(string launcherPath, ContainmentKind kind, string? cgroupParent, TaskUser? user, string whyNoCgroup)
@@ -163,10 +164,17 @@ internal sealed class TaskIsolation : IDisposable
             return new TaskContainment(this, null);
         }
 
-        var dir = Path.Combine(CgroupParent!, $"task-{Interlocked.Increment(ref _next)}");
-        Directory.CreateDirectory(dir);
+        if (!_idle.TryTake(out var dir))
+        {
+            dir = Path.Combine(CgroupParent!, $"task-{Interlocked.Increment(ref _next)}");
+            Directory.CreateDirectory(dir);
+        }
+
         return new TaskContainment(this, dir);
     }
+
+    /// <summary>An empty task cgroup, ready for the next task.</summary>
+    internal void Release(string cgroup) => _idle.Add(cgroup);
 
     public void Dispose()
     {

@@ -66,26 +66,27 @@ internal sealed class MasterOptions
 
     public static MasterOptions Load(SettingsReader settings)
     {
+        var defaults = new MasterOptions();
         var options = new MasterOptions
         {
-            MasterAddress = settings.Address("MASTER_ADDRESS", ":50051"),
+            MasterAddress = settings.Address("MASTER_ADDRESS", defaults.MasterAddress),
             LogLevel = settings.LogLevel(),
-            MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", 1000, 1, 10_000_000),
-            HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", 15, 1, 86_400),
-            DatabasePath = settings.String("MASTER_DB_PATH", "data/master.db"),
+            MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", defaults.MaxConcurrentJobs, 1, 10_000_000),
+            HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", defaults.HeartbeatTimeoutSeconds, 1, 86_400),
+            DatabasePath = settings.String("MASTER_DB_PATH", defaults.DatabasePath),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
-            PublishTimeoutSeconds = settings.Int("PUBLISH_TIMEOUT_SECONDS", 10, 1, 600),
-            DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
-            MaxTaskTimeoutSeconds = settings.Int("MAX_TASK_TIMEOUT_SECONDS", 1500, 1, 604_800),
-            MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", 100_000, 1, 1_000_000),
+            PublishTimeoutSeconds = settings.Int("PUBLISH_TIMEOUT_SECONDS", defaults.PublishTimeoutSeconds, 1, 600),
+            DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", defaults.DefaultTaskTimeoutSeconds, 1, 604_800),
+            MaxTaskTimeoutSeconds = settings.Int("MAX_TASK_TIMEOUT_SECONDS", defaults.MaxTaskTimeoutSeconds, 1, 604_800),
+            MaxTasksPerJob = settings.Int("MAX_TASKS_PER_JOB", defaults.MaxTasksPerJob, 1, 1_000_000),
             ApiToken = settings.Token("API_TOKEN"),
             WorkerToken = settings.Token("WORKER_TOKEN"),
-            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
-            LostWorkerRetentionSeconds = settings.Int("LOST_WORKER_RETENTION_SECONDS", 3600, 0, 30 * 86_400),
-            MaxRequestBytes = settings.Int("MAX_REQUEST_BYTES", DefaultMaxRequestBytes, 64 * 1024, 1024 * 1024 * 1024),
+            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", defaults.DeliveryLimit, 1, 1_000),
+            LostWorkerRetentionSeconds = settings.Int("LOST_WORKER_RETENTION_SECONDS", defaults.LostWorkerRetentionSeconds, 0, 30 * 86_400),
+            MaxRequestBytes = settings.Int("MAX_REQUEST_BYTES", defaults.MaxRequestBytes, 64 * 1024, 1024 * 1024 * 1024),
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
-            JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", 168, 0.0001, 24 * 365 * 100),
+            JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", defaults.JobRetentionHours, 0.0001, 24 * 365 * 100),
         };
 
         options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.ApiToken is not null, "API_TOKEN");

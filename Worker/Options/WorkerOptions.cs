@@ -63,22 +63,23 @@ internal sealed class WorkerOptions
 
     public static WorkerOptions Load(SettingsReader settings, bool requireMaster)
     {
+        var defaults = new WorkerOptions();
         var options = new WorkerOptions
         {
-            WorkerId = settings.String("WORKER_ID", Environment.MachineName),
+            WorkerId = settings.String("WORKER_ID", defaults.WorkerId),
             LogLevel = settings.LogLevel(),
-            WorkerAddress = settings.Address("WORKER_ADDRESS", ":50052"),
-            MasterAddress = settings.String("MASTER_ADDRESS", ""),
-            Pool = settings.String("WORKER_POOL", "default"),
-            MaxConcurrentTasks = settings.Int("MAX_CONCURRENT_TASKS", 10, 1, 10_000),
-            DrainTimeoutSeconds = settings.Int("DRAIN_TIMEOUT_SECONDS", 30, 0, 86_400),
-            OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", 10 * 1024 * 1024, 1024, 1L << 34),
-            HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", 3, 1, 3_600),
+            WorkerAddress = settings.Address("WORKER_ADDRESS", defaults.WorkerAddress),
+            MasterAddress = settings.String("MASTER_ADDRESS", defaults.MasterAddress),
+            Pool = settings.String("WORKER_POOL", defaults.Pool),
+            MaxConcurrentTasks = settings.Int("MAX_CONCURRENT_TASKS", defaults.MaxConcurrentTasks, 1, 10_000),
+            DrainTimeoutSeconds = settings.Int("DRAIN_TIMEOUT_SECONDS", defaults.DrainTimeoutSeconds, 0, 86_400),
+            OutputCapBytes = settings.Long("OUTPUT_CAP_BYTES", defaults.OutputCapBytes, 1024, 1L << 34),
+            HeartbeatIntervalSeconds = settings.Int("HEARTBEAT_INTERVAL_SECONDS", defaults.HeartbeatIntervalSeconds, 1, 3_600),
             ApiToken = settings.Token("WORKER_TOKEN") ?? settings.Token("API_TOKEN"),
             MasterCaCertFile = settings.ExistingFile("MASTER_CA_CERT_FILE"),
             Tls = TlsOptions.Load(settings),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
-            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", 5, 1, 1_000),
+            DeliveryLimit = settings.Int("TASK_DELIVERY_LIMIT", defaults.DeliveryLimit, 1, 1_000),
             Executors = ExecutorOptions.Load(settings),
             IdleExitSeconds = settings.Int("WORKER_IDLE_EXIT_SECONDS", 0, 0, 86_400),
         };
