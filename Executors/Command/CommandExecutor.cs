@@ -12,7 +12,7 @@ namespace DistributedExecutor.Executors.Command;
 /// <see cref="TaskIsolation"/>), with a minimal environment. Timeout and cancel send TERM to every process of
 /// the task, then KILL after the grace period.
 /// </summary>
-internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy policy, TaskIsolation isolation, ILogger<CommandExecutor> logger) : ITaskExecutor
+internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy policy, TaskIsolation isolation, TimeProvider time, ILogger<CommandExecutor> logger) : ITaskExecutor
 {
     public const string ExecutorName = "command";
 
@@ -97,7 +97,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
         var stdout = PumpAsync(process.Stdout, OutputStreamKind.Stdout, output, abandonPipes.Token);
         var stderr = PumpAsync(process.Stderr, OutputStreamKind.Stderr, output, abandonPipes.Token);
 
-        using var timeout = new CancellationTokenSource(task.Timeout);
+        using var timeout = new CancellationTokenSource(task.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var stoppedBy = (TaskOutcome?)null;
         try
@@ -124,7 +124,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
         // The pipes close when the last process holding them dies; a wait on them is bounded all the same (a
         // process outside the task may have been handed a copy), then our ends are closed.
         var pumps = Task.WhenAll(stdout, stderr);
-        if (await Task.WhenAny(pumps, Task.Delay(LeftoverWait, CancellationToken.None)).ConfigureAwait(false) != pumps)
+        if (await Task.WhenAny(pumps, Task.Delay(LeftoverWait, time, CancellationToken.None)).ConfigureAwait(false) != pumps)
         {
             await abandonPipes.CancelAsync().ConfigureAwait(false);
             process.Stdout.Dispose();
@@ -174,7 +174,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
     private async Task StopAsync(SpawnedProcess process, TaskContainment containment)
     {
         containment.Terminate();
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(options.KillGraceSeconds));
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(options.KillGraceSeconds), time);
         try
         {
             await process.Exited.WaitAsync(grace.Token).ConfigureAwait(false);

@@ -9,13 +9,13 @@ namespace DistributedExecutor.Master.Consumers;
 /// A task message the broker gave up on (delivered more than TASK_DELIVERY_LIMIT times without a result,
 /// typically because the task kills its worker): its task ends Failed with that reason instead of waiting forever.
 /// </summary>
-internal sealed class DeadTaskConsumer(JobStore store, ITaskPublisher publisher, MasterOptions options) : IConsumer<ExecuteTask>
+internal sealed class DeadTaskConsumer(JobStore store, TaskDispatcher dispatcher, MasterOptions options) : IConsumer<ExecuteTask>
 {
     public async Task Consume(ConsumeContext<ExecuteTask> context)
     {
         var task = context.Message;
         var released = store.ApplyGaveUp(task.JobId, task.TaskId,
             $"gave up after {options.DeliveryLimit + 1} deliveries (TASK_DELIVERY_LIMIT={options.DeliveryLimit}): no worker finished it; the task may be killing its worker");
-        await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), context.CancellationToken).ConfigureAwait(false);
+        await dispatcher.DispatchAsync(released, context.CancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,12 +1,11 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
-using DistributedExecutor.Master.Options;
 using MassTransit;
 
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Ends an attempt and, by the state rules, possibly its task and job; publishes what a --max-parallel job may run next.</summary>
-internal sealed class TaskFinishedConsumer(JobStore store, ITaskPublisher publisher, MasterOptions options) : IConsumer<TaskFinished>
+internal sealed class TaskFinishedConsumer(JobStore store, TaskDispatcher dispatcher) : IConsumer<TaskFinished>
 {
     public async Task Consume(ConsumeContext<TaskFinished> context)
     {
@@ -17,6 +16,6 @@ internal sealed class TaskFinishedConsumer(JobStore store, ITaskPublisher publis
         }
 
         // Published before this event is acknowledged; start-up recovery publishes released tasks a crash left unpublished.
-        await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), context.CancellationToken).ConfigureAwait(false);
+        await dispatcher.DispatchAsync(released, context.CancellationToken).ConfigureAwait(false);
     }
 }

@@ -25,6 +25,7 @@ internal static class MasterExtensions
         services.AddSingleton<JobStore>();
         services.AddSingleton<SubmissionValidator>();
         services.AddSingleton<ITaskPublisher, TaskPublisher>();
+        services.AddSingleton<TaskDispatcher>();
         services.AddSingleton<JobSubmitter>();
         services.AddSingleton<WorkerRegistry>();
         services.AddHostedService<LostWorkerSweeper>();
@@ -42,18 +43,19 @@ internal static class MasterExtensions
         var metrics = services.GetRequiredService<DistributedExecutor.Hosting.Telemetry.DistexecMetrics>();
         var store = services.GetRequiredService<JobStore>();
         var registry = services.GetRequiredService<WorkerRegistry>();
+        var time = services.GetRequiredService<TimeProvider>();
         static KeyValuePair<string, object?> Pool(string pool) => new("pool", pool);
 
         // A pool once seen keeps reporting (0 when idle) instead of its series vanishing.
         var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
         // One store query per scrape serves both gauges (the exporter reads them one after the other).
-        (DateTime At, IReadOnlyDictionary<string, (long Queued, long Running)> Counts) last = (DateTime.MinValue, new Dictionary<string, (long, long)>());
+        (DateTimeOffset At, IReadOnlyDictionary<string, (long Queued, long Running)> Counts) last = (DateTimeOffset.MinValue, new Dictionary<string, (long, long)>());
         IEnumerable<(string Pool, long Queued, long Running)> Counts()
         {
             var snapshot = last;
-            if (DateTime.UtcNow - snapshot.At > TimeSpan.FromMilliseconds(200))
+            if (time.GetUtcNow() - snapshot.At > TimeSpan.FromMilliseconds(200))
             {
-                last = snapshot = (DateTime.UtcNow, store.PoolCounts());
+                last = snapshot = (time.GetUtcNow(), store.PoolCounts());
             }
 
             var counts = snapshot.Counts;

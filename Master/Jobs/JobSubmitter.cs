@@ -15,10 +15,11 @@ namespace DistributedExecutor.Master.Jobs;
 internal sealed partial class JobSubmitter(
     SubmissionValidator validator,
     JobStore store,
-    ITaskPublisher publisher,
+    TaskDispatcher dispatcher,
     MasterOptions options,
     WorkerRegistry registry,
     DistexecMetrics metrics,
+    TimeProvider time,
     ILogger<JobSubmitter> logger)
 {
     private readonly SemaphoreSlim _admission = new(1, 1);
@@ -94,17 +95,16 @@ internal sealed partial class JobSubmitter(
             }
         }
 
-        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
         // With max_parallel only the first tasks go out now; the rest are released as tasks end.
         var first = spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
-        var messages = tasks.Take(first).Select((t, i) => TaskMessages.ToExecuteTask(jobId, t.Item1, i, t.t, defaultTimeout)).ToList();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
+        var messages = tasks.Take(first).Select((t, i) => dispatcher.Message(jobId, t.Item1, i, t.t)).ToList();
+        using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, publishTimeout.Token);
         try
         {
             using var publish = Tracing.Source.StartActivity("publish tasks");
             publish?.SetTag("distexec.task_count", messages.Count);
-            await publisher.PublishAsync(pool, messages, timeout.Token).ConfigureAwait(false);
+            await dispatcher.DispatchNewAsync(pool, messages, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -172,7 +172,7 @@ internal sealed partial class JobSubmitter(
     /// </summary>
     private async Task<Job?> ExistingAsync(string key, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(options.PublishTimeoutSeconds + 5);
+        var deadline = time.GetUtcNow() + TimeSpan.FromSeconds(options.PublishTimeoutSeconds + 5);
         while (store.FindByIdempotencyKey(key) is { } found)
         {
             if (found.Accepted)
@@ -180,12 +180,12 @@ internal sealed partial class JobSubmitter(
                 return store.GetJob(found.JobId, withTasks: true);
             }
 
-            if (DateTime.UtcNow > deadline)
+            if (time.GetUtcNow() > deadline)
             {
                 return null;
             }
 
-            await Task.Delay(20, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(20), time, cancellationToken).ConfigureAwait(false);
         }
 
         return null;

@@ -6,13 +6,12 @@ namespace DistributedExecutor.Master.Jobs;
 /// Publishes retries when they fall due. The schedule lives in the store (table retries), so a master restart
 /// keeps every pending retry and its time; a retry leaves the schedule only once the broker confirmed it.
 /// </summary>
-internal sealed partial class RetryScheduler(JobStore store, ITaskPublisher publisher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
+internal sealed partial class RetryScheduler(JobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
         using var timer = new PeriodicTimer(Tick, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
@@ -20,11 +19,9 @@ internal sealed partial class RetryScheduler(JobStore store, ITaskPublisher publ
             {
                 foreach (var retry in store.DueRetries(256))
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    timeout.CancelAfter(TimeSpan.FromSeconds(options.PublishTimeoutSeconds));
-                    await publisher.PublishAsync(retry.Pool, [TaskMessages.ToExecuteTask(retry.JobId, retry.TaskId, retry.Index, retry.Spec, defaultTimeout, retry.Dispatch)], timeout.Token)
-                        .ConfigureAwait(false);
-                    store.MarkRetryPublished(retry.TaskId, retry.Dispatch);
+                    using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, publishTimeout.Token);
+                    await dispatcher.DispatchRetryAsync(retry, timeout.Token).ConfigureAwait(false);
                     LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
                 }
             }

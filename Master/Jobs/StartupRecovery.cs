@@ -6,7 +6,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
 /// </summary>
-internal sealed partial class StartupRecovery(JobStore store, ITaskPublisher publisher, MasterOptions options, ILogger<StartupRecovery> logger) : BackgroundService
+internal sealed partial class StartupRecovery(JobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -22,17 +22,11 @@ internal sealed partial class StartupRecovery(JobStore store, ITaskPublisher pub
             return;
         }
 
-        var defaultTimeout = TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                foreach (var group in pending.GroupBy(p => (p.Pool, p.JobId)))
-                {
-                    var messages = group.Select(p => TaskMessages.ToExecuteTask(p.JobId, p.TaskId, p.Index, p.Spec, defaultTimeout, p.Dispatch)).ToList();
-                    await publisher.PublishAsync(group.Key.Pool, messages, stoppingToken).ConfigureAwait(false);
-                    store.MarkPublished(group.Key.JobId);
-                }
+                await dispatcher.DispatchRecoveredAsync(pending, stoppingToken).ConfigureAwait(false);
 
                 LogRecovered(pending.Count);
                 return;
@@ -40,7 +34,7 @@ internal sealed partial class StartupRecovery(JobStore store, ITaskPublisher pub
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogRetry(ex);
-                await Task.Delay(TimeSpan.FromSeconds(2), stoppingToken).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken).ConfigureAwait(false);
             }
         }
     }

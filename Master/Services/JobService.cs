@@ -8,7 +8,7 @@ using V1 = DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
-internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, WorkerRegistry registry, IBus bus) : V1.JobService.JobServiceBase
+internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time) : V1.JobService.JobServiceBase
 {
     /// <summary>Label filters ListJobs takes at once: each is a join, and a query joins at most 64 tables.</summary>
     private const int MaxLabelFilters = 16;
@@ -178,7 +178,7 @@ internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSign
             }
 
             // The timeout is a safety net only; changes wake the stream at once.
-            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken)).ConfigureAwait(false);
+            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken)).ConfigureAwait(false);
         }
     }
 }

@@ -12,8 +12,7 @@ namespace DistributedExecutor.Master.Workers;
 internal sealed partial class LostWorkerSweeper(
     JobStore store,
     WorkerRegistry registry,
-    ITaskPublisher publisher,
-    MasterOptions options,
+    TaskDispatcher dispatcher,
     DistexecMetrics metrics,
     TimeProvider time,
     ILogger<LostWorkerSweeper> logger) : BackgroundService
@@ -36,7 +35,7 @@ internal sealed partial class LostWorkerSweeper(
                 {
                     // Its own queue has no other consumer: fan-out copies it had not finished end as lost.
                     var released = store.FailTasksOfLostWorker(worker);
-                    await publisher.PublishStoredAsync(store, released, TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds), stoppingToken).ConfigureAwait(false);
+                    await dispatcher.DispatchAsync(released, stoppingToken).ConfigureAwait(false);
                 }
 
                 foreach (var worker in store.WorkersWithRunningAttempts())

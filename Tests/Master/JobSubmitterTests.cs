@@ -92,10 +92,10 @@ public sealed class JobSubmitterTests : IDisposable
     {
         options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
         var executorOptions = new ExecutorOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
-        var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Executors.Isolation.TaskIsolation.ValidationOnly, NullLogger<CommandExecutor>.Instance)]);
+        var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Executors.Isolation.TaskIsolation.ValidationOnly, TimeProvider.System, NullLogger<CommandExecutor>.Instance)]);
         var store = new JobStore(options, TimeProvider.System, new JobSignals());
         var registry = new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System);
-        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, _publisher, options, registry, new DistributedExecutor.Hosting.Telemetry.DistexecMetrics(), NullLogger<JobSubmitter>.Instance);
+        var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, new TaskDispatcher(_publisher, store, options), options, registry, new DistributedExecutor.Hosting.Telemetry.DistexecMetrics(), TimeProvider.System, NullLogger<JobSubmitter>.Instance);
         return (submitter, store);
     }
 

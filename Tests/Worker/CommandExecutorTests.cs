@@ -84,7 +84,7 @@ public sealed class CommandExecutorTests
     public async Task Execute_ImmediateStop_KillsEveryProcessWithoutTheGrace()
     {
         var marker = $"97.{Random.Shared.Next(100000, 999999)}";
-        var patient = new CommandExecutor(new ExecutorOptions { KillGraceSeconds = 600 }, new CommandPolicy(new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
+        var patient = new CommandExecutor(new ExecutorOptions { KillGraceSeconds = 600 }, new CommandPolicy(new CommandExecutorOptions()), TestIsolation.Shared, TimeProvider.System, NullLogger<CommandExecutor>.Instance);
         using var graceful = new CancellationTokenSource();
         using var immediate = new CancellationTokenSource();
         var running = patient.ExecuteAsync(Task("bash", "-c", $"trap '' TERM; setsid sleep {marker} & sleep {marker}; :"), new RecordingSink(), new TaskStop(graceful.Token, immediate.Token));
@@ -170,7 +170,7 @@ public sealed class CommandExecutorTests
         Convert.ToUInt64(status.Split('\n').Single(l => l.StartsWith(field + ":", StringComparison.Ordinal)).Split('\t')[1], 16);
 
     private static CommandExecutor Executor(CommandExecutorOptions? policy = null) =>
-        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), TestIsolation.Shared, NullLogger<CommandExecutor>.Instance);
+        new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), TestIsolation.Shared, TimeProvider.System, NullLogger<CommandExecutor>.Instance);
 
     private static ExecuteTask Task(string program, params string[] args) =>
         new(Guid.NewGuid(), Guid.NewGuid(), 0, "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));

@@ -17,6 +17,7 @@ internal sealed partial class MasterLinkService(
     WorkerOptions options,
     ExecutorRegistry executors,
     TaskIsolation isolation,
+    TimeProvider time,
     ILogger<MasterLinkService> logger) : BackgroundService
 {
     /// <summary>This process's instance: the master binds each of its worker ids to it while it is alive.</summary>
@@ -67,7 +68,7 @@ internal sealed partial class MasterLinkService(
 
             try
             {
-                await Task.Delay(failing ? TimeSpan.FromSeconds(1) : interval, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(failing ? TimeSpan.FromSeconds(1) : interval, time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -80,7 +81,7 @@ internal sealed partial class MasterLinkService(
         {
             try
             {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
                 await client.HeartbeatAsync(
                     new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true, InstanceId = _instance },
                     cancellationToken: cts.Token).ConfigureAwait(false);
