@@ -80,38 +80,48 @@ static int parse_id(const char *text, long *id)
     return (errno != 0 || *end != '\0' || *id < 0) ? -1 : 0;
 }
 
-static void become_task(long uid, long gid, const char *path, char **argv)
+/* Joins the cgroup DIR; 0, or the errno of what failed. */
+static int join_cgroup(const char *dir)
+{
+    char procs[4096];
+    if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) {
+        return ENAMETOOLONG;
+    }
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    int error = write(fd, "0", 1) == 1 ? 0 : errno;
+    close(fd);
+    return error;
+}
+
+/* Drops to UID/GID (-1: keep); 0, or the errno of what failed. */
+static int drop_identity(long uid, long gid)
 {
     if (gid >= 0) {
         gid_t group = (gid_t)gid;
         if (setgroups(1, &group) != 0 || setresgid(group, group, group) != 0) {
-            fail(STAGE_IDENTITY, errno);
+            return errno;
         }
     }
     if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
-        fail(STAGE_IDENTITY, errno);
+        return errno;
+    }
+    return 0;
+}
+
+static void become_task(long uid, long gid, const char *path, char **argv)
+{
+    int error = drop_identity(uid, gid);
+    if (error != 0) {
+        fail(STAGE_IDENTITY, error);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         fail(STAGE_IDENTITY, errno);
     }
     execve(path, argv, environ);
     fail(STAGE_EXEC, errno);
-}
-
-static void join_cgroup(const char *dir)
-{
-    char procs[4096];
-    if (snprintf(procs, sizeof procs, "%s/cgroup.procs", dir) >= (int)sizeof procs) {
-        fail(STAGE_CGROUP, ENAMETOOLONG);
-    }
-    int fd = open(procs, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fail(STAGE_CGROUP, errno);
-    }
-    if (write(fd, "0", 1) != 1) {
-        fail(STAGE_CGROUP, errno);
-    }
-    close(fd);
 }
 
 /* Every process below this one: read each /proc/<pid>/stat's parent, walk down from ourselves. */
@@ -228,28 +238,17 @@ static int probe(int argc, char **argv)
 {
     long uid, gid;
     if (argc < 5 || parse_id(argv[3], &uid) != 0 || parse_id(argv[4], &gid) != 0) {
-        fprintf(stderr, "usage: distexec-launch probe DIR|- UID|- GID|-\n");
+        fprintf(stderr, "usage: distexec-launch probe DIR|- UID|- GID|- [FILE...]\n");
         return 1;
     }
-    if (strcmp(argv[2], "-") != 0) {
-        char procs[4096];
-        snprintf(procs, sizeof procs, "%s/cgroup.procs", argv[2]);
-        int fd = open(procs, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "0", 1) != 1) {
-            fprintf(stderr, "cannot join the cgroup %s: %s\n", argv[2], strerror(errno));
-            return 1;
-        }
-        close(fd);
+    int error = strcmp(argv[2], "-") == 0 ? 0 : join_cgroup(argv[2]);
+    if (error != 0) {
+        fprintf(stderr, "cannot join the cgroup %s: %s\n", argv[2], strerror(error));
+        return 1;
     }
-    if (gid >= 0) {
-        gid_t group = (gid_t)gid;
-        if (setgroups(1, &group) != 0 || setresgid(group, group, group) != 0) {
-            fprintf(stderr, "cannot switch to group %ld: %s\n", gid, strerror(errno));
-            return 1;
-        }
-    }
-    if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0) {
-        fprintf(stderr, "cannot switch to user %ld: %s\n", uid, strerror(errno));
+    error = drop_identity(uid, gid);
+    if (error != 0) {
+        fprintf(stderr, "cannot switch to user %s, group %s: %s\n", argv[3], argv[4], strerror(error));
         return 1;
     }
     /* Files a task could read, as the task user would see them (directories on the way included). */
@@ -281,7 +280,10 @@ int main(int argc, char **argv)
     char **task_argv = &argv[6];
 
     if (strcmp(argv[1], "cgroup") == 0) {
-        join_cgroup(argv[2]);
+        int error = join_cgroup(argv[2]);
+        if (error != 0) {
+            fail(STAGE_CGROUP, error);
+        }
         become_task(uid, gid, path, task_argv);
     }
     if (strcmp(argv[1], "reaper") != 0) {
