@@ -5,6 +5,7 @@ using DistributedExecutor.Master.Options;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using DistributedExecutor.Master.Jobs.Store;
+using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 using Microsoft.Data.Sqlite;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -39,7 +40,8 @@ internal sealed class JobStore : IDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
-        _writer = Open();
+        Queries = new JobQueries(_connectionString);
+        _writer = StoreSql.Open(_connectionString);
         // Before WAL mode creates the -wal and -shm files: SQLite gives them the database file's mode.
         RestrictToOwner(fullPath);
         Execute(_writer, "PRAGMA journal_mode=WAL;");
@@ -65,6 +67,20 @@ internal sealed class JobStore : IDisposable
 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
+
+    /// <summary>The read model (jobs, tasks, attempts, output as the API shows them), on connections of its own.</summary>
+    public JobQueries Queries { get; }
+
+    public Job? GetJob(Guid jobId, bool withTasks) => Queries.GetJob(jobId, withTasks);
+
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null) =>
+        Queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
+
+    public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => Queries.ReadOutput(jobId, afterOffset, limit);
+
+    public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts() => Queries.PoolCounts();
+
+    public string IntegrityCheck() => Queries.IntegrityCheck();
 
     public void Dispose() => _writer.Dispose();
 
@@ -187,7 +203,7 @@ internal sealed class JobStore : IDisposable
     /// <summary>The job made for an idempotency key, and whether the broker has confirmed it yet.</summary>
     public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key)
     {
-        using var connection = Open();
+        using var connection = Open(_connectionString);
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT id, accepted FROM jobs WHERE idempotency_key = $key";
         query.Parameters.AddWithValue("$key", key);
@@ -499,7 +515,7 @@ internal sealed class JobStore : IDisposable
     /// <summary>Workers with attempts still running, per the store.</summary>
     public IReadOnlyList<string> WorkersWithRunningAttempts()
     {
-        using var connection = Open();
+        using var connection = Open(_connectionString);
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT DISTINCT worker_id FROM attempts WHERE state = 2";
         using var reader = query.ExecuteReader();
@@ -515,7 +531,7 @@ internal sealed class JobStore : IDisposable
     /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished)
     {
-        using var connection = Open();
+        using var connection = Open(_connectionString);
         using var query = connection.CreateCommand();
         query.CommandText = allUnfinished
             ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
@@ -544,151 +560,6 @@ internal sealed class JobStore : IDisposable
             Execute(_writer, "UPDATE jobs SET state = 1 WHERE state = 2 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> 1)");
             tx.Commit();
         }
-    }
-
-    public Job? GetJob(Guid jobId, bool withTasks)
-    {
-        using var connection = Open();
-        using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors FROM jobs WHERE id = $id AND accepted = 1";
-        query.Parameters.AddWithValue("$id", Id(jobId));
-        using var reader = query.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
-
-        var job = ReadJob(reader);
-        if (withTasks)
-        {
-            LoadTasks(connection, job);
-        }
-
-        return job;
-    }
-
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null)
-    {
-        using var connection = Open();
-        using var query = connection.CreateCommand();
-        var where = new List<string> { "accepted = 1" };
-        if (state != TaskState.Unspecified)
-        {
-            where.Add("state = $state");
-            query.Parameters.AddWithValue("$state", (int)state);
-        }
-
-        if (!string.IsNullOrEmpty(pool))
-        {
-            where.Add("pool = $pool");
-            query.Parameters.AddWithValue("$pool", pool);
-        }
-
-        var n = 0;
-        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
-        {
-            where.Add($"EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = $k{n} AND l.value = $v{n})");
-            query.Parameters.AddWithValue($"$k{n}", key);
-            query.Parameters.AddWithValue($"$v{n}", value);
-            n++;
-        }
-
-        if (beforeSeq is { } before)
-        {
-            where.Add("seq < $before");
-            query.Parameters.AddWithValue("$before", before);
-        }
-
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq FROM jobs"
-            + " WHERE " + string.Join(" AND ", where)
-            + " ORDER BY seq DESC LIMIT $limit";
-        query.Parameters.AddWithValue("$limit", pageSize + 1);
-        using var reader = query.ExecuteReader();
-        var jobs = new List<Job>();
-        long lastSeq = 0;
-        var more = false;
-        while (reader.Read())
-        {
-            if (jobs.Count == pageSize)
-            {
-                more = true;
-                break;
-            }
-
-            jobs.Add(ReadJob(reader));
-            lastSeq = reader.GetInt64(10);
-        }
-
-        return (jobs, more ? lastSeq.ToString(System.Globalization.CultureInfo.InvariantCulture) : "");
-    }
-
-    /// <summary>
-    /// Output after <paramref name="afterOffset"/>, in order. Only the attempt that counts for each task is shown:
-    /// the final one once the task ended, else the current one, so a finished job's record has each task's
-    /// output exactly once however often it ran.
-    /// </summary>
-    public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit)
-    {
-        using var connection = Open();
-        using var query = connection.CreateCommand();
-        query.CommandText = """
-            SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number
-            FROM output o
-            JOIN tasks t ON t.id = o.task_id
-            LEFT JOIN attempts a ON a.id = o.attempt_id
-            WHERE o.job_id = $job AND o.offset > $after AND o.attempt_id = COALESCE(t.final_attempt, t.current_attempt)
-            ORDER BY o.offset
-            LIMIT $limit
-            """;
-        query.Parameters.AddWithValue("$job", Id(jobId));
-        query.Parameters.AddWithValue("$after", afterOffset);
-        query.Parameters.AddWithValue("$limit", limit);
-        using var reader = query.ExecuteReader();
-        var chunks = new List<OutputChunk>();
-        while (reader.Read())
-        {
-            chunks.Add(new OutputChunk
-            {
-                Offset = reader.GetInt64(0),
-                TaskId = reader.GetString(1),
-                TaskIndex = reader.GetInt32(2),
-                Stream = (OutputStream)reader.GetInt32(3),
-                Data = ByteString.CopyFrom((byte[])reader[4]),
-                Attempt = reader.IsDBNull(5) ? 0 : reader.GetInt32(5),
-            });
-        }
-
-        return chunks;
-    }
-
-    /// <summary>Runs SQLite's own integrity check (used by tests and operators).</summary>
-    /// <summary>Per pool: tasks queued and running (one indexed pass over the unfinished tasks).</summary>
-    public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts()
-    {
-        using var connection = Open();
-        using var query = connection.CreateCommand();
-        query.CommandText = """
-            SELECT j.pool, t.state, COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
-            WHERE t.state IN (1, 2) AND t.published = 1 GROUP BY j.pool, t.state
-            """;
-        using var reader = query.ExecuteReader();
-        var counts = new Dictionary<string, (long Queued, long Running)>(StringComparer.Ordinal);
-        while (reader.Read())
-        {
-            var pool = reader.GetString(0);
-            var current = counts.GetValueOrDefault(pool);
-            counts[pool] = reader.GetInt32(1) == (int)TaskState.Queued
-                ? current with { Queued = reader.GetInt64(2) }
-                : current with { Running = reader.GetInt64(2) };
-        }
-
-        return counts;
-    }
-
-    public string IntegrityCheck()
-    {
-        using var connection = Open();
-        return (string)Scalar(connection, "PRAGMA integrity_check")!;
     }
 
     private void RefreshJobState(Guid jobId) => RefreshJobState(Id(jobId));
@@ -974,167 +845,7 @@ internal sealed class JobStore : IDisposable
             reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4));
     }
 
-    private void LoadTasks(SqliteConnection connection, Job job)
-    {
-        var attempts = new Dictionary<string, List<Attempt>>();
-        using (var query = connection.CreateCommand())
-        {
-            query.CommandText = """
-                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure
-                FROM attempts WHERE job_id = $job ORDER BY number
-                """;
-            query.Parameters.AddWithValue("$job", job.Id);
-            using var reader = query.ExecuteReader();
-            while (reader.Read())
-            {
-                var attempt = new Attempt
-                {
-                    Number = reader.GetInt32(1),
-                    WorkerId = reader.GetString(2),
-                    State = (TaskState)reader.GetInt32(3),
-                    StartedAt = Time(reader, 4),
-                    FinishedAt = Time(reader, 5),
-                    Error = reader.IsDBNull(8) ? "" : reader.GetString(8),
-                    Cause = reader.IsDBNull(10) ? "" : reader.GetString(10),
-                    FailureKind = (DistributedExecutor.Contracts.V1.FailureKind)reader.GetInt32(11),
-                };
-                if (!reader.IsDBNull(6))
-                {
-                    attempt.ExitCode = reader.GetInt32(6);
-                }
-
-                if (!reader.IsDBNull(7))
-                {
-                    attempt.Signal = reader.GetInt32(7);
-                }
-
-                if (!reader.IsDBNull(9))
-                {
-                    attempt.HttpStatus = reader.GetInt32(9);
-                }
-
-                var taskId = reader.GetString(0);
-                if (!attempts.TryGetValue(taskId, out var list))
-                {
-                    attempts[taskId] = list = [];
-                }
-
-                list.Add(attempt);
-            }
-        }
-
-        using (var query = connection.CreateCommand())
-        {
-            query.CommandText = """
-                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure
-                FROM tasks WHERE job_id = $job ORDER BY idx
-                """;
-            query.Parameters.AddWithValue("$job", job.Id);
-            using var reader = query.ExecuteReader();
-            while (reader.Read())
-            {
-                var task = new JobTask
-                {
-                    Id = reader.GetString(0),
-                    Index = reader.GetInt32(1),
-                    State = (TaskState)reader.GetInt32(2),
-                    Spec = TaskSpec.Parser.ParseFrom((byte[])reader[3]),
-                    Error = reader.IsDBNull(6) ? "" : reader.GetString(6),
-                    WorkerId = reader.IsDBNull(7) ? "" : reader.GetString(7),
-                    Truncated = reader.GetInt32(8) == 1,
-                    StartedAt = Time(reader, 9),
-                    FinishedAt = Time(reader, 10),
-                    FailureKind = (DistributedExecutor.Contracts.V1.FailureKind)reader.GetInt32(12),
-                };
-                if (!reader.IsDBNull(4))
-                {
-                    task.ExitCode = reader.GetInt32(4);
-                }
-
-                if (!reader.IsDBNull(5))
-                {
-                    task.Signal = reader.GetInt32(5);
-                }
-
-                if (!reader.IsDBNull(11))
-                {
-                    task.HttpStatus = reader.GetInt32(11);
-                }
-
-                if (attempts.TryGetValue(task.Id, out var list))
-                {
-                    task.Attempts.AddRange(list);
-                }
-
-                job.Tasks.Add(task);
-            }
-        }
-    }
-
-    private static Job ReadJob(SqliteDataReader reader)
-    {
-        var job = new Job
-        {
-            Id = reader.GetString(0),
-            Pool = reader.GetString(1),
-            State = (TaskState)reader.GetInt32(2),
-            TaskCount = reader.GetInt32(3),
-            CreatedAt = Time(reader, 4),
-            FinishedAt = Time(reader, 5),
-            IdempotencyKey = reader.IsDBNull(7) ? "" : reader.GetString(7),
-            MaxParallel = reader.GetInt32(8),
-            MaxErrors = reader.GetInt32(9),
-        };
-        if (!reader.IsDBNull(6))
-        {
-            job.Labels.Add(System.Text.Json.JsonSerializer.Deserialize(reader.GetString(6), LabelsJson.Default.DictionaryStringString)!);
-        }
-
-        return job;
-    }
-
-    private static Timestamp? Time(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal)));
-
-    private SqliteConnection Open()
-    {
-        var connection = new SqliteConnection(_connectionString);
-        connection.Open();
-
-        // Reads through a memory map: with a writer always busy, each read transaction finds its page cache stale,
-        // and re-reading pages by pread(2) was a third of the master's CPU under load.
-        Execute(connection, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA mmap_size = 1073741824;");
-        return connection;
-    }
-
     private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static string Id(Guid id) => id.ToString("D");
-
-    private static int Execute(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        using var command = Command(connection, sql, parameters);
-        var result = command.ExecuteScalar();
-        return result is DBNull ? null : result;
-    }
-
-    private static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
-        return command;
-    }
 
     private sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested, int Dispatch, string? NextCause);
 }
