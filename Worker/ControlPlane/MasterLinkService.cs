@@ -23,10 +23,12 @@ internal sealed partial class MasterLinkService(
     /// <summary>This process's instance: the master binds each of its worker ids to it while it is alive.</summary>
     private readonly string _instance = Guid.NewGuid().ToString("N");
 
+    /// <summary>HEARTBEAT_INTERVAL_SECONDS, shortened to what the master asks for at registration.</summary>
+    private TimeSpan _interval = TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var registered = new HashSet<string>();
-        var interval = TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds);
         var failing = false;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -68,7 +70,7 @@ internal sealed partial class MasterLinkService(
 
             try
             {
-                await Task.Delay(failing ? TimeSpan.FromSeconds(1) : interval, time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(failing ? TimeSpan.FromSeconds(1) : _interval, time, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -104,7 +106,13 @@ internal sealed partial class MasterLinkService(
             TaskIsolation = isolation.Description,
         };
         request.Executors.AddRange(executors.Names);
-        await client.RegisterWorkerAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var reply = await client.RegisterWorkerAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
+        // The master says how often it needs to hear from us (a third of its timeout); never slower than that.
+        if (reply.HeartbeatInterval?.ToTimeSpan() is { } wanted && wanted > TimeSpan.Zero && wanted < _interval)
+        {
+            _interval = wanted;
+        }
+
         LogRegistered(node.Id, options.Pool, node.Capacity);
     }
 
