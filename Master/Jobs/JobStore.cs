@@ -46,7 +46,7 @@ internal sealed class JobStore : IDisposable
         RestrictToOwner(fullPath);
         Execute(_writer, "PRAGMA journal_mode=WAL;");
         StoreMigrations.Apply(_writer, fullPath);
-        _activeJobs = (int)(long)Scalar(_writer, "SELECT COUNT(*) FROM jobs WHERE state IN (1, 2)")!;
+        _activeJobs = (int)(long)Scalar(_writer, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})")!;
     }
 
     private static void RestrictToOwner(string path)
@@ -232,7 +232,7 @@ internal sealed class JobStore : IDisposable
             Execute(_writer, "DELETE FROM output WHERE job_id = $job", ("$job", Id(jobId)));
             Execute(_writer, "DELETE FROM attempts WHERE job_id = $job", ("$job", Id(jobId)));
             Execute(_writer, "DELETE FROM tasks WHERE job_id = $job", ("$job", Id(jobId)));
-            var removed = Execute(_writer, "DELETE FROM jobs WHERE id = $job AND state IN (1, 2)", ("$job", Id(jobId)));
+            var removed = Execute(_writer, $"DELETE FROM jobs WHERE id = $job AND state IN ({Sql.Unfinished})", ("$job", Id(jobId)));
             tx.Commit();
             if (removed > 0)
             {
@@ -253,7 +253,7 @@ internal sealed class JobStore : IDisposable
                 return null;
             }
 
-            Execute(_writer, "UPDATE tasks SET state = 6, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = 1",
+            Execute(_writer, $"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = {Sql.Queued}",
                 ("$job", Id(jobId)), ("$now", Now()));
             RefreshJobState(jobId);
             tx.Commit();
@@ -369,7 +369,7 @@ internal sealed class JobStore : IDisposable
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
             // acknowledged the message, so this report is the only result the task will ever get.
-            switch (Scalar(_writer, "SELECT finished_at IS NOT NULL AND state <> 7 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
+            switch (Scalar(_writer, $"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
             {
                 case 1L:
                     // Already applied: a duplicate.
@@ -396,8 +396,8 @@ internal sealed class JobStore : IDisposable
                 {
                     // The task's retry policy asks for another run: queued again, with the delay kept in the store
                     // (a master restart neither loses it nor runs it early); the retry scheduler publishes it when due.
-                    Execute(_writer, """
-                        UPDATE tasks SET state = 1, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
+                    Execute(_writer, $"""
+                        UPDATE tasks SET state = {Sql.Queued}, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
                             exit_code = $exit, signal = $signal, error = $error, http_status = $http, failure = $failure
                         WHERE id = $task
                         """,
@@ -450,7 +450,7 @@ internal sealed class JobStore : IDisposable
             var lost = new List<(string Attempt, string Task, string Job)>();
             using (var query = _writer.CreateCommand())
             {
-                query.CommandText = "SELECT id, task_id, job_id FROM attempts WHERE state = 2 AND worker_id = $worker";
+                query.CommandText = $"SELECT id, task_id, job_id FROM attempts WHERE state = {Sql.Running} AND worker_id = $worker";
                 query.Parameters.AddWithValue("$worker", workerId);
                 using var reader = query.ExecuteReader();
                 while (reader.Read())
@@ -461,12 +461,12 @@ internal sealed class JobStore : IDisposable
 
             foreach (var (attempt, task, job) in lost)
             {
-                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE id = $id",
+                Execute(_writer, $"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE id = $id",
                     ("$now", Now()), ("$reason", reason), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$id", attempt));
                 var cancel = (long)(Scalar(_writer, "SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", job)) ?? 0L) == 1;
-                Execute(_writer, """
-                    UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = 6 THEN $now ELSE finished_at END
-                    WHERE id = $task AND current_attempt = $attempt AND state = 2
+                Execute(_writer, $"""
+                    UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = {Sql.Canceled} THEN $now ELSE finished_at END
+                    WHERE id = $task AND current_attempt = $attempt AND state = {Sql.Running}
                     """,
                     ("$state", cancel ? 6 : 1), ("$error", cancel ? "canceled" : null), ("$now", Now()), ("$task", task), ("$attempt", attempt));
                 var jobId = Guid.Parse(job);
@@ -498,7 +498,7 @@ internal sealed class JobStore : IDisposable
                 return [];
             }
 
-            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE task_id = $task AND state = 2",
+            Execute(_writer, $"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE task_id = $task AND state = {Sql.Running}",
                 ("$now", Now()), ("$reason", "worker lost"), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$task", Id(taskId)));
             Execute(_writer, "UPDATE tasks SET state = $state, error = $reason, finished_at = $now, failure = $failure WHERE id = $task",
                 ("$state", (int)(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", Now()),
@@ -517,7 +517,7 @@ internal sealed class JobStore : IDisposable
     {
         using var connection = Open(_connectionString);
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT DISTINCT worker_id FROM attempts WHERE state = 2";
+        query.CommandText = $"SELECT DISTINCT worker_id FROM attempts WHERE state = {Sql.Running}";
         using var reader = query.ExecuteReader();
         var workers = new List<string>();
         while (reader.Read())
@@ -534,8 +534,8 @@ internal sealed class JobStore : IDisposable
         using var connection = Open(_connectionString);
         using var query = connection.CreateCommand();
         query.CommandText = allUnfinished
-            ? "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN (1, 2) AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
-            : "SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = 1 AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx";
+            ? $"SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state IN ({Sql.Unfinished}) AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx"
+            : $"SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.published = 0 AND t.state = {Sql.Queued} AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx";
         using var reader = query.ExecuteReader();
         var pending = new List<PendingTask>();
         while (reader.Read())
@@ -554,10 +554,10 @@ internal sealed class JobStore : IDisposable
         lock (_writeLock)
         {
             using var tx = _writer.BeginTransaction();
-            Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE state = 2",
+            Execute(_writer, $"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE state = {Sql.Running}",
                 ("$now", Now()), ("$reason", reason), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost));
-            Execute(_writer, "UPDATE tasks SET state = 1 WHERE state = 2");
-            Execute(_writer, "UPDATE jobs SET state = 1 WHERE state = 2 AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> 1)");
+            Execute(_writer, $"UPDATE tasks SET state = {Sql.Queued} WHERE state = {Sql.Running}");
+            Execute(_writer, $"UPDATE jobs SET state = {Sql.Queued} WHERE state = {Sql.Running} AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> {Sql.Queued})");
             tx.Commit();
         }
     }
@@ -645,13 +645,13 @@ internal sealed class JobStore : IDisposable
 
         if (maxErrors > 0)
         {
-            var failed = (long)Scalar(_writer, "SELECT COUNT(*) FROM tasks WHERE job_id = $job AND state IN (4, 5)", ("$job", Id(jobId)))!;
+            var failed = (long)Scalar(_writer, $"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND state IN ({Sql.Errors})", ("$job", Id(jobId)))!;
             if (failed >= maxErrors)
             {
-                var skipped = Execute(_writer, """
-                    UPDATE tasks SET state = 6, held = 0, finished_at = $now,
+                var skipped = Execute(_writer, $"""
+                    UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = $now,
                         error = 'not started: ' || $failed || ' task(s) failed, the most --max-errors allows (' || $max || ')'
-                    WHERE job_id = $job AND state = 1
+                    WHERE job_id = $job AND state = {Sql.Queued}
                     """, ("$now", Now()), ("$failed", failed), ("$max", maxErrors), ("$job", Id(jobId)));
                 if (skipped > 0)
                 {
@@ -668,7 +668,7 @@ internal sealed class JobStore : IDisposable
             return [];
         }
 
-        var busy = (long)Scalar(_writer, "SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN (1, 2)", ("$job", Id(jobId)))!;
+        var busy = (long)Scalar(_writer, $"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", Id(jobId)))!;
         if (busy >= maxParallel)
         {
             return [];
@@ -677,7 +677,7 @@ internal sealed class JobStore : IDisposable
         var released = new List<PendingTask>();
         using (var query = _writer.CreateCommand())
         {
-            query.CommandText = "SELECT id, idx, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = 1 ORDER BY idx LIMIT $free";
+            query.CommandText = $"SELECT id, idx, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $free";
             query.Parameters.AddWithValue("$job", Id(jobId));
             query.Parameters.AddWithValue("$free", maxParallel - busy);
             using var reader = query.ExecuteReader();
@@ -709,7 +709,7 @@ internal sealed class JobStore : IDisposable
             using var tx = _writer.BeginTransaction();
             using (var query = _writer.CreateCommand())
             {
-                query.CommandText = "SELECT DISTINCT job_id FROM tasks WHERE target_worker = $worker AND state IN (1, 2)";
+                query.CommandText = $"SELECT DISTINCT job_id FROM tasks WHERE target_worker = $worker AND state IN ({Sql.Unfinished})";
                 query.Parameters.AddWithValue("$worker", workerId);
                 using var reader = query.ExecuteReader();
                 while (reader.Read())
@@ -720,12 +720,12 @@ internal sealed class JobStore : IDisposable
 
             foreach (var job in jobs)
             {
-                Execute(_writer, "UPDATE attempts SET state = 7, finished_at = $now, error = $reason, failure = $lost WHERE job_id = $job AND worker_id = $worker AND state = 2",
+                Execute(_writer, $"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE job_id = $job AND worker_id = $worker AND state = {Sql.Running}",
                     ("$now", Now()), ("$reason", $"worker {workerId} lost"), ("$lost", (int)DistributedExecutor.Contracts.Messages.FailureKind.Lost), ("$job", Id(job)), ("$worker", workerId));
-                Execute(_writer, """
-                    UPDATE tasks SET state = 4, held = 0, finished_at = $now, failure = 5,
+                Execute(_writer, $"""
+                    UPDATE tasks SET state = {Sql.Failed}, held = 0, finished_at = $now, failure = {Sql.FailureLost},
                         error = 'lost: worker ' || $worker || ' was lost before it finished its copy'
-                    WHERE job_id = $job AND target_worker = $worker AND state IN (1, 2)
+                    WHERE job_id = $job AND target_worker = $worker AND state IN ({Sql.Unfinished})
                     """, ("$now", Now()), ("$worker", workerId), ("$job", Id(job)));
                 Execute(_writer, "DELETE FROM retries WHERE job_id = $job AND task_id IN (SELECT id FROM tasks WHERE target_worker = $worker)", ("$job", Id(job)), ("$worker", workerId));
                 RefreshJobState(Id(job));

@@ -231,6 +231,10 @@ public sealed class JobStoreTests : IDisposable
         Assert.Equal(1L, Scalar(path, "SELECT COUNT(*) FROM jobs WHERE id = 'old-job' AND max_parallel = 0 AND idempotency_key IS NULL"));
     }
 
+    [Fact]
+    public void Sql_StateAndFailureConstants_MatchTheEnums() =>
+        Assert.All(Sql.Values_MatchTheEnums(), pair => Assert.Equal(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), pair.Constant));
+
     private static object? Pragma(string path, string pragma) => Scalar(path, $"PRAGMA {pragma}");
 
     private static object? Scalar(string path, string sql)

@@ -132,9 +132,9 @@ internal sealed class JobQueries(string connectionString)
     {
         using var connection = StoreSql.Open(connectionString);
         using var query = connection.CreateCommand();
-        query.CommandText = """
+        query.CommandText = $"""
             SELECT j.pool, t.state, COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
-            WHERE t.state IN (1, 2) AND t.published = 1 GROUP BY j.pool, t.state
+            WHERE t.state IN ({Sql.Unfinished}) AND t.published = 1 GROUP BY j.pool, t.state
             """;
         using var reader = query.ExecuteReader();
         var counts = new Dictionary<string, (long Queued, long Running)>(StringComparer.Ordinal);
