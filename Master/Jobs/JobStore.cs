@@ -175,7 +175,7 @@ internal sealed class JobStore : IDisposable
             var ids = new List<string>();
             using (var query = _writer.CreateCommand())
             {
-                query.CommandText = "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $before AND state NOT IN (1, 2) LIMIT $batch";
+                query.CommandText = $"SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $before AND state NOT IN ({Sql.Unfinished}) LIMIT $batch";
                 query.Parameters.AddWithValue("$before", before.ToUnixTimeMilliseconds());
                 query.Parameters.AddWithValue("$batch", batch);
                 using var reader = query.ExecuteReader();
