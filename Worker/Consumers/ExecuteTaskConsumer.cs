@@ -65,80 +65,9 @@ internal sealed partial class ExecuteTaskConsumer(
         // confirmation, so the master still sees them in order.
         var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), CancellationToken.None);
 
-        TaskRunResult result;
-        var truncated = false;
-        long batches = 0;
-        if (running.IsCanceled(task.JobId, task.TaskId))
-        {
-            result = new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started");
-        }
-        else if (executors.Find(task.Executor) is not { } executor)
-        {
-            result = TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}");
-        }
-        else if (executor.Validate(task) is { IsValid: false } verdict)
-        {
-            result = verdict.Denied is { } denied
-                ? TaskRunResult.Refused(denied)
-                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec };
-        }
-        else
-        {
-            LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
-            using var registration = running.Start(task.JobId, task.TaskId);
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, registration.Canceled);
-
-            // The consume token also fires when the broker connection drops; the broker then redelivers the message
-            // at once, so the task must not live on here through a TERM grace period.
-            using var connectionLost = context.CancellationToken.Register(() =>
-            {
-                if (!node.Draining)
-                {
-                    registration.KillNow();
-                }
-            });
-            await using var output = new OutputBatcher(
-                async m =>
-                {
-                    foreach (var chunk in metrics.WorkerSide ? m.Chunks : [])
-                    {
-                        metrics.OutputBytes.Add(chunk.Data.Length, new KeyValuePair<string, object?>("stream", chunk.Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
-                    }
-
-                    await started.ConfigureAwait(false);
-                    await context.Publish(m, CancellationToken.None).ConfigureAwait(false);
-                },
-                task.JobId, task.TaskId, attemptId, options.OutputCapBytes);
-            try
-            {
-                result = await executor.ExecuteAsync(task, output, new TaskStop(stop.Token, registration.KilledNow)).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogExecutorFailed(ex, task.JobId, task.TaskId);
-                result = new TaskRunResult(TaskOutcome.Failed, null, null, $"executor error: {ex.Message}") { Failure = FailureKind.ExecutorError };
-            }
-
-            await output.CompleteAsync().ConfigureAwait(false);
-            truncated = output.Truncated || result.Truncated;
-            batches = output.Batches;
-
-            // When the consume token fired (shutdown past the drain period, or the broker connection lost), the
-            // message goes back to the queue whatever happened here, so unless the task did succeed this attempt
-            // decides nothing: a process killed for it must not be reported as a failure of the task.
-            if (!registration.Canceled.IsCancellationRequested
-                && (result.Outcome == TaskOutcome.Canceled || (context.CancellationToken.IsCancellationRequested && result.Outcome != TaskOutcome.Succeeded)))
-            {
-                // Stopped because this worker is shutting down or lost the broker, not because a user asked.
-                result = result with
-                {
-                    Outcome = TaskOutcome.Abandoned,
-                    Error = node.Draining
-                        ? $"worker {node.Id} shut down; the task goes back to the queue"
-                        : $"worker {node.Id} lost its broker connection; the task goes back to the queue",
-                };
-            }
-        }
+        var attempt = new Attempt(task, attemptId, node, running, executors, metrics, options.OutputCapBytes, logger);
+        var (result, truncated, batches) = await attempt.RunAsync(started, batch => context.Publish(batch, CancellationToken.None), context.CancellationToken)
+            .ConfigureAwait(false);
 
         var finishedAt = time.GetUtcNow();
         if (metrics.WorkerSide)
@@ -180,16 +109,10 @@ internal sealed partial class ExecuteTaskConsumer(
         return context.ReceiveContext.Redelivered ? 2 : 1;
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]
-    private partial void LogStarting(Guid jobId, Guid taskId, Guid attemptId, string workerId);
-
     // Per task at debug level when all went well: at thousands of tasks a second, info lines cost real CPU.
     [LoggerMessage(Level = LogLevel.Debug, Message = "Task {TaskId} of job {JobId}, attempt {AttemptId}, ended Succeeded")]
     private partial void LogSucceeded(Guid jobId, Guid taskId, Guid attemptId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} of job {JobId}, attempt {AttemptId}, ended {Outcome}")]
     private partial void LogFinished(Guid jobId, Guid taskId, Guid attemptId, TaskOutcome outcome);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Executor failed on task {TaskId} of job {JobId}")]
-    private partial void LogExecutorFailed(Exception exception, Guid jobId, Guid taskId);
 }
