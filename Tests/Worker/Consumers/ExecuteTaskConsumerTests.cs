@@ -1,0 +1,101 @@
+using System.Text;
+using DistributedExecutor.Contracts.Executors;
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Telemetry;
+using DistributedExecutor.Worker.Consumers;
+using DistributedExecutor.Worker.Options;
+using DistributedExecutor.Worker.Running;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DistributedExecutor.Tests.Worker.Consumers;
+
+/// <summary>
+/// The worker's consumer in MassTransit's test harness with a scripted executor (a unit test of the consumer, not
+/// of the broker): an attempt reports started, its output and how it finished, in that order; a canceled job's
+/// task never reaches the executor.
+/// </summary>
+public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
+{
+    private readonly ScriptedExecutor _executor = new();
+    private ServiceProvider _services = null!;
+    private ITestHarness _harness = null!;
+
+    public async Task InitializeAsync()
+    {
+        _services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(new WorkerOptions())
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(new DistexecMetrics())
+            .AddSingleton(new ExecutorRegistry([_executor]))
+            .AddSingleton(new WorkerNodes([new WorkerNode("w-test", 2)]))
+            .AddSingleton<RunningTasks>()
+            .AddMassTransitTestHarness(bus => bus.AddConsumer<ExecuteTaskConsumer>())
+            .BuildServiceProvider(true);
+        _harness = _services.GetRequiredService<ITestHarness>();
+        await _harness.Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _harness.Stop();
+        await _services.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Consume_RunsTheExecutor_ReportsStartedOutputFinishedForOneAttempt()
+    {
+        var task = Task();
+
+        await _harness.Bus.Publish(task);
+
+        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var started = _harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        var output = _harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message).ToList();
+        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+
+        Assert.Equal(("w-test", 1), (started.WorkerId, started.DeliveryCount));
+        Assert.Equal("scripted output\n", string.Concat(output.SelectMany(o => o.Chunks).Select(c => Encoding.UTF8.GetString(c.Data))));
+        Assert.Equal(started.AttemptId, finished.AttemptId);
+        Assert.All(output, o => Assert.Equal(started.AttemptId, o.AttemptId));
+        Assert.Equal((TaskOutcome.Succeeded, 0, FailureKind.None), (finished.Outcome, finished.ExitCode, finished.Failure));
+    }
+
+    [Fact]
+    public async Task Consume_TaskOfACanceledJob_NeverRunsAndReportsCanceled()
+    {
+        var task = Task();
+        _services.GetRequiredService<RunningTasks>().Cancel(task.JobId, null);
+
+        await _harness.Bus.Publish(task);
+
+        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        Assert.Equal(TaskOutcome.Canceled, finished.Outcome);
+        Assert.DoesNotContain(task.TaskId, _executor.Ran);
+    }
+
+    private static ExecuteTask Task() =>
+        new(Guid.NewGuid(), Guid.NewGuid(), 0, ScriptedExecutor.ExecutorName, null, TimeSpan.FromSeconds(30));
+
+    private sealed class ScriptedExecutor : ITaskExecutor
+    {
+        public const string ExecutorName = "scripted";
+
+        public System.Collections.Concurrent.ConcurrentBag<Guid> Ran { get; } = [];
+
+        public string Name => ExecutorName;
+
+        public SpecVerdict Validate(ExecuteTask task) => SpecVerdict.Ok;
+
+        public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
+        {
+            Ran.Add(task.TaskId);
+            await output.WriteAsync(OutputStreamKind.Stdout, "scripted output\n"u8.ToArray());
+            return TaskRunResult.Succeeded();
+        }
+    }
+}
