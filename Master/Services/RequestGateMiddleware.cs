@@ -88,9 +88,3 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
         await context.Response.WriteAsync(JsonSerializer.Serialize(new ErrorBody((int)status.StatusCode, status.Detail), GateJson.Default.ErrorBody)).ConfigureAwait(false);
     }
 }
-
-internal sealed record ErrorBody(int Code, string Message);
-
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(ErrorBody))]
-internal sealed partial class GateJson : System.Text.Json.Serialization.JsonSerializerContext;
