@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
+using DistributedExecutor.Executors.Command;
 
 namespace DistributedExecutor.Executors.Isolation;
 
@@ -8,7 +8,7 @@ namespace DistributedExecutor.Executors.Isolation;
 /// (signalled through cgroup.procs, killed through cgroup.kill); in reaper mode the launcher, which stays the
 /// parent of every orphan the task leaves, forwards TERM to the whole tree and kills it on SIGUSR1.
 /// </summary>
-internal sealed partial class TaskContainment : IDisposable
+internal sealed class TaskContainment : IDisposable
 {
     private const int SigKill = 9;
     private const int SigTerm = 15;
@@ -18,6 +18,7 @@ internal sealed partial class TaskContainment : IDisposable
     private readonly string? _cgroup;
     private readonly Lock _gate = new();
     private int _leader;
+    private bool _empty;
 
     internal TaskContainment(TaskIsolation isolation, string? cgroup)
     {
@@ -64,7 +65,7 @@ internal sealed partial class TaskContainment : IDisposable
             if (_leader > 1)
             {
                 // Reaper mode: the launcher forwards it to the whole tree; cgroup mode: the group, as before.
-                Kill(-_leader, SigTerm);
+                ProcessGroup.Signal(_leader, SigTerm);
             }
         }
     }
@@ -84,20 +85,24 @@ internal sealed partial class TaskContainment : IDisposable
 
                 if (_leader > 1)
                 {
-                    Kill(-_leader, SigKill);
+                    ProcessGroup.Signal(_leader, SigKill);
                 }
             }
             else if (_leader > 1)
             {
                 // Never KILL the launcher itself: it must outlive the tree to kill what re-parented to it.
-                Kill(_leader, SigUsr1);
+                ProcessGroup.SignalProcess(_leader, SigUsr1);
             }
         }
     }
 
     /// <summary>Waits (bounded) until no process of the task is left; true when none is.</summary>
-    public Task<bool> WaitEmptyAsync(TimeSpan timeout) =>
-        _cgroup is null || !IsPopulated(_cgroup) ? Task.FromResult(true) : Task.Run(() => WaitCgroupEmpty(_cgroup, timeout));
+    public async Task<bool> WaitEmptyAsync(TimeSpan timeout)
+    {
+        // Once empty after the task ended it stays empty (nothing joins but through the launcher): Dispose trusts it.
+        _empty = _cgroup is null || !IsPopulated(_cgroup) || await Task.Run(() => WaitCgroupEmpty(_cgroup, timeout)).ConfigureAwait(false);
+        return _empty;
+    }
 
     public void Dispose()
     {
@@ -106,7 +111,7 @@ internal sealed partial class TaskContainment : IDisposable
             return;
         }
 
-        if (IsPopulated(_cgroup))
+        if (!_empty && IsPopulated(_cgroup))
         {
             KillCgroup(_cgroup);
             if (!WaitCgroupEmpty(_cgroup, TimeSpan.FromSeconds(1)))
@@ -179,7 +184,7 @@ internal sealed partial class TaskContainment : IDisposable
         {
             foreach (var line in File.ReadLines(Path.Join(dir, "cgroup.procs")))
             {
-                if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 1 && Kill(pid, signal) == 0)
+                if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && ProcessGroup.SignalProcess(pid, signal))
                 {
                     count++;
                 }
@@ -191,7 +196,4 @@ internal sealed partial class TaskContainment : IDisposable
 
         return count;
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 }

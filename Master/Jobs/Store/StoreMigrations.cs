@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
@@ -136,19 +137,5 @@ internal static class StoreMigrations
         {
             Execute(db, $"ALTER TABLE {table} ADD COLUMN {column} {type}");
         }
-    }
-
-    private static void Execute(SqliteConnection db, string sql)
-    {
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static object? Scalar(SqliteConnection db, string sql)
-    {
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar();
     }
 }
