@@ -74,7 +74,7 @@ internal static class MasterHost
         try
         {
             // Opened now, so a store this master cannot read stops start-up with one line.
-            _ = app.Services.GetRequiredService<JobStore>();
+            _ = app.Services.GetRequiredService<IJobStore>();
         }
         catch (StoreVersionException ex)
         {

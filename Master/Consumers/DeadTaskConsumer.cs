@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
@@ -9,7 +10,7 @@ namespace DistributedExecutor.Master.Consumers;
 /// A task message the broker gave up on (delivered more than TASK_DELIVERY_LIMIT times without a result,
 /// typically because the task kills its worker): its task ends Failed with that reason instead of waiting forever.
 /// </summary>
-internal sealed class DeadTaskConsumer(JobStore store, TaskDispatcher dispatcher, MasterOptions options) : IConsumer<ExecuteTask>
+internal sealed class DeadTaskConsumer(IJobStore store, TaskDispatcher dispatcher, MasterOptions options) : IConsumer<ExecuteTask>
 {
     public async Task Consume(ConsumeContext<ExecuteTask> context)
     {

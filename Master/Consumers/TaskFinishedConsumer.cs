@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
 using MassTransit;
@@ -5,7 +6,7 @@ using MassTransit;
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Ends an attempt and, by the state rules, possibly its task and job; publishes what a --max-parallel job may run next.</summary>
-internal sealed class TaskFinishedConsumer(JobStore store, TaskDispatcher dispatcher) : IConsumer<TaskFinished>
+internal sealed class TaskFinishedConsumer(IJobStore store, TaskDispatcher dispatcher) : IConsumer<TaskFinished>
 {
     public async Task Consume(ConsumeContext<TaskFinished> context)
     {

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
 using MassTransit;
@@ -5,7 +6,7 @@ using MassTransit;
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Stores a batch of output once, however often it is delivered.</summary>
-internal sealed class TaskOutputConsumer(JobStore store) : IConsumer<TaskOutput>
+internal sealed class TaskOutputConsumer(IJobStore store) : IConsumer<TaskOutput>
 {
     public Task Consume(ConsumeContext<TaskOutput> context)
     {

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Master.Jobs;
 using MassTransit;
@@ -5,7 +6,7 @@ using MassTransit;
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Records a new attempt; a task that must not run (canceled, already ended, unknown) is told to stop.</summary>
-internal sealed class TaskStartedConsumer(JobStore store) : IConsumer<TaskStarted>
+internal sealed class TaskStartedConsumer(IJobStore store) : IConsumer<TaskStarted>
 {
     public async Task Consume(ConsumeContext<TaskStarted> context)
     {

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Executors;
 using DistributedExecutor.Executors.Plugins;
@@ -22,7 +23,7 @@ internal static class MasterExtensions
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobSignals>();
-        services.AddSingleton<JobStore>();
+        services.AddSingleton<IJobStore, SqliteJobStore>();
         services.AddSingleton<SubmissionValidator>();
         services.AddSingleton<ITaskPublisher, TaskPublisher>();
         services.AddSingleton<TaskDispatcher>();
@@ -41,7 +42,7 @@ internal static class MasterExtensions
     public static void ObserveMasterGauges(this IServiceProvider services)
     {
         var metrics = services.GetRequiredService<DistributedExecutor.Hosting.Telemetry.DistexecMetrics>();
-        var store = services.GetRequiredService<JobStore>();
+        var store = services.GetRequiredService<IJobStore>();
         var registry = services.GetRequiredService<WorkerRegistry>();
         var time = services.GetRequiredService<TimeProvider>();
         static KeyValuePair<string, object?> Pool(string pool) => new("pool", pool);

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Executors;
 using DistributedExecutor.Hosting.Telemetry;
@@ -14,7 +15,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// </summary>
 internal sealed partial class JobSubmitter(
     SubmissionValidator validator,
-    JobStore store,
+    IJobStore store,
     TaskDispatcher dispatcher,
     MasterOptions options,
     WorkerRegistry registry,

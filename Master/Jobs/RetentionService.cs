@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -6,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Removes finished jobs (and their output) JOB_RETENTION_HOURS after they ended, in small batches with the
 /// store free between them, so submissions never wait behind a large clean-up. Queued and running jobs stay.
 /// </summary>
-internal sealed partial class RetentionService(JobStore store, MasterOptions options, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
+internal sealed partial class RetentionService(IJobStore store, MasterOptions options, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
 {
     private const int Batch = 100;
 

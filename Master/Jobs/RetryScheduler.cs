@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -6,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Publishes retries when they fall due. The schedule lives in the store (table retries), so a master restart
 /// keeps every pending retry and its time; a retry leaves the schedule only once the broker confirmed it.
 /// </summary>
-internal sealed partial class RetryScheduler(JobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
+internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -6,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
 /// </summary>
-internal sealed partial class StartupRecovery(JobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
+internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,9 +1,10 @@
+using DistributedExecutor.Master.Jobs.Store;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>Healthy while the job store answers.</summary>
-internal sealed class StoreHealthCheck(JobStore store) : IHealthCheck
+internal sealed class StoreHealthCheck(IJobStore store) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

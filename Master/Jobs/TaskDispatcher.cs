@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
@@ -10,7 +11,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// only after the broker confirmed. Submission, release (--max-parallel), retries, recovery, tasks of a lost
 /// worker and dead-lettered tasks all dispatch through it.
 /// </summary>
-internal sealed class TaskDispatcher(ITaskPublisher publisher, JobStore store, MasterOptions options)
+internal sealed class TaskDispatcher(ITaskPublisher publisher, IJobStore store, MasterOptions options)
 {
     private TimeSpan DefaultTimeout => TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
 

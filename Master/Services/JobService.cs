@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Workers;
@@ -8,7 +9,7 @@ using V1 = DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
-internal sealed class JobService(JobSubmitter submitter, JobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time) : V1.JobService.JobServiceBase
+internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time) : V1.JobService.JobServiceBase
 {
     /// <summary>Label filters ListJobs takes at once: each is a join, and a query joins at most 64 tables.</summary>
     private const int MaxLabelFilters = 16;

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Options;
@@ -10,7 +11,7 @@ namespace DistributedExecutor.Master.Workers;
 /// connection is gone). Right after a master start, workers get one heartbeat timeout to reappear.
 /// </summary>
 internal sealed partial class LostWorkerSweeper(
-    JobStore store,
+    IJobStore store,
     WorkerRegistry registry,
     TaskDispatcher dispatcher,
     DistexecMetrics metrics,

@@ -246,10 +246,10 @@ public sealed class JobStoreTests : IDisposable
         return command.ExecuteScalar();
     }
 
-    private JobStore Open() =>
+    private SqliteJobStore Open() =>
         new(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") }, TimeProvider.System, new JobSignals());
 
-    private void CreateJob(JobStore store)
+    private void CreateJob(SqliteJobStore store)
     {
         store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } })]);
         store.MarkPublished(_jobId);

@@ -41,7 +41,7 @@ internal sealed class JobQueries(string connectionString)
         if (state != TaskState.Unspecified)
         {
             where.Add("state = $state");
-            query.Parameters.AddWithValue("$state", (int)state);
+            query.Parameters.AddWithValue("$state", StoredStates.Column(state));
         }
 
         if (!string.IsNullOrEmpty(pool))
@@ -174,7 +174,7 @@ internal sealed class JobQueries(string connectionString)
                 {
                     Number = reader.GetInt32(1),
                     WorkerId = reader.GetString(2),
-                    State = (TaskState)reader.GetInt32(3),
+                    State = StoredStates.FromColumn(reader.GetInt32(3)),
                     StartedAt = Time(reader, 4),
                     FinishedAt = Time(reader, 5),
                     Error = reader.IsDBNull(8) ? "" : reader.GetString(8),
@@ -220,7 +220,7 @@ internal sealed class JobQueries(string connectionString)
                 {
                     Id = reader.GetString(0),
                     Index = reader.GetInt32(1),
-                    State = (TaskState)reader.GetInt32(2),
+                    State = StoredStates.FromColumn(reader.GetInt32(2)),
                     Spec = TaskSpec.Parser.ParseFrom((byte[])reader[3]),
                     Error = reader.IsDBNull(6) ? "" : reader.GetString(6),
                     WorkerId = reader.IsDBNull(7) ? "" : reader.GetString(7),
@@ -254,13 +254,58 @@ internal sealed class JobQueries(string connectionString)
         }
     }
 
+    /// <summary>The job made for an idempotency key, and whether the broker has confirmed it yet.</summary>
+    public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = Command(connection, "SELECT id, accepted FROM jobs WHERE idempotency_key = $key", [("$key", key)]);
+        using var reader = query.ExecuteReader();
+        return reader.Read() ? (Guid.Parse(reader.GetString(0)), reader.GetInt32(1) == 1) : null;
+    }
+
+    /// <summary>Workers with attempts still running, per the store.</summary>
+    public IReadOnlyList<string> WorkersWithRunningAttempts()
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = Command(connection, $"SELECT DISTINCT worker_id FROM attempts WHERE state = {Sql.Running}", []);
+        using var reader = query.ExecuteReader();
+        var workers = new List<string>();
+        while (reader.Read())
+        {
+            workers.Add(reader.GetString(0));
+        }
+
+        return workers;
+    }
+
+    /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
+    public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished)
+    {
+        var which = allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}";
+        using var connection = StoreSql.Open(connectionString);
+        using var query = Command(connection, $"""
+            SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id
+            WHERE {which} AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx
+            """, []);
+        using var reader = query.ExecuteReader();
+        var pending = new List<PendingTask>();
+        while (reader.Read())
+        {
+            pending.Add(new PendingTask(
+                Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
+                TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5)));
+        }
+
+        return pending;
+    }
+
     private static Job ReadJob(SqliteDataReader reader)
     {
         var job = new Job
         {
             Id = reader.GetString(0),
             Pool = reader.GetString(1),
-            State = (TaskState)reader.GetInt32(2),
+            State = StoredStates.FromColumn(reader.GetInt32(2)),
             TaskCount = reader.GetInt32(3),
             CreatedAt = Time(reader, 4),
             FinishedAt = Time(reader, 5),

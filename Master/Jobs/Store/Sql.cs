@@ -1,9 +1,7 @@
-using DistributedExecutor.Contracts.V1;
-
 namespace DistributedExecutor.Master.Jobs.Store;
 
 /// <summary>
-/// The stored values SQL compares against, by name: the state columns hold <see cref="TaskState"/> numbers and
+/// The stored values SQL compares against, by name: the state columns hold <see cref="StoredState"/> values and
 /// the failure columns <see cref="Contracts.Messages.FailureKind"/> numbers. Constants, so queries stay constant
 /// strings; <see cref="Values_MatchTheEnums"/> is checked by a test.
 /// </summary>
@@ -28,8 +26,8 @@ internal static class Sql
     /// <summary>The constants against the enums they stand for: (constant, enum value) pairs.</summary>
     public static IEnumerable<(string Constant, int Value)> Values_MatchTheEnums() =>
     [
-        (Queued, (int)TaskState.Queued), (Running, (int)TaskState.Running), (Succeeded, (int)TaskState.Succeeded),
-        (Failed, (int)TaskState.Failed), (TimedOut, (int)TaskState.TimedOut), (Canceled, (int)TaskState.Canceled),
-        (Lost, (int)TaskState.Lost), (FailureLost, (int)Contracts.Messages.FailureKind.Lost),
+        (Queued, (int)StoredState.Queued), (Running, (int)StoredState.Running), (Succeeded, (int)StoredState.Succeeded),
+        (Failed, (int)StoredState.Failed), (TimedOut, (int)StoredState.TimedOut), (Canceled, (int)StoredState.Canceled),
+        (Lost, (int)StoredState.Lost), (FailureLost, (int)Contracts.Messages.FailureKind.Lost),
     ];
 }

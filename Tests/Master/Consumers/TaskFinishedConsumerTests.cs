@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Consumers;
@@ -26,7 +27,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
             .AddSingleton(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") })
             .AddSingleton(TimeProvider.System)
             .AddSingleton<JobSignals>()
-            .AddSingleton<JobStore>()
+            .AddSingleton<IJobStore, SqliteJobStore>()
             .AddSingleton<ITaskPublisher>(_publisher)
             .AddSingleton<TaskDispatcher>()
             .AddMassTransitTestHarness(bus => bus.AddConsumer<TaskFinishedConsumer>())
@@ -45,7 +46,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
     [Fact]
     public async Task Consume_LastTaskFinishes_JobSucceeds()
     {
-        var store = _services.GetRequiredService<JobStore>();
+        var store = _services.GetRequiredService<IJobStore>();
         var (jobId, taskId) = (Guid.NewGuid(), Guid.NewGuid());
         store.CreateJob(jobId, "default", [(taskId, Spec())]);
         store.MarkPublished(jobId);
@@ -61,7 +62,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
     [Fact]
     public async Task Consume_WithMaxParallelOne_DispatchesTheHeldTaskOnce()
     {
-        var store = _services.GetRequiredService<JobStore>();
+        var store = _services.GetRequiredService<IJobStore>();
         var (jobId, first, second) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         store.CreateJob(jobId, "default", [(first, Spec()), (second, Spec())], maxParallel: 1);
         store.MarkPublished(jobId);

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Jobs;
@@ -20,7 +21,7 @@ public sealed class RetentionServiceTests : IDisposable
     public async Task Retention_FinishedJobOlderThanTheHours_Removed_RunningJobKept()
     {
         var options = new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db"), JobRetentionHours = 1 };
-        using var store = new JobStore(options, _time, new JobSignals());
+        using var store = new SqliteJobStore(options, _time, new JobSignals());
         var finished = Job(store, TaskOutcome.Succeeded);
         var running = Job(store, outcome: null);
         using var service = new RetentionService(store, options, _time, NullLogger<RetentionService>.Instance);
@@ -42,7 +43,7 @@ public sealed class RetentionServiceTests : IDisposable
         await service.StopAsync(CancellationToken.None);
     }
 
-    private Guid Job(JobStore store, TaskOutcome? outcome)
+    private Guid Job(SqliteJobStore store, TaskOutcome? outcome)
     {
         var (jobId, taskId, attempt) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         store.CreateJob(jobId, "default", [(taskId, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);

@@ -1,0 +1,67 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+
+namespace DistributedExecutor.Master.Jobs.Store;
+
+/// <summary>
+/// Everything the master asks of its job store: what a second implementation (PostgreSQL, for more than one
+/// master) has to fill. States cross it as the API's <see cref="TaskState"/>; how they are stored is the store's.
+/// Every event method is idempotent and applies its event whole or not at all.
+/// </summary>
+internal interface IJobStore
+{
+    /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
+    int ActiveJobs { get; }
+
+    // Admission and the job's own life.
+    Job CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
+        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0);
+
+    void MarkPublished(Guid jobId);
+
+    void DeleteUnpublishedJob(Guid jobId);
+
+    Job? CancelJob(Guid jobId);
+
+    int DeleteFinishedBefore(DateTimeOffset before, int batch);
+
+    // What workers and the broker report.
+    bool ApplyStarted(TaskStarted message);
+
+    void ApplyOutput(TaskOutput message);
+
+    IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message);
+
+    IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason);
+
+    IReadOnlyList<Guid> MarkWorkerLost(string workerId, string reason);
+
+    IReadOnlyList<PendingTask> FailTasksOfLostWorker(string workerId);
+
+    void RequeueAllRunning(string reason);
+
+    // The outbox: what still has to reach the broker.
+    IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished);
+
+    void MarkTasksPublished(IEnumerable<Guid> taskIds);
+
+    IReadOnlyList<PendingTask> DueRetries(int limit);
+
+    void MarkRetryPublished(Guid taskId, int dispatch);
+
+    // Reads.
+    Job? GetJob(Guid jobId, bool withTasks);
+
+    (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null);
+
+    IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit);
+
+    (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key);
+
+    IReadOnlyList<string> WorkersWithRunningAttempts();
+
+    IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts();
+
+    /// <summary>"ok", or what the store's own check found wrong.</summary>
+    string IntegrityCheck();
+}

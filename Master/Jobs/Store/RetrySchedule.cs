@@ -1,0 +1,74 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using static DistributedExecutor.Master.Jobs.Store.StoreSql;
+
+namespace DistributedExecutor.Master.Jobs.Store;
+
+/// <summary>
+/// Retries waiting for their time, kept in the store (a master restart neither loses one nor runs it early):
+/// whether an ended attempt earns one, putting the task back in the queue with its due time, the retries that
+/// are due, and leaving the schedule once the broker confirmed the retry's message.
+/// </summary>
+internal sealed class RetrySchedule(StoreWriter writer)
+{
+    /// <summary>When the task's retry policy wants another run after this outcome: the time it is due; else null.</summary>
+    public DateTimeOffset? Due(TaskFinished message, TaskState next, TaskRow task)
+    {
+        if (next is not (TaskState.Failed or TaskState.TimedOut) || message.Outcome == TaskOutcome.Abandoned)
+        {
+            return null;
+        }
+
+        var spec = TaskSpec.Parser.ParseFrom((byte[])writer.Scalar("SELECT spec FROM tasks WHERE id = $id", ("$id", Id(message.TaskId)))!);
+        if (spec.Retry is not { } policy || task.Dispatch >= policy.MaxAttempts || !JobRules.Retries(policy, next, message.HttpStatus))
+        {
+            return null;
+        }
+
+        return writer.UtcNow() + JobRules.Backoff(policy, task.Dispatch, Random.Shared.NextDouble());
+    }
+
+    /// <summary>The task goes back to Queued for its next dispatch, keeping this run's result until then.</summary>
+    public void Schedule(TaskFinished message, TaskState next, TaskRow task, DateTimeOffset due)
+    {
+        var detail = message.Error is { Length: > 0 } e ? $" ({e})" : message.ExitCode is { } x ? $" (exit {x})" : "";
+        writer.Execute($"""
+            UPDATE tasks SET state = {Sql.Queued}, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
+                exit_code = $exit, signal = $signal, error = $error, http_status = $http, failure = $failure
+            WHERE id = $task
+            """,
+            ("$failure", (int)message.Failure), ("$exit", message.ExitCode), ("$signal", message.Signal), ("$http", message.HttpStatus), ("$task", Id(message.TaskId)),
+            ("$error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{detail}; retry at {due:HH:mm:ss.fff}Z"));
+        writer.Execute("INSERT OR REPLACE INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, $dispatch)",
+            ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$due", due.ToUnixTimeMilliseconds()), ("$dispatch", task.Dispatch + 1));
+    }
+
+    /// <summary>Retries whose time has come, to publish (tasks canceled meanwhile are dropped from the schedule).</summary>
+    public IReadOnlyList<PendingTask> DueRetries(int limit) => writer.Write(() =>
+    {
+        var rows = writer.Rows("""
+            SELECT r.task_id, r.job_id, t.idx, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch
+            FROM retries r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
+            WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $limit
+            """,
+            reader => (
+                TaskId: reader.GetString(0),
+                Current: reader.GetInt32(6) == (int)StoredState.Queued && reader.GetInt32(7) == 0 && reader.GetInt32(5) == reader.GetInt32(8),
+                Task: new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
+                    TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5))),
+            ("$now", writer.Now()), ("$limit", limit));
+        foreach (var dropped in rows.Where(r => !r.Current))
+        {
+            writer.Execute("DELETE FROM retries WHERE task_id = $task", ("$task", dropped.TaskId));
+        }
+
+        return (IReadOnlyList<PendingTask>)rows.Where(r => r.Current).Select(r => r.Task).ToList();
+    });
+
+    /// <summary>The broker confirmed a retry's message: it leaves the schedule.</summary>
+    public void MarkPublished(Guid taskId, int dispatch) => writer.Write(() =>
+    {
+        writer.Execute("DELETE FROM retries WHERE task_id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
+        writer.Execute("UPDATE tasks SET published = 1 WHERE id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
+    });
+}

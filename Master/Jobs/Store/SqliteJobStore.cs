@@ -1,0 +1,262 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Hosting.Telemetry;
+using DistributedExecutor.Master.Options;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Microsoft.Data.Sqlite;
+using static DistributedExecutor.Master.Jobs.Store.StoreSql;
+
+namespace DistributedExecutor.Master.Jobs.Store;
+
+/// <summary>
+/// The job store in SQLite (WAL): jobs, tasks, attempts and output. Writes go through one connection
+/// (<see cref="StoreWriter"/>), each in a transaction; reads use connections of their own (<see cref="JobQueries"/>).
+/// This type owns admission and a job's own life; workers' events are applied by <see cref="TaskEventWriter"/>,
+/// retries kept by <see cref="RetrySchedule"/>, --max-parallel/--max-errors by <see cref="HeldTasks"/>.
+/// </summary>
+internal sealed class SqliteJobStore : IJobStore, IDisposable
+{
+    private readonly StoreWriter _writer;
+    private readonly JobQueries _queries;
+    private readonly TaskEventWriter _events;
+    private readonly RetrySchedule _retries;
+    private readonly JobSignals _signals;
+
+    public SqliteJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null)
+    {
+        _signals = signals;
+        var fullPath = Path.GetFullPath(options.DatabasePath);
+        // The store holds every job's env and output: readable by the master's user only (tasks run as another).
+        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+        _queries = new JobQueries(connectionString);
+        var connection = Open(connectionString);
+        // Before WAL mode creates the -wal and -shm files: SQLite gives them the database file's mode.
+        RestrictToOwner(fullPath);
+        Execute(connection, "PRAGMA journal_mode=WAL;");
+        StoreMigrations.Apply(connection, fullPath);
+        var active = (int)(long)Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})")!;
+        _writer = new StoreWriter(connection, time, active);
+        _retries = new RetrySchedule(_writer);
+        _events = new TaskEventWriter(_writer, _retries, new HeldTasks(_writer), signals, metrics);
+    }
+
+    private static void RestrictToOwner(string path)
+    {
+        const UnixFileMode OthersMayTouch = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
+        try
+        {
+            if ((File.GetUnixFileMode(path) & OthersMayTouch) != 0)
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Not ours to change (an operator's choice on a shared volume); the master still runs.
+        }
+    }
+
+    public int ActiveJobs => _writer.ActiveJobs;
+
+    public void Dispose() => _writer.Dispose();
+
+    /// <summary>Stores a new job with its tasks, not yet published; returns the record as stored (Queued).</summary>
+    public Job CreateJob(
+        Guid jobId,
+        string pool,
+        IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks,
+        string? idempotencyKey = null,
+        IReadOnlyDictionary<string, string>? labels = null,
+        int maxParallel = 0,
+        int maxErrors = 0)
+    {
+        var now = _writer.Now();
+        var job = new Job
+        {
+            Id = Id(jobId),
+            Pool = pool,
+            State = TaskState.Queued,
+            TaskCount = tasks.Count,
+            CreatedAt = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(now)),
+            IdempotencyKey = idempotencyKey ?? "",
+            MaxParallel = maxParallel,
+            MaxErrors = maxErrors,
+        };
+        foreach (var (key, value) in labels ?? new Dictionary<string, string>())
+        {
+            job.Labels[key] = value;
+        }
+        for (var i = 0; i < tasks.Count; i++)
+        {
+            job.Tasks.Add(new JobTask { Id = Id(tasks[i].TaskId), Index = i, State = TaskState.Queued, Spec = tasks[i].Spec });
+        }
+
+        _writer.Write(() =>
+        {
+            try
+            {
+                _writer.Execute($"""
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors)
+                    """,
+                    ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
+                    ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
+                    ("$labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
+            }
+            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && !string.IsNullOrEmpty(idempotencyKey))
+            {
+                throw new DuplicateIdempotencyKeyException(idempotencyKey);
+            }
+
+            foreach (var (key, value) in job.Labels)
+            {
+                _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
+            }
+
+            using var insert = _writer.Command($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target)",
+                ("$job", Id(jobId)));
+            var target = insert.Parameters.Add("$target", SqliteType.Text);
+            var id = insert.Parameters.Add("$id", SqliteType.Text);
+            var held = insert.Parameters.Add("$held", SqliteType.Integer);
+            var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
+            var spec = insert.Parameters.Add("$spec", SqliteType.Blob);
+            for (var i = 0; i < tasks.Count; i++)
+            {
+                id.Value = Id(tasks[i].TaskId);
+                idx.Value = i;
+                held.Value = JobLimits.HeldAtSubmission(maxParallel, i) ? 1 : 0;
+                target.Value = tasks[i].Spec.Worker.Length == 0 ? DBNull.Value : tasks[i].Spec.Worker;
+                spec.Value = tasks[i].Spec.ToByteArray();
+                insert.ExecuteNonQuery();
+            }
+
+            _writer.JobAdded();
+        });
+
+        return job;
+    }
+
+    /// <summary>
+    /// Removes up to <paramref name="batch"/> jobs that finished before <paramref name="before"/>, with their
+    /// tasks, attempts, output and labels, in one short transaction. Queued and running jobs are never touched.
+    /// </summary>
+    public int DeleteFinishedBefore(DateTimeOffset before, int batch) => _writer.Write(() =>
+    {
+        var ids = _writer.Rows($"SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $before AND state NOT IN ({Sql.Unfinished}) LIMIT $batch",
+            reader => reader.GetString(0), ("$before", before.ToUnixTimeMilliseconds()), ("$batch", batch));
+        foreach (var id in ids)
+        {
+            DeleteJobRows(id, "output", "attempts", "retries", "tasks", "job_labels");
+            _writer.Execute("DELETE FROM jobs WHERE id = $job", ("$job", id));
+        }
+
+        return ids.Count;
+    });
+
+    public void MarkPublished(Guid jobId) => _writer.Write(() =>
+    {
+        // Only now, with every task confirmed by the broker, does the job become visible as Queued.
+        _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
+        _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
+    });
+
+    /// <summary>Removes a job that was never published (the broker refused it), so nothing half-created stays.</summary>
+    public void DeleteUnpublishedJob(Guid jobId) => _writer.Write(() =>
+    {
+        DeleteJobRows(Id(jobId), "output", "attempts", "tasks", "job_labels");
+        if (_writer.Execute($"DELETE FROM jobs WHERE id = $job AND state IN ({Sql.Unfinished})", ("$job", Id(jobId))) > 0)
+        {
+            _writer.JobRemoved();
+        }
+    });
+
+    private void DeleteJobRows(string jobId, params string[] tables)
+    {
+        foreach (var table in tables)
+        {
+            _writer.Execute($"DELETE FROM {table} WHERE job_id = $job", ("$job", jobId));
+        }
+    }
+
+    /// <summary>Marks the job canceled-by-request and cancels its queued tasks. Null when there is no such job.</summary>
+    public Job? CancelJob(Guid jobId)
+    {
+        var found = _writer.Write(() =>
+        {
+            if (_writer.Execute("UPDATE jobs SET cancel_requested = 1 WHERE id = $job AND accepted = 1", ("$job", Id(jobId))) == 0)
+            {
+                return false;
+            }
+
+            _writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = {Sql.Queued}",
+                ("$job", Id(jobId)), ("$now", _writer.Now()));
+            _writer.RefreshJobState(jobId);
+            return true;
+        });
+        if (!found)
+        {
+            return null;
+        }
+
+        _signals.Notify(jobId);
+        return GetJob(jobId, withTasks: true);
+    }
+
+    /// <summary>The broker confirmed released tasks.</summary>
+    public void MarkTasksPublished(IEnumerable<Guid> taskIds) => _writer.Write(() =>
+    {
+        foreach (var id in taskIds)
+        {
+            _writer.Execute("UPDATE tasks SET published = 1 WHERE id = $task", ("$task", Id(id)));
+        }
+    });
+
+    public bool ApplyStarted(TaskStarted message) => _events.ApplyStarted(message);
+
+    public void ApplyOutput(TaskOutput message) => _events.ApplyOutput(message);
+
+    public IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message) => _events.ApplyFinished(message);
+
+    public IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason) => _events.ApplyGaveUp(jobId, taskId, reason);
+
+    public IReadOnlyList<Guid> MarkWorkerLost(string workerId, string reason) => _events.MarkWorkerLost(workerId, reason);
+
+    public IReadOnlyList<PendingTask> FailTasksOfLostWorker(string workerId) => _events.FailTasksOfLostWorker(workerId);
+
+    public void RequeueAllRunning(string reason) => _events.RequeueAllRunning(reason);
+
+    public IReadOnlyList<PendingTask> DueRetries(int limit) => _retries.DueRetries(limit);
+
+    public void MarkRetryPublished(Guid taskId, int dispatch) => _retries.MarkPublished(taskId, dispatch);
+
+    public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) => _queries.TasksToPublish(allUnfinished);
+
+    public Job? GetJob(Guid jobId, bool withTasks) => _queries.GetJob(jobId, withTasks);
+
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null) =>
+        _queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
+
+    public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => _queries.ReadOutput(jobId, afterOffset, limit);
+
+    public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key) => _queries.FindByIdempotencyKey(key);
+
+    public IReadOnlyList<string> WorkersWithRunningAttempts() => _queries.WorkersWithRunningAttempts();
+
+    public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts() => _queries.PoolCounts();
+
+    public string IntegrityCheck() => _queries.IntegrityCheck();
+}
+
+/// <summary>A second job with an idempotency key that already has one (the caller returns that job instead).</summary>
+internal sealed class DuplicateIdempotencyKeyException(string key) : Exception($"idempotency key {key} is taken");
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class LabelsJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,0 +1,135 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using Microsoft.Data.Sqlite;
+
+namespace DistributedExecutor.Master.Jobs.Store;
+
+/// <summary>
+/// The store's one writing connection and what every write shares: the lock and transaction around it, the
+/// clock, the count of active jobs, a job's derived state, attempt numbering and "this attempt is lost".
+/// Every change to the store is made inside <see cref="Write{T}"/>, so an event is applied whole or not at all.
+/// </summary>
+internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time, int activeJobs) : IDisposable
+{
+    private readonly Lock _lock = new();
+    private int _activeJobs = activeJobs;
+
+    /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
+    public int ActiveJobs => Volatile.Read(ref _activeJobs);
+
+    /// <summary>Runs <paramref name="work"/> in one transaction under the write lock; commits when it returns.</summary>
+    public T Write<T>(Func<T> work)
+    {
+        lock (_lock)
+        {
+            using var tx = connection.BeginTransaction();
+            var result = work();
+            tx.Commit();
+            return result;
+        }
+    }
+
+    public void Write(Action work) => Write(() =>
+    {
+        work();
+        return 0;
+    });
+
+    public long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public DateTimeOffset UtcNow() => time.GetUtcNow();
+
+    public int Execute(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Execute(connection, sql, parameters);
+
+    public object? Scalar(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Scalar(connection, sql, parameters);
+
+    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Command(connection, sql, parameters);
+
+    /// <summary>The rows of a query, each read by <paramref name="read"/>.</summary>
+    public List<T> Rows<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        using var query = Command(sql, parameters);
+        using var reader = query.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>A new job was stored (it counts as active until it ends).</summary>
+    public void JobAdded() => _activeJobs++;
+
+    /// <summary>An unfinished job was removed.</summary>
+    public void JobRemoved() => _activeJobs--;
+
+    /// <summary>The running attempts <paramref name="where"/> selects end as lost with <paramref name="reason"/>.</summary>
+    public int LoseAttempts(string where, string reason, params (string Name, object? Value)[] parameters) =>
+        Execute($"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE state = {Sql.Running} AND {where}",
+            [("$now", Now()), ("$reason", reason), ("$lost", (int)Contracts.Messages.FailureKind.Lost), .. parameters]);
+
+    /// <summary>A new running attempt, numbered after the task's earlier ones; returns its cause (chosen from its number).</summary>
+    public string? InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, Func<long, string>? causeOf = null, int dispatch = 1)
+    {
+        var number = (long)Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", StoreSql.Id(taskId)))! + 1;
+        var cause = causeOf?.Invoke(number);
+        Execute($"""
+            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
+            VALUES($id, $task, $job, $number, $worker, {Sql.Running}, $started, $cause, $dispatch)
+            """,
+            ("$id", StoreSql.Id(attemptId)), ("$task", StoreSql.Id(taskId)), ("$job", StoreSql.Id(jobId)), ("$number", number),
+            ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()), ("$cause", cause), ("$dispatch", dispatch));
+        return cause;
+    }
+
+    /// <summary>The task as an event handler needs it, or null when the store has no such task.</summary>
+    public TaskRow? ReadTask(Guid taskId)
+    {
+        var rows = Rows(
+            "SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $id",
+            reader => new TaskRow(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
+                reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
+            ("$id", StoreSql.Id(taskId)));
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    public void RefreshJobState(Guid jobId) => RefreshJobState(StoreSql.Id(jobId));
+
+    /// <summary>Derives the job's state from its tasks' (see <see cref="TaskRules.DeriveJobState"/>) and stores it when it changed.</summary>
+    public void RefreshJobState(string jobId)
+    {
+        var counts = new Dictionary<TaskState, int>();
+        foreach (var (state, count) in Rows("SELECT state, COUNT(*) FROM tasks WHERE job_id = $job GROUP BY state",
+            reader => (StoredStates.FromColumn(reader.GetInt32(0)), reader.GetInt32(1)), ("$job", jobId)))
+        {
+            counts[state] = count;
+        }
+
+        var (previous, userCanceled) = Rows("SELECT state, cancel_requested FROM jobs WHERE id = $job",
+            reader => (StoredStates.FromColumn(reader.GetInt32(0)), reader.GetInt32(1) == 1), ("$job", jobId))[0];
+        var next = TaskRules.DeriveJobState(counts, userCanceled);
+        if (previous == next)
+        {
+            return;
+        }
+
+        var terminal = TaskRules.IsTerminal(next);
+        Execute("UPDATE jobs SET state = $state, finished_at = $finished WHERE id = $job",
+            ("$state", StoredStates.Column(next)), ("$finished", terminal ? Now() : null), ("$job", jobId));
+        if (terminal && !TaskRules.IsTerminal(previous))
+        {
+            _activeJobs--;
+        }
+        else if (!terminal && TaskRules.IsTerminal(previous))
+        {
+            _activeJobs++;
+        }
+    }
+
+    public void Dispose() => connection.Dispose();
+}
+
+/// <summary>What an event handler reads of a task before it changes it.</summary>
+internal sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested, int Dispatch, string? NextCause);

@@ -1,0 +1,271 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Hosting.Telemetry;
+using Microsoft.Data.Sqlite;
+using static DistributedExecutor.Master.Jobs.Store.StoreSql;
+
+namespace DistributedExecutor.Master.Jobs.Store;
+
+/// <summary>
+/// Applies what workers and the broker report — an attempt started, wrote output, ended; a worker was lost; the
+/// broker gave a message up — each in one transaction, by the rules of <see cref="TaskRules"/>. Every handler is
+/// idempotent: attempts are keyed by their id and output batches by (attempt, sequence, part), so a duplicate,
+/// late or reordered event can add to an attempt's record but never reopens a finished task.
+/// </summary>
+internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries, HeldTasks held, JobSignals signals, DistexecMetrics? metrics)
+{
+    /// <summary>Applies TaskStarted. Returns true when the task must be stopped (its job was canceled, or it already ended).</summary>
+    public bool ApplyStarted(TaskStarted message)
+    {
+        var stop = writer.Write(() =>
+        {
+            if (writer.ReadTask(message.TaskId) is not { } task)
+            {
+                // A task this master does not know (deleted, or another store): tell the worker to drop it.
+                return true;
+            }
+
+            var stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
+            if (writer.Scalar("SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is not null)
+            {
+                return stop;
+            }
+
+            // A run of an earlier dispatch (a retry has replaced it), or a second copy of this dispatch's message
+            // (published twice around a master crash; a redelivery has a delivery count above 1): recorded, and
+            // stopped at once, so a retry never runs twice.
+            var dispatch = Math.Max(1, message.Dispatch);
+            var stale = dispatch < task.Dispatch
+                || (message.DeliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
+                    ("$task", Id(message.TaskId)), ("$dispatch", dispatch))! > 0);
+            var cause = writer.InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt,
+                number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
+            if (cause == "redelivery")
+            {
+                metrics?.Redeliveries.Add(1);
+            }
+
+            if (stale)
+            {
+                return true;
+            }
+
+            if (TaskRules.OnStarted(task.State) is { } next)
+            {
+                writer.Execute("""
+                    UPDATE tasks SET state = $state, current_attempt = $attempt, worker_id = $worker, next_cause = NULL,
+                        started_at = COALESCE(started_at, $started)
+                    WHERE id = $task
+                    """,
+                    ("$state", StoredStates.Column(next)), ("$attempt", Id(message.AttemptId)), ("$worker", message.WorkerId),
+                    ("$started", message.StartedAt.ToUnixTimeMilliseconds()), ("$task", Id(message.TaskId)));
+                writer.RefreshJobState(message.JobId);
+            }
+
+            return stop;
+        });
+
+        signals.Notify(message.JobId);
+        return stop;
+    }
+
+    public void ApplyOutput(TaskOutput message)
+    {
+        writer.Write(() =>
+        {
+            using var insert = writer.Command("""
+                INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
+                VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
+                """,
+                ("$job", Id(message.JobId)), ("$task", Id(message.TaskId)), ("$attempt", Id(message.AttemptId)), ("$seq", message.Sequence));
+            var part = insert.Parameters.Add("$part", SqliteType.Integer);
+            var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
+            var data = insert.Parameters.Add("$data", SqliteType.Blob);
+            for (var i = 0; i < message.Chunks.Count; i++)
+            {
+                part.Value = i;
+                stream.Value = (int)message.Chunks[i].Stream;
+                data.Value = message.Chunks[i].Data;
+                if (insert.ExecuteNonQuery() > 0 && metrics is not null)
+                {
+                    metrics.OutputBytes.Add(message.Chunks[i].Data.Length,
+                        new KeyValuePair<string, object?>("stream", message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+                }
+            }
+        });
+
+        signals.Notify(message.JobId);
+    }
+
+    /// <summary>Applies TaskFinished; returns the held-back tasks of a --max-parallel job that may now be published.</summary>
+    public IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message)
+    {
+        var released = writer.Write(() =>
+        {
+            if (writer.ReadTask(message.TaskId) is not { } task)
+            {
+                return [];
+            }
+
+            // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
+            // acknowledged the message, so this report is the only result the task will ever get.
+            switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
+            {
+                case 1L:
+                    // Already applied: a duplicate.
+                    return [];
+                case null:
+                    // TaskFinished overtook its TaskStarted (or that was lost): record the attempt, then end it.
+                    writer.InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
+                    break;
+            }
+
+            writer.Execute("""
+                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error,
+                    http_status = $http, failure = $failure
+                WHERE id = $id
+                """,
+                ("$state", StoredStates.Column(TaskRules.ToState(message.Outcome))), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
+                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$http", message.HttpStatus),
+                ("$failure", (int)message.Failure), ("$id", Id(message.AttemptId)));
+
+            var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
+            if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
+            {
+                return [];
+            }
+
+            if (TaskRules.IsTerminal(next) && isLatest && !task.CancelRequested && retries.Due(message, next, task) is { } due)
+            {
+                // The task's retry policy asks for another run; the retry scheduler publishes it when due.
+                retries.Schedule(message, next, task, due);
+            }
+            else if (TaskRules.IsTerminal(next))
+            {
+                metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt);
+                writer.Execute("""
+                    UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
+                        signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
+                        started_at = COALESCE(started_at, $started), http_status = $http, failure = $failure
+                    WHERE id = $task
+                    """,
+                    ("$failure", next == TaskState.Failed ? (int)message.Failure : 0), ("$state", StoredStates.Column(next)), ("$attempt", Id(message.AttemptId)),
+                    ("$exit", message.ExitCode), ("$signal", message.Signal),
+                    ("$error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
+                    ("$worker", message.WorkerId), ("$truncated", message.Truncated ? 1 : 0),
+                    ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
+                    ("$http", message.HttpStatus), ("$task", Id(message.TaskId)));
+            }
+            else
+            {
+                writer.Execute("UPDATE tasks SET state = $state WHERE id = $task", ("$state", StoredStates.Column(next)), ("$task", Id(message.TaskId)));
+            }
+
+            writer.RefreshJobState(message.JobId);
+            return held.Apply(message.JobId);
+        });
+
+        signals.Notify(message.JobId);
+        return released;
+    }
+
+    /// <summary>
+    /// Marks the unfinished attempts of a lost worker as lost. Their tasks go back to Queued (the broker
+    /// redelivers their messages), or to Canceled when their job was canceled. Returns the affected jobs.
+    /// </summary>
+    public IReadOnlyList<Guid> MarkWorkerLost(string workerId, string reason)
+    {
+        var jobs = writer.Write(() =>
+        {
+            var lost = writer.Rows($"SELECT id, task_id, job_id FROM attempts WHERE state = {Sql.Running} AND worker_id = $worker",
+                reader => (Attempt: reader.GetString(0), Task: reader.GetString(1), Job: reader.GetString(2)), ("$worker", workerId));
+            foreach (var (attempt, task, job) in lost)
+            {
+                writer.LoseAttempts("id = $id", reason, ("$id", attempt));
+                var cancel = (long)(writer.Scalar("SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", job)) ?? 0L) == 1;
+                writer.Execute($"""
+                    UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = {Sql.Canceled} THEN $now ELSE finished_at END
+                    WHERE id = $task AND current_attempt = $attempt AND state = {Sql.Running}
+                    """,
+                    ("$state", cancel ? (int)StoredState.Canceled : (int)StoredState.Queued), ("$error", cancel ? "canceled" : null), ("$now", writer.Now()),
+                    ("$task", task), ("$attempt", attempt));
+                writer.RefreshJobState(job);
+            }
+
+            return lost.Select(l => Guid.Parse(l.Job)).ToList();
+        });
+
+        foreach (var job in jobs.Distinct())
+        {
+            signals.Notify(job);
+        }
+
+        return jobs;
+    }
+
+    /// <summary>
+    /// A lost worker's fan-out tasks that it had not finished: they can run nowhere else, so they end Failed as
+    /// lost (never silently missing). Returns the tasks --max-parallel jobs may now release.
+    /// </summary>
+    public IReadOnlyList<PendingTask> FailTasksOfLostWorker(string workerId)
+    {
+        var jobs = new List<Guid>();
+        var released = writer.Write(() =>
+        {
+            var released = new List<PendingTask>();
+            jobs.AddRange(writer.Rows($"SELECT DISTINCT job_id FROM tasks WHERE target_worker = $worker AND state IN ({Sql.Unfinished})",
+                reader => Guid.Parse(reader.GetString(0)), ("$worker", workerId)));
+            foreach (var job in jobs)
+            {
+                writer.LoseAttempts("job_id = $job AND worker_id = $worker", $"worker {workerId} lost", ("$job", Id(job)), ("$worker", workerId));
+                writer.Execute($"""
+                    UPDATE tasks SET state = {Sql.Failed}, held = 0, finished_at = $now, failure = {Sql.FailureLost},
+                        error = 'lost: worker ' || $worker || ' was lost before it finished its copy'
+                    WHERE job_id = $job AND target_worker = $worker AND state IN ({Sql.Unfinished})
+                    """, ("$now", writer.Now()), ("$worker", workerId), ("$job", Id(job)));
+                writer.Execute("DELETE FROM retries WHERE job_id = $job AND task_id IN (SELECT id FROM tasks WHERE target_worker = $worker)", ("$job", Id(job)), ("$worker", workerId));
+                writer.RefreshJobState(job);
+                released.AddRange(held.Apply(job));
+            }
+
+            return released;
+        });
+
+        foreach (var job in jobs)
+        {
+            signals.Notify(job);
+        }
+
+        return released;
+    }
+
+    /// <summary>The broker gave up on a task's message: unless it already ended, the task fails with the reason.</summary>
+    public IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason)
+    {
+        var released = writer.Write(() =>
+        {
+            if (writer.ReadTask(taskId) is not { } task || TaskRules.IsTerminal(task.State))
+            {
+                return [];
+            }
+
+            writer.LoseAttempts("task_id = $task", "worker lost", ("$task", Id(taskId)));
+            writer.Execute("UPDATE tasks SET state = $state, error = $reason, finished_at = $now, failure = $failure WHERE id = $task",
+                ("$state", StoredStates.Column(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", writer.Now()),
+                ("$failure", task.CancelRequested ? 0 : (int)Contracts.Messages.FailureKind.GaveUp), ("$task", Id(taskId)));
+            writer.RefreshJobState(jobId);
+            return held.Apply(jobId);
+        });
+
+        signals.Notify(jobId);
+        return released;
+    }
+
+    /// <summary>After the in-memory bus lost its queues: running attempts are lost and their tasks queued again.</summary>
+    public void RequeueAllRunning(string reason) => writer.Write(() =>
+    {
+        writer.LoseAttempts("1 = 1", reason);
+        writer.Execute($"UPDATE tasks SET state = {Sql.Queued} WHERE state = {Sql.Running}");
+        writer.Execute($"UPDATE jobs SET state = {Sql.Queued} WHERE state = {Sql.Running} AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> {Sql.Queued})");
+    });
+}
