@@ -1,4 +1,3 @@
-using DistributedExecutor.Contracts.Messages;
 using MassTransit;
 
 namespace DistributedExecutor.Hosting.Bus;
@@ -54,29 +53,5 @@ internal static class BusExtensions
         }
 
         return (builder.Uri, username, password);
-    }
-
-    /// <summary>
-    /// The arguments of every task queue, declared identically by master and workers: a quorum queue whose
-    /// messages go to <see cref="QueueNames.DeadTasks"/> once delivered more than the limit (a task that
-    /// kills its worker every time), where the master marks the task failed.
-    /// </summary>
-    public static Dictionary<string, object?> TaskQueueArguments(int deliveryLimit) => new()
-    {
-        ["x-queue-type"] = "quorum",
-        ["x-delivery-limit"] = deliveryLimit,
-        ["x-dead-letter-exchange"] = QueueNames.DeadTasks,
-    };
-
-    public static void UseTaskQueueArguments(this IReceiveEndpointConfigurator endpoint, int deliveryLimit)
-    {
-        if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
-        {
-            rabbit.SetQuorumQueue();
-            foreach (var (key, value) in TaskQueueArguments(deliveryLimit).Where(a => a.Key != "x-queue-type"))
-            {
-                rabbit.SetQueueArgument(key, value);
-            }
-        }
     }
 }

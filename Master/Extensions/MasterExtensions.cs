@@ -25,6 +25,7 @@ internal static class MasterExtensions
         services.AddSingleton<JobSignals>();
         services.AddSingleton<IJobStore, SqliteJobStore>();
         services.AddSingleton<SubmissionValidator>();
+        services.AddSingleton(new QueueTopology(options.RabbitMqUrl, options.DeliveryLimit));
         services.AddSingleton<ITaskPublisher, TaskPublisher>();
         services.AddSingleton<TaskDispatcher>();
         services.AddSingleton<JobSubmitter>();

@@ -1,5 +1,5 @@
 using DistributedExecutor.Master.Jobs.Store;
-using DistributedExecutor.Master.Options;
+using DistributedExecutor.Hosting.Bus;
 
 namespace DistributedExecutor.Master.Jobs;
 
@@ -7,11 +7,11 @@ namespace DistributedExecutor.Master.Jobs;
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
 /// </summary>
-internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
+internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, QueueTopology topology, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var inMemory = options.RabbitMqUrl is null;
+        var inMemory = topology.InMemory;
         if (inMemory)
         {
             store.RequeueAllRunning("the master restarted and its in-memory queue was lost");

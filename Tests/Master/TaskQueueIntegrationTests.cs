@@ -56,7 +56,7 @@ public sealed class TaskQueueIntegrationTests
         await using var channel = await connection.CreateChannelAsync();
 
         // Declaring it with the same arguments but as a classic queue must fail on x-queue-type alone.
-        var arguments = BusExtensions.TaskQueueArguments(deliveryLimit: 5);
+        var arguments = QueueTopology.TaskQueueArguments(deliveryLimit: 5);
         arguments["x-queue-type"] = "classic";
         var error = await Assert.ThrowsAsync<OperationInterruptedException>(() =>
             channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments));

@@ -65,7 +65,7 @@ internal static class WorkerExtensions
         {
             e.PrefetchCount = capacity;
             e.ConfigureConsumeTopology = false;
-            e.UseTaskQueueArguments(options.DeliveryLimit);
+            QueueTopology.ConfigureTaskQueue(e, options.DeliveryLimit);
             e.ConfigureConsumer<ExecuteTaskConsumer>(context);
         });
         if (options.WorkerAddress != WorkerOptions.EmbeddedAddress)
@@ -78,11 +78,7 @@ internal static class WorkerExtensions
                 e.PrefetchCount = 1;
                 e.ConcurrentMessageLimit = 1;
                 e.ConfigureConsumeTopology = false;
-                e.UseTaskQueueArguments(options.DeliveryLimit);
-                if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
-                {
-                    rabbit.SetQueueArgument("x-expires", (int)TimeSpan.FromDays(1).TotalMilliseconds);
-                }
+                QueueTopology.ConfigureTaskQueue(e, options.DeliveryLimit, expiresUnused: TimeSpan.FromDays(1));
 
                 e.ConfigureConsumer<ExecuteTaskConsumer>(context);
             });
