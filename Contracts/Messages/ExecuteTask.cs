@@ -8,7 +8,6 @@ namespace DistributedExecutor.Contracts.Messages;
 public sealed record ExecuteTask(
     Guid JobId,
     Guid TaskId,
-    int TaskIndex,
     string Executor,
     CommandTask? Command,
     TimeSpan Timeout,

@@ -1,7 +1,6 @@
 namespace DistributedExecutor.Contracts.Messages;
 
-/// <summary>An attempt ended. <paramref name="OutputBatches"/> is how many <see cref="TaskOutput"/> batches it sent;
-/// <paramref name="HttpStatus"/> is the final status of an HTTP task; <paramref name="Failure"/> what kind of failure
+/// <summary>An attempt ended. <paramref name="HttpStatus"/> is the final status of an HTTP task; <paramref name="Failure"/> what kind of failure
 /// ended it when it failed without an exit code of its own.</summary>
 public sealed record TaskFinished(
     Guid JobId,
@@ -13,7 +12,6 @@ public sealed record TaskFinished(
     int? Signal,
     string? Error,
     bool Truncated,
-    long OutputBatches,
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt,
     int? HttpStatus = null,

@@ -31,23 +31,23 @@ internal sealed partial class JobSubmitter(
         var verdict = validator.Validate(spec);
         if (verdict.Denied is { } denied)
         {
-            return SubmitResult.Denied(denied);
+            return SubmitResult.Refuse(Refusal.Denied, denied);
         }
 
         if (verdict.Precondition is { } precondition && verdict.Problems.Count == 0)
         {
-            return SubmitResult.FailedPrecondition(precondition);
+            return SubmitResult.Refuse(Refusal.FailedPrecondition, precondition);
         }
 
         if (verdict.Problems.Count > 0)
         {
-            return SubmitResult.Invalid(verdict.Problems);
+            return new SubmitResult.Invalid(verdict.Problems);
         }
 
         var pool = spec!.Pool.Length == 0 ? "default" : spec.Pool;
         if (Targets(spec, pool) is { } unreachable)
         {
-            return SubmitResult.FailedPrecondition(unreachable);
+            return SubmitResult.Refuse(Refusal.FailedPrecondition, unreachable);
         }
 
         if (spec.AllWorkers)
@@ -58,7 +58,7 @@ internal sealed partial class JobSubmitter(
         var key = spec.IdempotencyKey.Length == 0 ? null : spec.IdempotencyKey;
         if (key is not null && await ExistingAsync(key, cancellationToken).ConfigureAwait(false) is { } existing)
         {
-            return SubmitResult.Accepted(existing);
+            return new SubmitResult.Accepted(existing);
         }
 
         var jobId = NewId.NextSequentialGuid();
@@ -73,7 +73,7 @@ internal sealed partial class JobSubmitter(
         {
             if (store.ActiveJobs >= options.MaxConcurrentJobs)
             {
-                return SubmitResult.Exhausted($"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
+                return SubmitResult.Refuse(Refusal.Exhausted, $"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
             }
 
             using var write = Tracing.Source.StartActivity("store job");
@@ -85,8 +85,8 @@ internal sealed partial class JobSubmitter(
             _admission.Release();
             released = true;
             return await ExistingAsync(key!, cancellationToken).ConfigureAwait(false) is { } winner
-                ? SubmitResult.Accepted(winner)
-                : SubmitResult.Unavailable("a submission with the same idempotency key was not accepted; submit again");
+                ? new SubmitResult.Accepted(winner)
+                : SubmitResult.Refuse(Refusal.Unavailable, "a submission with the same idempotency key was not accepted; submit again");
         }
         finally
         {
@@ -98,7 +98,7 @@ internal sealed partial class JobSubmitter(
 
         // With max_parallel only the first tasks go out now; the rest are released as tasks end.
         var first = spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
-        var messages = tasks.Take(first).Select((t, i) => dispatcher.Message(jobId, t.Item1, i, t.t)).ToList();
+        var messages = tasks.Take(first).Select(t => dispatcher.Message(jobId, t.Item1, t.t)).ToList();
         using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, publishTimeout.Token);
         try
@@ -115,14 +115,14 @@ internal sealed partial class JobSubmitter(
             var reason = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
                 ? $"the broker did not confirm the tasks within {options.PublishTimeoutSeconds}s (PUBLISH_TIMEOUT_SECONDS)"
                 : $"the broker refused the tasks: {ex.GetBaseException().Message}";
-            return SubmitResult.Unavailable($"job not accepted: {reason}; nothing was queued, submit again");
+            return SubmitResult.Refuse(Refusal.Unavailable, $"job not accepted: {reason}; nothing was queued, submit again");
         }
 
         store.MarkPublished(jobId);
         metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("pool", pool));
         span?.SetTag("distexec.job_id", job.Id);
         LogAccepted(jobId, tasks.Count, pool);
-        return SubmitResult.Accepted(job);
+        return new SubmitResult.Accepted(job);
     }
 
     /// <summary>Why a task addressed to one worker (fan-out) cannot be delivered, or null when all can.</summary>

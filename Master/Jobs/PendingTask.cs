@@ -3,4 +3,4 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>A stored task that has to be (re)published.</summary>
-internal sealed record PendingTask(Guid JobId, Guid TaskId, int Index, TaskSpec Spec, string Pool, int Dispatch = 1);
+internal sealed record PendingTask(Guid JobId, Guid TaskId, TaskSpec Spec, string Pool, int Dispatch = 1);

@@ -85,7 +85,7 @@ internal sealed class SubmissionValidator(MasterOptions options, ExecutorRegistr
                 continue;
             }
 
-            var message = TaskMessages.ToExecuteTask(Guid.Empty, Guid.Empty, i, task, defaultTimeout);
+            var message = TaskMessages.ToExecuteTask(Guid.Empty, Guid.Empty, task, defaultTimeout);
             var offers = workers.Offers(pool);
             if (executors.Find(message.Executor) is not { } executor)
             {

@@ -2,18 +2,35 @@ using DistributedExecutor.Contracts.V1;
 
 namespace DistributedExecutor.Master.Jobs;
 
-/// <summary>The outcome of a submission; exactly one of its parts is set.</summary>
-internal sealed record SubmitResult(Job? Job, IReadOnlyList<string>? Problems, string? DeniedReason, string? ExhaustedReason, string? UnavailableReason, string? PreconditionReason = null)
+/// <summary>The outcome of a submission: accepted, invalid (every problem found), or refused for one reason.</summary>
+internal abstract record SubmitResult
 {
-    public static SubmitResult Accepted(Job job) => new(job, null, null, null, null);
+    private SubmitResult()
+    {
+    }
 
-    public static SubmitResult Invalid(IReadOnlyList<string> problems) => new(null, problems, null, null, null);
+    public static SubmitResult Refuse(Refusal why, string reason) => new Refused(why, reason);
 
-    public static SubmitResult Denied(string reason) => new(null, null, reason, null, null);
+    /// <summary>The job, stored and confirmed by the broker (or the one its idempotency key already made).</summary>
+    public sealed record Accepted(Job Job) : SubmitResult;
 
-    public static SubmitResult Exhausted(string reason) => new(null, null, null, reason, null);
+    public sealed record Invalid(IReadOnlyList<string> Problems) : SubmitResult;
 
-    public static SubmitResult Unavailable(string reason) => new(null, null, null, null, reason);
+    public sealed record Refused(Refusal Why, string Reason) : SubmitResult;
+}
 
-    public static SubmitResult FailedPrecondition(string reason) => new(null, null, null, null, null, reason);
+/// <summary>Why a valid submission was refused, each mapped to its own gRPC status.</summary>
+internal enum Refusal
+{
+    /// <summary>The executor policy forbids it.</summary>
+    Denied,
+
+    /// <summary>Something it names is not there (a fan-out to no worker).</summary>
+    FailedPrecondition,
+
+    /// <summary>MAX_CONCURRENT_JOBS reached.</summary>
+    Exhausted,
+
+    /// <summary>The broker did not confirm it; nothing was queued.</summary>
+    Unavailable,
 }

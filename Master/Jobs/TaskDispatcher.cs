@@ -16,8 +16,8 @@ internal sealed class TaskDispatcher(ITaskPublisher publisher, IJobStore store, 
     private TimeSpan DefaultTimeout => TimeSpan.FromSeconds(options.DefaultTaskTimeoutSeconds);
 
     /// <summary>The message for a stored task.</summary>
-    public ExecuteTask Message(Guid jobId, Guid taskId, int index, TaskSpec spec, int dispatch = 1) =>
-        TaskMessages.ToExecuteTask(jobId, taskId, index, spec, DefaultTimeout, dispatch);
+    public ExecuteTask Message(Guid jobId, Guid taskId, TaskSpec spec, int dispatch = 1) =>
+        TaskMessages.ToExecuteTask(jobId, taskId, spec, DefaultTimeout, dispatch);
 
     /// <summary>A new job's first tasks; the caller marks the job accepted (or removes it when this throws).</summary>
     public Task DispatchNewAsync(string pool, IReadOnlyList<ExecuteTask> messages, CancellationToken cancellationToken) =>
@@ -50,5 +50,5 @@ internal sealed class TaskDispatcher(ITaskPublisher publisher, IJobStore store, 
         }
     }
 
-    private ExecuteTask Message(PendingTask task) => Message(task.JobId, task.TaskId, task.Index, task.Spec, task.Dispatch);
+    private ExecuteTask Message(PendingTask task) => Message(task.JobId, task.TaskId, task.Spec, task.Dispatch);
 }

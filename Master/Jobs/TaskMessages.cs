@@ -18,18 +18,18 @@ internal static class TaskMessages
         _ => "",
     };
 
-    public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout, int dispatch = 1) =>
-        ToExecuteTaskOnce(jobId, taskId, index, spec, defaultTimeout) with { Dispatch = dispatch, TargetWorker = spec.Worker.Length == 0 ? null : spec.Worker };
+    public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, TaskSpec spec, TimeSpan defaultTimeout, int dispatch = 1) =>
+        ToExecuteTaskOnce(jobId, taskId, spec, defaultTimeout) with { Dispatch = dispatch, TargetWorker = spec.Worker.Length == 0 ? null : spec.Worker };
 
-    private static ExecuteTask ToExecuteTaskOnce(Guid jobId, Guid taskId, int index, TaskSpec spec, TimeSpan defaultTimeout)
+    private static ExecuteTask ToExecuteTaskOnce(Guid jobId, Guid taskId, TaskSpec spec, TimeSpan defaultTimeout)
     {
         var timeout = spec.Timeout is { } t ? t.ToTimeSpan() : defaultTimeout;
         return spec.ExecutorCase switch
         {
-            TaskSpec.ExecutorOneofCase.Command => new ExecuteTask(jobId, taskId, index, "command",
+            TaskSpec.ExecutorOneofCase.Command => new ExecuteTask(jobId, taskId, "command",
                 new CommandTask(spec.Command.Program, [.. spec.Command.Args], spec.Command.Env.ToDictionary(), NullIfEmpty(spec.Command.WorkingDir)),
                 timeout),
-            TaskSpec.ExecutorOneofCase.Http => new ExecuteTask(jobId, taskId, index, "http", null, timeout, Http: new HttpTask(
+            TaskSpec.ExecutorOneofCase.Http => new ExecuteTask(jobId, taskId, "http", null, timeout, Http: new HttpTask(
                 spec.Http.Method.Length == 0 ? "GET" : spec.Http.Method.ToUpperInvariant(),
                 spec.Http.Url,
                 spec.Http.Headers.ToDictionary(),
@@ -37,9 +37,9 @@ internal static class TaskMessages
                 [.. spec.Http.ExpectedStatus.Select(r => new Contracts.Messages.StatusRange(r.Min, r.Max))],
                 spec.Http.ResponseCapBytes == 0 ? DefaultResponseCapBytes : spec.Http.ResponseCapBytes,
                 spec.Http.MaxRetries)),
-            TaskSpec.ExecutorOneofCase.Plugin => new ExecuteTask(jobId, taskId, index, spec.Plugin.Executor, null, timeout,
+            TaskSpec.ExecutorOneofCase.Plugin => new ExecuteTask(jobId, taskId, spec.Plugin.Executor, null, timeout,
                 Parameters: spec.Plugin.Parameters.ToDictionary()),
-            _ => new ExecuteTask(jobId, taskId, index, "", null, timeout),
+            _ => new ExecuteTask(jobId, taskId, "", null, timeout),
         };
     }
 

@@ -22,13 +22,13 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         var result = await submitter.SubmitAsync(request.Spec, context.CancellationToken).ConfigureAwait(false);
         return result switch
         {
-            { Job: { } job } => new SubmitJobResponse { Job = job },
-            { Problems: { } problems } => throw RpcErrors.Invalid("invalid job: " + string.Join("; ", problems)),
-            { DeniedReason: { } denied } => throw RpcErrors.Denied("refused: " + denied),
-            { PreconditionReason: { } precondition } => throw RpcErrors.FailedPrecondition(precondition),
-            { ExhaustedReason: { } exhausted } => throw RpcErrors.Exhausted(exhausted),
-            { UnavailableReason: { } unavailable } => throw RpcErrors.Unavailable(unavailable),
-            _ => throw new InvalidOperationException("empty submit result"),
+            SubmitResult.Accepted accepted => new SubmitJobResponse { Job = accepted.Job },
+            SubmitResult.Invalid invalid => throw RpcErrors.Invalid("invalid job: " + string.Join("; ", invalid.Problems)),
+            SubmitResult.Refused { Why: Refusal.Denied } refused => throw RpcErrors.Denied("refused: " + refused.Reason),
+            SubmitResult.Refused { Why: Refusal.FailedPrecondition } refused => throw RpcErrors.FailedPrecondition(refused.Reason),
+            SubmitResult.Refused { Why: Refusal.Exhausted } refused => throw RpcErrors.Exhausted(refused.Reason),
+            SubmitResult.Refused refused => throw RpcErrors.Unavailable(refused.Reason),
+            _ => throw new InvalidOperationException($"unknown submit result {result}"),
         };
     }
 

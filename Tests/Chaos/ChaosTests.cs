@@ -203,11 +203,11 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             {
                 injected.Add(new TaskStarted(attempt.JobId, attempt.TaskId, attempt.AttemptId, attempt.WorkerId, 1, attempt.StartedAt));
                 injected.Add(new TaskOutput(attempt.JobId, attempt.TaskId, attempt.AttemptId, 0, [new OutputChunkData(OutputStreamKind.Stdout, "forged\n"u8.ToArray())]));
-                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, attempt.AttemptId, attempt.WorkerId, TaskOutcome.Failed, 99, null, "forged", false, 1, attempt.StartedAt, attempt.StartedAt.AddSeconds(1)));
+                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, attempt.AttemptId, attempt.WorkerId, TaskOutcome.Failed, 99, null, "forged", false, attempt.StartedAt, attempt.StartedAt.AddSeconds(1)));
 
                 // A ghost attempt reporting a result for a task that is already finished, before its start.
                 var ghost = NewId.NextGuid();
-                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, ghost, "ghost", TaskOutcome.Failed, 1, null, "ghost", false, 0, attempt.StartedAt, attempt.StartedAt));
+                injected.Add(new TaskFinished(attempt.JobId, attempt.TaskId, ghost, "ghost", TaskOutcome.Failed, 1, null, "ghost", false, attempt.StartedAt, attempt.StartedAt));
                 injected.Add(new TaskStarted(attempt.JobId, attempt.TaskId, ghost, "ghost", 2, attempt.StartedAt));
             }
 
@@ -220,7 +220,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             var task = parked.Tasks[0];
             var fake = NewId.NextGuid();
             var now = DateTimeOffset.UtcNow;
-            await bus.Publish(new TaskFinished(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, "faker", TaskOutcome.Succeeded, 0, null, null, false, 1, now, now.AddSeconds(1)));
+            await bus.Publish(new TaskFinished(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, "faker", TaskOutcome.Succeeded, 0, null, null, false, now, now.AddSeconds(1)));
             await bus.Publish(new TaskOutput(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, 0, [new OutputChunkData(OutputStreamKind.Stdout, "parked-output\n"u8.ToArray())]));
             await bus.Publish(new TaskStarted(Guid.Parse(parked.Id), Guid.Parse(task.Id), fake, "faker", 1, now));
         }

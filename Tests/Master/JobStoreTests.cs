@@ -256,5 +256,5 @@ public sealed class JobStoreTests : IDisposable
     }
 
     private TaskFinished Finished(Guid attempt, TaskOutcome outcome, int? exitCode, string worker = "w") =>
-        new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }

@@ -27,12 +27,13 @@ public sealed class JobSubmitterTests : IDisposable
         var (submitter, store) = Create(new MasterOptions { MaxConcurrentJobs = 2 });
         using var _ = store;
 
-        Assert.NotNull((await submitter.SubmitAsync(Echo(), CancellationToken.None)).Job);
-        Assert.NotNull((await submitter.SubmitAsync(Echo(), CancellationToken.None)).Job);
+        Assert.IsType<SubmitResult.Accepted>(await submitter.SubmitAsync(Echo(), CancellationToken.None));
+        Assert.IsType<SubmitResult.Accepted>(await submitter.SubmitAsync(Echo(), CancellationToken.None));
         var third = await submitter.SubmitAsync(Echo(), CancellationToken.None);
 
-        Assert.Null(third.Job);
-        Assert.Contains("MAX_CONCURRENT_JOBS", third.ExhaustedReason, StringComparison.Ordinal);
+        var refused = Assert.IsType<SubmitResult.Refused>(third);
+        Assert.Equal(Refusal.Exhausted, refused.Why);
+        Assert.Contains("MAX_CONCURRENT_JOBS", refused.Reason, StringComparison.Ordinal);
         Assert.Equal(2, _publisher.Published.Count);
     }
 
@@ -44,7 +45,7 @@ public sealed class JobSubmitterTests : IDisposable
 
         var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => Task.Run(() => submitter.SubmitAsync(Echo(), CancellationToken.None))));
 
-        Assert.Equal(5, results.Count(r => r.Job is not null));
+        Assert.Equal(5, results.Count(r => r is SubmitResult.Accepted));
         Assert.Equal(5, store.ActiveJobs);
     }
 
@@ -57,8 +58,9 @@ public sealed class JobSubmitterTests : IDisposable
 
         var result = await submitter.SubmitAsync(Echo(), CancellationToken.None);
 
-        Assert.Null(result.Job);
-        Assert.Contains("nothing was queued", result.UnavailableReason, StringComparison.Ordinal);
+        var refused = Assert.IsType<SubmitResult.Refused>(result);
+        Assert.Equal(Refusal.Unavailable, refused.Why);
+        Assert.Contains("nothing was queued", refused.Reason, StringComparison.Ordinal);
         Assert.Empty(store.ListJobs(TaskState.Unspecified, null, 10, null).Jobs);
         Assert.Equal(0, store.ActiveJobs);
     }
@@ -73,7 +75,9 @@ public sealed class JobSubmitterTests : IDisposable
 
         var result = await submitter.SubmitAsync(spec, CancellationToken.None);
 
-        Assert.Contains("EXECUTOR_COMMAND_BLOCKED", result.DeniedReason, StringComparison.Ordinal);
+        var refused = Assert.IsType<SubmitResult.Refused>(result);
+        Assert.Equal(Refusal.Denied, refused.Why);
+        Assert.Contains("EXECUTOR_COMMAND_BLOCKED", refused.Reason, StringComparison.Ordinal);
         Assert.Empty(_publisher.Published);
         Assert.Empty(store.ListJobs(TaskState.Unspecified, null, 10, null).Jobs);
     }
@@ -86,7 +90,7 @@ public sealed class JobSubmitterTests : IDisposable
 
         var result = await submitter.SubmitAsync(new JobSpec(), CancellationToken.None);
 
-        Assert.Equal(["a job needs at least one task"], result.Problems);
+        Assert.Equal(["a job needs at least one task"], Assert.IsType<SubmitResult.Invalid>(result).Problems);
     }
 
     private (JobSubmitter Submitter, SqliteJobStore Store) Create(MasterOptions options, string[]? blocked = null)

@@ -173,5 +173,5 @@ public sealed class CommandExecutorTests
         new(Options, new CommandPolicy(policy ?? new CommandExecutorOptions()), TestIsolation.Shared, TimeProvider.System, NullLogger<CommandExecutor>.Instance);
 
     private static ExecuteTask Task(string program, params string[] args) =>
-        new(Guid.NewGuid(), Guid.NewGuid(), 0, "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));
+        new(Guid.NewGuid(), Guid.NewGuid(), "command", new CommandTask(program, args, new Dictionary<string, string>(), null), TimeSpan.FromSeconds(60));
 }

@@ -235,5 +235,5 @@ public sealed class HttpExecutorTests : IAsyncLifetime
     private static HttpTask Spec(string url) => new("GET", url, new Dictionary<string, string>(), [], [], 1024 * 1024, 0);
 
     private static ExecuteTask Task(HttpTask spec, TimeSpan? timeout = null) =>
-        new(Guid.NewGuid(), Guid.NewGuid(), 0, "http", null, timeout ?? TimeSpan.FromSeconds(30), Http: spec);
+        new(Guid.NewGuid(), Guid.NewGuid(), "http", null, timeout ?? TimeSpan.FromSeconds(30), Http: spec);
 }

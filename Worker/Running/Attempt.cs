@@ -21,24 +21,24 @@ internal sealed partial class Attempt(
     long outputCapBytes,
     ILogger logger)
 {
-    /// <summary>The result, whether output was cut, and how many output batches went out.</summary>
-    public async Task<(TaskRunResult Result, bool Truncated, long Batches)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
+    /// <summary>The result, and whether output was cut.</summary>
+    public async Task<(TaskRunResult Result, bool Truncated)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
     {
         if (running.IsCanceled(task.JobId, task.TaskId))
         {
-            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false, 0);
+            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false);
         }
 
         if (executors.Find(task.Executor) is not { } executor)
         {
-            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false, 0);
+            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false);
         }
 
         if (executor.Validate(task) is { IsValid: false } verdict)
         {
             return (verdict.Denied is { } denied
                 ? TaskRunResult.Refused(denied)
-                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false, 0);
+                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false);
         }
 
         LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
@@ -95,7 +95,7 @@ internal sealed partial class Attempt(
             };
         }
 
-        return (result, output.Truncated || result.Truncated, output.Batches);
+        return (result, output.Truncated || result.Truncated);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]

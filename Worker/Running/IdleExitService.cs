@@ -9,6 +9,9 @@ namespace DistributedExecutor.Worker.Running;
 /// </summary>
 internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes nodes, IBusControl bus, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<IdleExitService> logger) : BackgroundService
 {
+    /// <summary>How often it looks.</summary>
+    public static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(500);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.IdleExitSeconds == 0)
@@ -19,9 +22,9 @@ internal sealed partial class IdleExitService(WorkerOptions options, WorkerNodes
         var idleFor = TimeSpan.FromSeconds(options.IdleExitSeconds);
         var lastBusy = time.GetUtcNow();
         var consuming = false;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(500), time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        while (!stoppingToken.IsCancellationRequested)
         {
+            await Task.Delay(Tick, time, stoppingToken).ConfigureAwait(false);
             // Idle time counts from when the worker consumes its queue, not from process start.
             if (!consuming)
             {

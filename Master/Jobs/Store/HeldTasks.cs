@@ -52,8 +52,8 @@ internal sealed class HeldTasks(StoreWriter writer)
         }
 
         var released = writer.Rows(
-            $"SELECT id, idx, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $free",
-            reader => new PendingTask(jobId, Guid.Parse(reader.GetString(0)), reader.GetInt32(1), TaskSpec.Parser.ParseFrom((byte[])reader[2]), pool, reader.GetInt32(3)),
+            $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $free",
+            reader => new PendingTask(jobId, Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), pool, reader.GetInt32(2)),
             ("$job", Id(jobId)), ("$free", free));
         foreach (var task in released)
         {

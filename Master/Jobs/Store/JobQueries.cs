@@ -284,7 +284,7 @@ internal sealed class JobQueries(string connectionString)
         var which = allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}";
         using var connection = StoreSql.Open(connectionString);
         using var query = Command(connection, $"""
-            SELECT t.id, t.job_id, t.idx, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id
+            SELECT t.id, t.job_id, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id
             WHERE {which} AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx
             """, []);
         using var reader = query.ExecuteReader();
@@ -292,8 +292,8 @@ internal sealed class JobQueries(string connectionString)
         while (reader.Read())
         {
             pending.Add(new PendingTask(
-                Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
-                TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5)));
+                Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)),
+                TaskSpec.Parser.ParseFrom((byte[])reader[2]), reader.GetString(3), reader.GetInt32(4)));
         }
 
         return pending;

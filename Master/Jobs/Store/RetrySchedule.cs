@@ -47,15 +47,15 @@ internal sealed class RetrySchedule(StoreWriter writer)
     public IReadOnlyList<PendingTask> DueRetries(int limit) => writer.Write(() =>
     {
         var rows = writer.Rows("""
-            SELECT r.task_id, r.job_id, t.idx, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch
+            SELECT r.task_id, r.job_id, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch
             FROM retries r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
             WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $limit
             """,
             reader => (
                 TaskId: reader.GetString(0),
-                Current: reader.GetInt32(6) == (int)StoredState.Queued && reader.GetInt32(7) == 0 && reader.GetInt32(5) == reader.GetInt32(8),
-                Task: new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)), reader.GetInt32(2),
-                    TaskSpec.Parser.ParseFrom((byte[])reader[3]), reader.GetString(4), reader.GetInt32(5))),
+                Current: reader.GetInt32(5) == (int)StoredState.Queued && reader.GetInt32(6) == 0 && reader.GetInt32(4) == reader.GetInt32(7),
+                Task: new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)),
+                    TaskSpec.Parser.ParseFrom((byte[])reader[2]), reader.GetString(3), reader.GetInt32(4))),
             ("$now", writer.Now()), ("$limit", limit));
         foreach (var dropped in rows.Where(r => !r.Current))
         {

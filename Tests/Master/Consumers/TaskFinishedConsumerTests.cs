@@ -79,7 +79,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
     private static TaskSpec Spec() => new() { Command = new CommandSpec { Program = "true" } };
 
     private static TaskFinished Finished(Guid jobId, Guid taskId, TaskOutcome outcome) =>
-        new(jobId, taskId, Guid.NewGuid(), "w", outcome, outcome == TaskOutcome.Succeeded ? 0 : 1, null, null, false, 0, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+        new(jobId, taskId, Guid.NewGuid(), "w", outcome, outcome == TaskOutcome.Succeeded ? 0 : 1, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 
     private sealed class RecordingPublisher : ITaskPublisher
     {

@@ -51,7 +51,7 @@ public sealed class RetentionServiceTests : IDisposable
         store.ApplyStarted(new TaskStarted(jobId, taskId, attempt, "w", 1, _time.GetUtcNow()));
         if (outcome is { } ended)
         {
-            store.ApplyFinished(new TaskFinished(jobId, taskId, attempt, "w", ended, 0, null, null, false, 0, _time.GetUtcNow(), _time.GetUtcNow()));
+            store.ApplyFinished(new TaskFinished(jobId, taskId, attempt, "w", ended, 0, null, null, false, _time.GetUtcNow(), _time.GetUtcNow()));
         }
 
         return jobId;

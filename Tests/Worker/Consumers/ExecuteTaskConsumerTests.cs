@@ -79,7 +79,7 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
     }
 
     private static ExecuteTask Task() =>
-        new(Guid.NewGuid(), Guid.NewGuid(), 0, ScriptedExecutor.ExecutorName, null, TimeSpan.FromSeconds(30));
+        new(Guid.NewGuid(), Guid.NewGuid(), ScriptedExecutor.ExecutorName, null, TimeSpan.FromSeconds(30));
 
     private sealed class ScriptedExecutor : ITaskExecutor
     {
