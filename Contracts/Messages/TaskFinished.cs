@@ -1,7 +1,9 @@
 namespace DistributedExecutor.Contracts.Messages;
 
 /// <summary>An attempt ended. <paramref name="HttpStatus"/> is the final status of an HTTP task; <paramref name="Failure"/> what kind of failure
-/// ended it when it failed without an exit code of its own.</summary>
+/// ended it when it failed without an exit code of its own; <paramref name="Output"/> the attempt's last output,
+/// carried here instead of in a <see cref="TaskOutput"/> of its own when it is small (most short tasks then
+/// send no TaskOutput at all), and stored in the same transaction that ends the attempt.</summary>
 public sealed record TaskFinished(
     Guid JobId,
     Guid TaskId,
@@ -15,4 +17,5 @@ public sealed record TaskFinished(
     DateTimeOffset StartedAt,
     DateTimeOffset FinishedAt,
     int? HttpStatus = null,
-    FailureKind Failure = FailureKind.None);
+    FailureKind Failure = FailureKind.None,
+    TaskOutput? Output = null);

@@ -42,6 +42,25 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
+    public void Finished_CarryingTheLastOutput_StoresItOnceAfterTheEarlierBatches()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var attempt = Guid.NewGuid();
+        var first = new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "one\n"u8.ToArray())]);
+        var last = new TaskOutput(_jobId, _taskId, attempt, 1, [new OutputChunkData(OutputStreamKind.Stdout, "two\n"u8.ToArray()), new OutputChunkData(OutputStreamKind.Stderr, "err\n"u8.ToArray())]);
+        var finished = Finished(attempt, TaskOutcome.Succeeded, 0) with { Output = last };
+
+        store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+        store.ApplyOutput(first);
+        store.ApplyFinished(finished);
+        store.ApplyFinished(finished);
+
+        Assert.Equal(TaskState.Succeeded, store.GetJob(_jobId, withTasks: false)!.State);
+        Assert.Equal(["one\n", "two\n", "err\n"], store.ReadOutput(_jobId, 0, 100).Select(c => c.Data.ToStringUtf8()));
+    }
+
+    [Fact]
     public void Finished_LateFailureAfterSuccess_DoesNotReopenTask()
     {
         using var store = Open();

@@ -21,24 +21,24 @@ internal sealed partial class Attempt(
     long outputCapBytes,
     ILogger logger)
 {
-    /// <summary>The result, and whether output was cut.</summary>
-    public async Task<(TaskRunResult Result, bool Truncated)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
+    /// <summary>The result, whether output was cut, and the last output for TaskFinished to carry (null: none, or all published).</summary>
+    public async Task<(TaskRunResult Result, bool Truncated, TaskOutput? LastOutput)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
     {
         if (running.IsCanceled(task.JobId, task.TaskId))
         {
-            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false);
+            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false, null);
         }
 
         if (executors.Find(task.Executor) is not { } executor)
         {
-            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false);
+            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false, null);
         }
 
         if (executor.Validate(task) is { IsValid: false } verdict)
         {
             return (verdict.Denied is { } denied
                 ? TaskRunResult.Refused(denied)
-                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false);
+                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false, null);
         }
 
         LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
@@ -57,10 +57,7 @@ internal sealed partial class Attempt(
         await using var output = new OutputBatcher(
             async batch =>
             {
-                foreach (var chunk in metrics.WorkerSide ? batch.Chunks : [])
-                {
-                    metrics.OutputBytes.Add(chunk.Data.Length, new KeyValuePair<string, object?>("stream", chunk.Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
-                }
+                CountOutput(batch);
 
                 await started.ConfigureAwait(false);
                 await publish(batch).ConfigureAwait(false);
@@ -78,7 +75,11 @@ internal sealed partial class Attempt(
             result = new TaskRunResult(TaskOutcome.Failed, null, null, $"executor error: {ex.Message}") { Failure = FailureKind.ExecutorError };
         }
 
-        await output.CompleteAsync().ConfigureAwait(false);
+        var lastOutput = await output.CompleteAsync(OutputBatcher.CarryBytes).ConfigureAwait(false);
+        if (lastOutput is not null)
+        {
+            CountOutput(lastOutput);
+        }
 
         // When the consume token fired (shutdown past the drain period, or the broker connection lost), the
         // message goes back to the queue whatever happened here, so unless the task did succeed this attempt
@@ -95,7 +96,15 @@ internal sealed partial class Attempt(
             };
         }
 
-        return (result, output.Truncated || result.Truncated);
+        return (result, output.Truncated || result.Truncated, lastOutput);
+    }
+
+    private void CountOutput(TaskOutput batch)
+    {
+        foreach (var chunk in metrics.WorkerSide ? batch.Chunks : [])
+        {
+            metrics.OutputBytes.Add(chunk.Data.Length, new KeyValuePair<string, object?>("stream", chunk.Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Starting task {TaskId} of job {JobId} as attempt {AttemptId} on {WorkerId}")]

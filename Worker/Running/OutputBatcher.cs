@@ -14,6 +14,9 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(50);
     private const int FlushBytes = 64 * 1024;
+
+    /// <summary>The most output an attempt's end carries itself instead of a TaskOutput of its own.</summary>
+    public const int CarryBytes = 64 * 1024;
     private const int MaxUnsentBytes = 1024 * 1024;
 
     private readonly Func<TaskOutput, Task> _publish;
@@ -101,8 +104,12 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         }
     }
 
-    /// <summary>Publishes what is left (with each stream's tail); afterwards <see cref="Batches"/> is final.</summary>
-    public async Task CompleteAsync()
+    /// <summary>
+    /// Publishes what is left (with each stream's tail); afterwards <see cref="Batches"/> is final. When what is
+    /// left is at most <paramref name="carryUpTo"/> bytes it is returned instead of published, numbered as the
+    /// next batch, for the caller to send with the attempt's end (one message less per short task).
+    /// </summary>
+    public async Task<TaskOutput?> CompleteAsync(int carryUpTo = 0)
     {
         await _stop.CancelAsync().ConfigureAwait(false);
         lock (_lock)
@@ -128,7 +135,24 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         }
 
         await _loop.ConfigureAwait(false);
+        if (carryUpTo > 0)
+        {
+            lock (_lock)
+            {
+                SealCurrent();
+                if (_pendingBytes <= carryUpTo)
+                {
+                    var last = _pending;
+                    _pending = [];
+                    _pendingBytes = 0;
+                    _drained.TrySetResult();
+                    return last.Count == 0 ? null : new TaskOutput(_jobId, _taskId, _attemptId, Interlocked.Increment(ref _sequence) - 1, last);
+                }
+            }
+        }
+
         await FlushAsync().ConfigureAwait(false);
+        return null;
     }
 
     public async ValueTask DisposeAsync()

@@ -71,30 +71,32 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
     public void ApplyOutput(TaskOutput message)
     {
-        writer.Write(() =>
-        {
-            using var insert = writer.Command("""
-                INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
-                VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
-                """,
-                ("$job", Id(message.JobId)), ("$task", Id(message.TaskId)), ("$attempt", Id(message.AttemptId)), ("$seq", message.Sequence));
-            var part = insert.Parameters.Add("$part", SqliteType.Integer);
-            var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
-            var data = insert.Parameters.Add("$data", SqliteType.Blob);
-            for (var i = 0; i < message.Chunks.Count; i++)
-            {
-                part.Value = i;
-                stream.Value = (int)message.Chunks[i].Stream;
-                data.Value = message.Chunks[i].Data;
-                if (insert.ExecuteNonQuery() > 0 && metrics is not null)
-                {
-                    metrics.OutputBytes.Add(message.Chunks[i].Data.Length,
-                        new KeyValuePair<string, object?>("stream", message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
-                }
-            }
-        });
-
+        writer.Write(() => InsertOutput(message));
         signals.Notify(message.JobId);
+    }
+
+    /// <summary>Stores an output batch once, however often it arrives (keyed by attempt, sequence and part).</summary>
+    private void InsertOutput(TaskOutput message)
+    {
+        using var insert = writer.Command("""
+            INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
+            VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
+            """,
+            ("$job", Id(message.JobId)), ("$task", Id(message.TaskId)), ("$attempt", Id(message.AttemptId)), ("$seq", message.Sequence));
+        var part = insert.Parameters.Add("$part", SqliteType.Integer);
+        var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
+        var data = insert.Parameters.Add("$data", SqliteType.Blob);
+        for (var i = 0; i < message.Chunks.Count; i++)
+        {
+            part.Value = i;
+            stream.Value = (int)message.Chunks[i].Stream;
+            data.Value = message.Chunks[i].Data;
+            if (insert.ExecuteNonQuery() > 0 && metrics is not null)
+            {
+                metrics.OutputBytes.Add(message.Chunks[i].Data.Length,
+                    new KeyValuePair<string, object?>("stream", message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+            }
+        }
     }
 
     /// <summary>Applies TaskFinished; returns the held-back tasks of a --max-parallel job that may now be published.</summary>
@@ -105,6 +107,12 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             if (writer.ReadTask(message.TaskId) is not { } task)
             {
                 return [];
+            }
+
+            if (message.Output is { } output)
+            {
+                // The attempt's last output, carried by its end: stored with it, so a watcher sees both at once.
+                InsertOutput(output);
             }
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and

@@ -58,7 +58,10 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
         var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
 
         Assert.Equal(("w-test", 1), (started.WorkerId, started.DeliveryCount));
-        Assert.Equal("scripted output\n", string.Concat(output.SelectMany(o => o.Chunks).Select(c => Encoding.UTF8.GetString(c.Data))));
+        // A short task's output rides on its TaskFinished: one message less.
+        Assert.NotNull(finished.Output);
+        Assert.Equal(started.AttemptId, finished.Output.AttemptId);
+        Assert.Equal("scripted output\n", string.Concat(output.Append(finished.Output).SelectMany(o => o.Chunks).Select(c => Encoding.UTF8.GetString(c.Data))));
         Assert.Equal(started.AttemptId, finished.AttemptId);
         Assert.All(output, o => Assert.Equal(started.AttemptId, o.AttemptId));
         Assert.Equal((TaskOutcome.Succeeded, 0, FailureKind.None), (finished.Outcome, finished.ExitCode, finished.Failure));
@@ -78,6 +81,22 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
         Assert.DoesNotContain(task.TaskId, _executor.Ran);
     }
 
+    [Fact]
+    public async Task Consume_OutputBeyondWhatTheEndCarries_PublishedAsTaskOutputInOrder()
+    {
+        var task = Task() with { Parameters = new Dictionary<string, string> { ["bytes"] = (OutputBatcher.CarryBytes * 3).ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+
+        await _harness.Bus.Publish(task);
+
+        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        var batches = _harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message)
+            .Concat(finished.Output is { } last ? [last] : []).OrderBy(b => b.Sequence).ToList();
+        Assert.Contains(_harness.Published.Select<TaskOutput>(), m => m.Context.Message.TaskId == task.TaskId);
+        Assert.Equal(Enumerable.Range(0, batches.Count).Select(i => (long)i), batches.Select(b => b.Sequence));
+        Assert.Equal(OutputBatcher.CarryBytes * 3, batches.SelectMany(b => b.Chunks).Sum(c => c.Data.Length));
+    }
+
     private static ExecuteTask Task() =>
         new(Guid.NewGuid(), Guid.NewGuid(), ScriptedExecutor.ExecutorName, null, TimeSpan.FromSeconds(30));
 
@@ -94,6 +113,12 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
         public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
         {
             Ran.Add(task.TaskId);
+            if (task.Parameters?.GetValueOrDefault("bytes") is { } bytes)
+            {
+                await output.WriteAsync(OutputStreamKind.Stdout, new byte[int.Parse(bytes, System.Globalization.CultureInfo.InvariantCulture)]);
+                return TaskRunResult.Succeeded();
+            }
+
             await output.WriteAsync(OutputStreamKind.Stdout, "scripted output\n"u8.ToArray());
             return TaskRunResult.Succeeded();
         }
