@@ -10,6 +10,9 @@ internal sealed record BenchSettings(
     int Backlog,
     int Workers,
     int WorkerConcurrency,
+    int RegistryWorkers,
+    int RegistrySeconds,
+    bool ReportOnly,
     string JsonPath)
 {
     public int TotalConcurrency => Workers * WorkerConcurrency;
@@ -24,6 +27,10 @@ internal sealed record BenchSettings(
         Workers: Int("BENCH_WORKERS", 2),
         // The worker's own default MAX_CONCURRENT_TASKS.
         WorkerConcurrency: Int("BENCH_WORKER_CONCURRENCY", 10),
+        RegistryWorkers: Int("BENCH_REGISTRY_WORKERS", 1000),
+        RegistrySeconds: Int("BENCH_REGISTRY_SECONDS", 60),
+        // A missed target fails the run unless this says the run only reports.
+        ReportOnly: Environment.GetEnvironmentVariable("BENCH_REPORT_ONLY") is "1" or "true",
         JsonPath: Environment.GetEnvironmentVariable("BENCH_JSON") is { Length: > 0 } path ? path : "artifacts/bench/bench.json");
 
     private static int Int(string name, int fallback)

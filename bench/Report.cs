@@ -23,9 +23,16 @@ internal sealed class Report(BenchSettings settings)
     private readonly List<string> _checks = [];
     private readonly List<string> _failures = [];
     private readonly Dictionary<string, object> _profiles = [];
+    private readonly Dictionary<string, IReadOnlyList<double>> _baselines = [];
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
 
-    public bool Passed => _failures.Count == 0;
+    /// <summary>Every correctness check passed and every target was met (or the run only reports: BENCH_REPORT_ONLY=1).</summary>
+    public bool Passed => _failures.Count == 0 && (settings.ReportOnly || TargetsMet);
+
+    private bool TargetsMet => _figures.All(f => f.Met);
+
+    /// <summary>Every sample of a baseline that was measured more than once.</summary>
+    public void Baseline(string id, IReadOnlyList<double> samples) => _baselines[id] = samples;
 
     /// <summary>A figure with a higher-is-better ratio to its baseline (rates).</summary>
     public void AtLeast(string id, string name, double value, string unit, string baseline, double baselineValue, double minRatio)
@@ -106,7 +113,8 @@ internal sealed class Report(BenchSettings settings)
         }
 
         var missed = _figures.Where(f => !f.Met).Select(f => f.Id).ToList();
-        output.WriteLine(missed.Count == 0 ? "targets: all met" : $"targets not met: {string.Join(", ", missed)}");
+        output.WriteLine(missed.Count == 0 ? "targets: all met"
+            : $"targets not met: {string.Join(", ", missed)}{(settings.ReportOnly ? " (BENCH_REPORT_ONLY=1: reported, not failed)" : " (a missed target fails the run; BENCH_REPORT_ONLY=1 only reports)")}");
         output.WriteLine($"json: {Path.GetFullPath(settings.JsonPath)}");
     }
 
@@ -124,9 +132,13 @@ internal sealed class Report(BenchSettings settings)
             },
             settings,
             figures = _figures,
+            baselines = _baselines,
             profiles = _profiles,
             checks = _checks,
             failures = _failures,
+            targets_met = TargetsMet,
+            targets_missed = _figures.Where(f => !f.Met).Select(f => f.Id).ToList(),
+            report_only = settings.ReportOnly,
             passed = Passed,
         };
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(settings.JsonPath))!);

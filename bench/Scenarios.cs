@@ -8,8 +8,9 @@ using Grpc.Core;
 namespace DistributedExecutor.Bench;
 
 /// <summary>
-/// The five measurements of the issue, each with its baseline taken in this same run: a private RabbitMQ,
-/// bin/master and two bin/worker processes on this machine, driven by one warm gRPC client.
+/// The measurements of the benchmark, each with its baseline taken in this same run: a private RabbitMQ, bin/master
+/// and two bin/worker processes on this machine, driven by one warm gRPC client; the bus alone and synthetic workers
+/// for what the broker, MassTransit and the master cost without processes; simulated workers for the registry.
 /// </summary>
 internal static class Scenarios
 {
@@ -18,20 +19,32 @@ internal static class Scenarios
         var empty = Baselines.EmptyProgramPath();
         Report.Progress("starting a private RabbitMQ");
         var broker = await RabbitMqBroker.StartPrivateAsync();
+        var xargs = new XargsBaseline(Math.Min(settings.Jobs, 2000), settings.TotalConcurrency, report);
         try
         {
-            var xargs = await Baselines.XargsAsync(settings.Jobs, settings.TotalConcurrency, report);
-            Report.Progress($"xargs -P{settings.TotalConcurrency}: {xargs:0} echo/s");
+            await xargs.SampleAsync("before the bus baseline");
+            var bus = await BusBaselineAsync(broker, settings, report);
+            await xargs.SampleAsync("after the bus baseline");
 
+            double manyRate, batchRate;
             await using (var cluster = await Cluster.StartAsync(settings.Workers, WorkerSettings(settings), broker: broker))
             {
                 await WarmUpAsync(cluster);
-                await ManyJobsAsync(cluster, settings, report, xargs);
-                await OneBatchAsync(cluster, settings, report, xargs);
+                manyRate = await ManyJobsAsync(cluster, settings, report, bus);
+                await xargs.SampleAsync("after (1)");
+                batchRate = await OneBatchAsync(cluster, settings, report, bus);
+                await xargs.SampleAsync("after (2)");
                 await LatencyAsync(cluster, settings, report);
                 await CliAsync(cluster, settings, report, empty);
             }
 
+            await PipelineAsync(broker, settings, report, bus);
+            await xargs.SampleAsync("after (6)");
+            report.AtLeast("many_jobs", $"(1) {settings.Jobs} single-task jobs", manyRate, "tasks/s", xargs.Describe(), xargs.Median, 0.5);
+            report.AtLeast("one_batch", $"(2) one job of {settings.BatchTasks} tasks", batchRate, "tasks/s", xargs.Describe(), xargs.Median, 0.6);
+            report.Baseline("xargs", xargs.Samples);
+
+            await RegistryAsync(broker, settings, report);
             await BacklogAsync(broker, settings, report);
         }
         finally
@@ -40,25 +53,56 @@ internal static class Scenarios
         }
     }
 
+    /// <summary>The bus alone, at the workers' concurrency: round trips per second and CPU per round trip (client + responder + broker).</summary>
+    private static async Task<BusFigures> BusBaselineAsync(RabbitMqBroker broker, BenchSettings settings, Report report)
+    {
+        Report.Progress($"bus baseline: {settings.Jobs} request/event round trips, {settings.TotalConcurrency} in flight");
+        var cpu = CpuProfile.Start(new BenchProcesses(null, [], broker.ServerPid));
+        var rate = await BusBench.BusBaselineAsync(broker.Url, settings.Jobs, settings.TotalConcurrency, settings.TotalConcurrency);
+        var perTrip = cpu.PerTask(settings.Jobs + Math.Min(1000, settings.Jobs));
+        var cpuPerTrip = perTrip.GetValueOrDefault("client") + perTrip.GetValueOrDefault("broker");
+        report.Info("bus_baseline", "bus baseline: MassTransit request + event round trips (quorum queues, confirms)", rate, "round trips/s");
+        report.Info("bus_baseline_cpu", "bus baseline: CPU per round trip (client, responder, broker)", cpuPerTrip, "ms");
+        report.Profile("bus_baseline", perTrip, 0);
+        return new BusFigures(rate, cpuPerTrip);
+    }
+
     private static Dictionary<string, string> WorkerSettings(BenchSettings settings) => new()
     {
         ["MAX_CONCURRENT_TASKS"] = settings.WorkerConcurrency.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["MAX_CONCURRENT_JOBS"] = "1000000",
     };
 
+    private static BenchProcesses Processes(Cluster cluster) =>
+        new(cluster.Master?.Pid, [.. cluster.Workers.Select(w => w.Pid)], cluster.Broker.ServerPid);
+
+    private const int WarmUpJobs = 1000;
+
     private static async Task WarmUpAsync(Cluster cluster)
     {
-        Report.Progress("warming up (1000 jobs)");
-        await ForEachAsync(1000, 32, async i => await RunJobAsync(cluster.Jobs, i));
+        Report.Progress($"warming up ({WarmUpJobs} jobs)");
+        await ForEachAsync(WarmUpJobs, 32, async i => await RunJobAsync(cluster.Jobs, i));
     }
 
     /// <summary>(1) Single-task jobs, at most InFlight at once, each submitted, followed to its end and its output read back.</summary>
-    private static async Task ManyJobsAsync(Cluster cluster, BenchSettings settings, Report report, double xargsRate)
+    private static async Task<double> ManyJobsAsync(Cluster cluster, BenchSettings settings, Report report, BusFigures bus)
     {
         Report.Progress($"(1) {settings.Jobs} single-task jobs, {settings.InFlight} in flight");
+        var (rate, wrong, redelivered, perTask) = await RunManyJobsAsync(cluster, settings);
+        report.Check("(1) every job succeeded with its own output exactly once", wrong == 0, $"{settings.Jobs - wrong} of {settings.Jobs} right");
+        var stored = CountStored(cluster, $"SELECT COUNT(*) FROM jobs WHERE state = {(int)TaskState.Succeeded}");
+        report.Check("(1) stored jobs", stored == WarmUpJobs + settings.Jobs, $"{stored} recorded Succeeded, warm-up {WarmUpJobs} + {settings.Jobs} submitted");
+        report.Info("many_jobs_redelivered", "(1) jobs with more than one attempt", redelivered, "jobs");
+        report.Profile("many_jobs", perTask, Environment.ProcessorCount * 1000 / rate);
+        CpuTargets(report, "many_jobs", "(1)", perTask, bus);
+        return rate;
+    }
+
+    private static async Task<(double Rate, int Wrong, int Redelivered, IReadOnlyDictionary<string, double> PerTask)> RunManyJobsAsync(Cluster cluster, BenchSettings settings)
+    {
         var wrong = 0;
         var redelivered = 0;
-        var cpu = CpuProfile.Start();
+        var cpu = CpuProfile.Start(Processes(cluster));
         var clock = Stopwatch.StartNew();
         await ForEachAsync(settings.Jobs, settings.InFlight, async i =>
         {
@@ -74,16 +118,25 @@ internal static class Scenarios
             }
         });
         clock.Stop();
-        var rate = settings.Jobs / clock.Elapsed.TotalSeconds;
-        report.Check("(1) every job succeeded with its own output exactly once", wrong == 0, $"{settings.Jobs - wrong} of {settings.Jobs} right");
-        report.Check("(1) stored jobs", CountStored(cluster, $"SELECT COUNT(*) FROM jobs WHERE state = {(int)TaskState.Succeeded}") >= settings.Jobs, "all recorded Succeeded");
-        report.AtLeast("many_jobs", $"(1) {settings.Jobs} single-task jobs", rate, "tasks/s", $"xargs -P{settings.TotalConcurrency}", xargsRate, 0.5);
-        report.Info("many_jobs_redelivered", "(1) jobs with more than one attempt", redelivered, "jobs");
-        report.Profile("many_jobs", cpu.PerTask(settings.Jobs), clock.Elapsed.TotalSeconds * Environment.ProcessorCount * 1000 / settings.Jobs);
+        return (settings.Jobs / clock.Elapsed.TotalSeconds, wrong, redelivered, cpu.PerTask(settings.Jobs));
+    }
+
+    /// <summary>
+    /// The CPU targets: the system's own work per task (master, workers, broker) against the task process's own, and
+    /// against the bus baseline's cost of one round trip (a task needs at least its two messages).
+    /// </summary>
+    private static void CpuTargets(Report report, string id, string scenario, IReadOnlyDictionary<string, double> perTask, BusFigures bus)
+    {
+        var task = perTask.GetValueOrDefault("task processes");
+        var master = perTask.GetValueOrDefault("master");
+        var system = master + perTask.GetValueOrDefault("workers") + perTask.GetValueOrDefault("broker");
+        report.AtMostRatio($"{id}_cpu_system", $"{scenario} CPU per task: master + workers + broker", system, "ms", "the task process's own", task, 1.5);
+        report.AtMostRatio($"{id}_cpu_master", $"{scenario} CPU per task: master", master, "ms", "the task process's own", task, 0.5);
+        report.AtMostRatio($"{id}_cpu_vs_bus", $"{scenario} CPU per task: master + workers + broker", system, "ms", "bus baseline per round trip", bus.CpuPerRoundTrip, 2);
     }
 
     /// <summary>(2) One job of BatchTasks tasks, followed to its end with every task's output read back.</summary>
-    private static async Task OneBatchAsync(Cluster cluster, BenchSettings settings, Report report, double xargsRate)
+    private static async Task<double> OneBatchAsync(Cluster cluster, BenchSettings settings, Report report, BusFigures bus)
     {
         Report.Progress($"(2) one job of {settings.BatchTasks} tasks");
         var spec = new JobSpec();
@@ -92,7 +145,7 @@ internal static class Scenarios
             spec.Tasks.Add(Echo(i));
         }
 
-        var cpu = CpuProfile.Start();
+        var cpu = CpuProfile.Start(Processes(cluster));
         var clock = Stopwatch.StartNew();
         var submitted = await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec });
         var submitSeconds = clock.Elapsed.TotalSeconds;
@@ -106,10 +159,42 @@ internal static class Scenarios
         report.Check("(2) the batch succeeded, every task's output right and exactly once", job.State == TaskState.Succeeded && wrong == 0,
             $"job {job.State}, {settings.BatchTasks - wrong} of {settings.BatchTasks} outputs right");
         var rate = settings.BatchTasks / clock.Elapsed.TotalSeconds;
-        report.AtLeast("one_batch", $"(2) one job of {settings.BatchTasks} tasks", rate, "tasks/s", $"xargs -P{settings.TotalConcurrency}", xargsRate, 0.6);
-        report.Info("one_batch_submit", "(2) SubmitJob of the batch", submitSeconds * 1000, "ms");
-        report.Profile("one_batch", cpu.PerTask(settings.BatchTasks), clock.Elapsed.TotalSeconds * Environment.ProcessorCount * 1000 / settings.BatchTasks);
+        report.AtMostRatio("one_batch_submit", "(2) SubmitJob of the batch", submitSeconds * 1000, "ms", "the batch's whole run", clock.Elapsed.TotalMilliseconds, 0.1);
+        var perTask = cpu.PerTask(settings.BatchTasks);
+        report.Profile("one_batch", perTask, clock.Elapsed.TotalSeconds * Environment.ProcessorCount * 1000 / settings.BatchTasks);
+        CpuTargets(report, "one_batch", "(2)", perTask, bus);
+        return rate;
     }
+
+    /// <summary>(6) The master fed by synthetic workers (no processes): what one master can feed, against the bus alone.</summary>
+    private static async Task PipelineAsync(RabbitMqBroker broker, BenchSettings settings, Report report, BusFigures bus)
+    {
+        Report.Progress($"(6) pipeline ceiling: {settings.Jobs} single-task jobs through synthetic workers");
+        await using var cluster = await Cluster.StartAsync(0, WorkerSettings(settings), broker: broker);
+        await using (await BusBench.StartSyntheticWorkersAsync(cluster.BrokerUrl, "default", settings.TotalConcurrency, new DistributedExecutor.Master.Options.MasterOptions().DeliveryLimit))
+        {
+            await WarmUpAsync(cluster);
+            var (rate, wrong, _, perTask) = await RunManyJobsAsync(cluster, settings);
+            report.Check("(6) every job through the synthetic workers right", wrong == 0, $"{settings.Jobs - wrong} of {settings.Jobs} right");
+            report.AtLeast("pipeline", $"(6) pipeline ceiling: {settings.Jobs} single-task jobs, synthetic workers", rate, "tasks/s", "bus baseline round trips/s", bus.RoundTripsPerSecond, 1.0);
+            report.Info("pipeline_master_cpu", "(6) pipeline: master CPU per task", perTask.GetValueOrDefault("master"), "ms", "bus baseline per round trip", bus.CpuPerRoundTrip);
+            report.Profile("pipeline", perTask, Environment.ProcessorCount * 1000 / rate);
+        }
+    }
+
+    /// <summary>(7) Simulated workers registering and heartbeating: the master's CPU share and ListWorkers' first page.</summary>
+    private static async Task RegistryAsync(RabbitMqBroker broker, BenchSettings settings, Report report)
+    {
+        Report.Progress($"(7) registry: {settings.RegistryWorkers} simulated workers heartbeating for {settings.RegistrySeconds} s");
+        await using var cluster = await Cluster.StartAsync(0, broker: broker);
+        var (share, listMs, alive) = await RegistryLoad.RunAsync(cluster, settings.RegistryWorkers, TimeSpan.FromSeconds(settings.RegistrySeconds));
+        report.Check("(7) ListWorkers' first page shows live simulated workers", alive == Math.Min(100, settings.RegistryWorkers), $"{alive} alive on the first page");
+        report.AtMost("registry", $"(7) master CPU with {settings.RegistryWorkers} workers heartbeating", share * 100, "% of one core", 5);
+        report.AtMost("registry_list", $"(7) ListWorkers first page at {settings.RegistryWorkers} workers", listMs, "ms", 50);
+    }
+
+    /// <summary>The bus baseline's figures the other scenarios are held to.</summary>
+    private sealed record BusFigures(double RoundTripsPerSecond, double CpuPerRoundTrip);
 
     /// <summary>(3) Sequential single-task jobs: submit to finished.</summary>
     private static async Task LatencyAsync(Cluster cluster, BenchSettings settings, Report report)
@@ -124,6 +209,7 @@ internal static class Scenarios
             ["worker finished -> job finished"] = [],
         };
         var wrong = 0;
+        var cpu = CpuProfile.Start(Processes(cluster));
         for (var i = 0; i < settings.LatencyJobs; i++)
         {
             var clock = Stopwatch.StartNew();
@@ -146,9 +232,11 @@ internal static class Scenarios
             report.Info($"latency_{segment.Replace(" -> ", "_to_").Replace(' ', '_')}", $"(3) p50 {segment}", Percentile(values, 50), "ms");
         }
 
+        report.Profile("latency", cpu.PerTask(settings.LatencyJobs), 0);
         report.Check("(3) every sequential job right", wrong == 0, $"{settings.LatencyJobs - wrong} of {settings.LatencyJobs} right");
-        report.AtMost("latency_p50", "(3) submit to finished, p50", Percentile(samples, 50), "ms", 3, "local spawn of echo p50", Percentile(spawn, 50));
-        report.AtMost("latency_p99", "(3) submit to finished, p99", Percentile(samples, 99), "ms", 10, "local spawn of echo p99", Percentile(spawn, 99));
+        var (spawn50, spawn99) = (Percentile(spawn, 50), Percentile(spawn, 99));
+        report.AtMost("latency_p50", "(3) submit to finished, p50", Percentile(samples, 50), "ms", spawn50 + 2, "local spawn of echo p50", spawn50);
+        report.AtMost("latency_p99", "(3) submit to finished, p99", Percentile(samples, 99), "ms", spawn99 + 5, "local spawn of echo p99", spawn99);
     }
 
     /// <summary>(4) distctl run --wait -- echo hi, median wall time, against an empty .NET console program.</summary>
@@ -180,11 +268,13 @@ internal static class Scenarios
         var firstPageSmall = await FirstPageMillisecondsAsync(cluster);
         var rssSmall = Baselines.ResidentBytes(cluster.Master!.Pid);
 
+        var cpu = CpuProfile.Start(Processes(cluster));
         var clock = Stopwatch.StartNew();
         var rest = settings.Backlog - small;
         await ForEachAsync(rest, settings.InFlight, async i =>
             await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Tasks = { Echo(small + i) } } }));
         var submitRate = rest / clock.Elapsed.TotalSeconds;
+        report.Profile("backlog", cpu.PerTask(rest), Environment.ProcessorCount * 1000 / submitRate);
         var firstPageLarge = await FirstPageMillisecondsAsync(cluster);
         var rssLarge = Baselines.ResidentBytes(cluster.Master!.Pid);
 
@@ -264,7 +354,7 @@ internal static class Scenarios
         return (final ?? throw new InvalidOperationException($"job {jobId}: the watch ended without a state"), chunks);
     }
 
-    private static async Task ForEachAsync(int count, int inFlight, Func<int, Task> body)
+    public static async Task ForEachAsync(int count, int inFlight, Func<int, Task> body)
     {
         var next = -1;
         var runners = Enumerable.Range(0, Math.Min(inFlight, count)).Select(async _ =>

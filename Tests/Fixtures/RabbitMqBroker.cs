@@ -28,6 +28,9 @@ public sealed class RabbitMqBroker
     /// <summary>amqp://guest:guest@127.0.0.1:port/</summary>
     public Uri Url { get; }
 
+    /// <summary>The private server's process (the start script; the Erlang VM is among its descendants), if this broker has one.</summary>
+    public int? ServerPid => _server is { HasExited: false } server ? server.Pid : null;
+
     public static Task<RabbitMqBroker> Shared => SharedBroker.Value;
 
     public static async Task<IConnection> ConnectAsync(Uri url)

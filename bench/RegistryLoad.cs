@@ -1,0 +1,89 @@
+using System.Diagnostics;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Tests.Fixtures;
+
+namespace DistributedExecutor.Bench;
+
+/// <summary>
+/// (7) Many workers on one master: simulated workers register, then heartbeat at the interval the master gives,
+/// spread evenly over it, for a while. The master's CPU over that time as a share of one core, and ListWorkers.
+/// </summary>
+internal static class RegistryLoad
+{
+    public static async Task<(double CoreShare, double ListMilliseconds, int Alive)> RunAsync(Cluster cluster, int workers, TimeSpan duration)
+    {
+        var control = cluster.WorkerControl;
+        var instance = Guid.NewGuid().ToString("N");
+        var ids = Enumerable.Range(0, workers).Select(i => $"bench-sim-{i:D5}").ToList();
+        RegisterWorkerResponse? reply = null;
+        await Scenarios.ForEachAsync(workers, 32, async i => reply = await control.RegisterWorkerAsync(new RegisterWorkerRequest
+        {
+            WorkerId = ids[i],
+            Pool = "registry",
+            Capacity = 10,
+            Address = $"127.0.0.1:{20000 + i}",
+            Executors = { "command", "http" },
+            InstanceId = instance,
+            TaskIsolation = "simulated",
+        }));
+        var interval = reply!.HeartbeatInterval.ToTimeSpan();
+
+        var cpu = CpuProfile.Start(new BenchProcesses(cluster.Master!.Pid, [], null));
+        var clock = Stopwatch.StartNew();
+        var gap = interval / workers;
+        var next = 0;
+        var failures = 0;
+        while (clock.Elapsed < duration)
+        {
+            // Each worker once per interval, evenly spread: the load a fleet of this size puts on the master.
+            var i = next++ % workers;
+            var due = gap * next;
+            if (due > clock.Elapsed)
+            {
+                await Task.Delay(due - clock.Elapsed);
+            }
+
+            _ = HeartbeatAsync(ids[i]);
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var share = cpu.Seconds("master") / seconds;
+        if (Volatile.Read(ref failures) > 0)
+        {
+            throw new InvalidOperationException($"{failures} heartbeats failed");
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            await control.ListWorkersAsync(new ListWorkersRequest());
+        }
+
+        var samples = new List<double>();
+        var alive = 0;
+        for (var i = 0; i < 30; i++)
+        {
+            var list = Stopwatch.StartNew();
+            var page = await control.ListWorkersAsync(new ListWorkersRequest());
+            samples.Add(list.Elapsed.TotalMilliseconds);
+            alive = page.Workers.Count(w => w.State == WorkerState.Alive);
+        }
+
+        return (share, Scenarios.Percentile(samples, 50), alive);
+
+        async Task HeartbeatAsync(string id)
+        {
+            try
+            {
+                var answer = await control.HeartbeatAsync(new HeartbeatRequest { WorkerId = id, InstanceId = instance });
+                if (!answer.Known)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                Interlocked.Increment(ref failures);
+            }
+        }
+    }
+}
