@@ -13,8 +13,14 @@ internal sealed record BenchSettings(
     int RegistryWorkers,
     int RegistrySeconds,
     bool ReportOnly,
+    IReadOnlySet<string> Scenarios,
     string JsonPath)
 {
+    /// <summary>The scenario names BENCH_SCENARIOS may list (comma-separated; default all).</summary>
+    public static readonly string[] AllScenarios = ["many", "batch", "latency", "cli", "pipeline", "registry", "backlog"];
+
+    public bool Runs(string scenario) => Scenarios.Contains(scenario);
+
     public int TotalConcurrency => Workers * WorkerConcurrency;
 
     public static BenchSettings FromEnvironment() => new(
@@ -31,7 +37,22 @@ internal sealed record BenchSettings(
         RegistrySeconds: Int("BENCH_REGISTRY_SECONDS", 60),
         // A missed target fails the run unless this says the run only reports.
         ReportOnly: Environment.GetEnvironmentVariable("BENCH_REPORT_ONLY") is "1" or "true",
+        Scenarios: ScenarioList(Environment.GetEnvironmentVariable("BENCH_SCENARIOS")),
         JsonPath: Environment.GetEnvironmentVariable("BENCH_JSON") is { Length: > 0 } path ? path : "artifacts/bench/bench.json");
+
+    private static HashSet<string> ScenarioList(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return [.. AllScenarios];
+        }
+
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+        var unknown = names.Except(AllScenarios).ToList();
+        return unknown.Count == 0
+            ? names
+            : throw new ArgumentException($"BENCH_SCENARIOS: unknown {string.Join(", ", unknown)}; known: {string.Join(", ", AllScenarios)}");
+    }
 
     private static int Int(string name, int fallback)
     {

@@ -26,26 +26,60 @@ internal static class Scenarios
             var bus = await BusBaselineAsync(broker, settings, report);
             await xargs.SampleAsync("after the bus baseline");
 
-            double manyRate, batchRate;
-            await using (var cluster = await Cluster.StartAsync(settings.Workers, WorkerSettings(settings), broker: broker))
+            double? manyRate = null, batchRate = null;
+            if (settings.Runs("many") || settings.Runs("batch") || settings.Runs("latency") || settings.Runs("cli"))
             {
+                await using var cluster = await Cluster.StartAsync(settings.Workers, WorkerSettings(settings), broker: broker);
                 await WarmUpAsync(cluster);
-                manyRate = await ManyJobsAsync(cluster, settings, report, bus);
-                await xargs.SampleAsync("after (1)");
-                batchRate = await OneBatchAsync(cluster, settings, report, bus);
-                await xargs.SampleAsync("after (2)");
-                await LatencyAsync(cluster, settings, report);
-                await CliAsync(cluster, settings, report, empty);
+                if (settings.Runs("many"))
+                {
+                    manyRate = await ManyJobsAsync(cluster, settings, report, bus);
+                    await xargs.SampleAsync("after (1)");
+                }
+
+                if (settings.Runs("batch"))
+                {
+                    batchRate = await OneBatchAsync(cluster, settings, report, bus);
+                    await xargs.SampleAsync("after (2)");
+                }
+
+                if (settings.Runs("latency"))
+                {
+                    await LatencyAsync(cluster, settings, report);
+                }
+
+                if (settings.Runs("cli"))
+                {
+                    await CliAsync(cluster, settings, report, empty);
+                }
             }
 
-            await PipelineAsync(broker, settings, report, bus);
-            await xargs.SampleAsync("after (6)");
-            report.AtLeast("many_jobs", $"(1) {settings.Jobs} single-task jobs", manyRate, "tasks/s", xargs.Describe(), xargs.Median, 0.5);
-            report.AtLeast("one_batch", $"(2) one job of {settings.BatchTasks} tasks", batchRate, "tasks/s", xargs.Describe(), xargs.Median, 0.6);
-            report.Baseline("xargs", xargs.Samples);
+            if (settings.Runs("pipeline"))
+            {
+                await PipelineAsync(broker, settings, report, bus);
+                await xargs.SampleAsync("after (6)");
+            }
 
-            await RegistryAsync(broker, settings, report);
-            await BacklogAsync(broker, settings, report);
+            if (manyRate is { } many)
+            {
+                report.AtLeast("many_jobs", $"(1) {settings.Jobs} single-task jobs", many, "tasks/s", xargs.Describe(), xargs.Median, 0.5);
+            }
+
+            if (batchRate is { } batch)
+            {
+                report.AtLeast("one_batch", $"(2) one job of {settings.BatchTasks} tasks", batch, "tasks/s", xargs.Describe(), xargs.Median, 0.6);
+            }
+
+            report.Baseline("xargs", xargs.Samples);
+            if (settings.Runs("registry"))
+            {
+                await RegistryAsync(broker, settings, report);
+            }
+
+            if (settings.Runs("backlog"))
+            {
+                await BacklogAsync(broker, settings, report);
+            }
         }
         finally
         {

@@ -121,7 +121,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
             }
 
-            using var insert = _writer.Command($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target)",
+            var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target)",
                 ("$job", Id(jobId)));
             var target = insert.Parameters.Add("$target", SqliteType.Text);
             var id = insert.Parameters.Add("$id", SqliteType.Text);

@@ -12,6 +12,8 @@ namespace DistributedExecutor.Master.Jobs.Store;
 internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time, int activeJobs) : IDisposable
 {
     private readonly Lock _lock = new();
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private SqliteTransaction? _transaction;
     private int _activeJobs = activeJobs;
 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
@@ -23,9 +25,17 @@ internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time
         lock (_lock)
         {
             using var tx = connection.BeginTransaction();
-            var result = work();
-            tx.Commit();
-            return result;
+            _transaction = tx;
+            try
+            {
+                var result = work();
+                tx.Commit();
+                return result;
+            }
+            finally
+            {
+                _transaction = null;
+            }
         }
     }
 
@@ -39,17 +49,39 @@ internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time
 
     public DateTimeOffset UtcNow() => time.GetUtcNow();
 
-    public int Execute(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Execute(connection, sql, parameters);
+    public int Execute(string sql, params (string Name, object? Value)[] parameters) => Prepared(sql, parameters).ExecuteNonQuery();
 
-    public object? Scalar(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Scalar(connection, sql, parameters);
+    public object? Scalar(string sql, params (string Name, object? Value)[] parameters) =>
+        Prepared(sql, parameters).ExecuteScalar() is var result && result is DBNull ? null : result;
 
-    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters) => StoreSql.Command(connection, sql, parameters);
+    /// <summary>
+    /// The writer's command for this SQL text, prepared once and kept (the SQL texts are the store's own constants,
+    /// a few dozen): SQLite then parses and plans each statement once instead of on every event. The caller may add
+    /// parameters of its own but must not dispose it.
+    /// </summary>
+    public SqliteCommand Prepared(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            _prepared[sql] = command = connection.CreateCommand();
+            command.CommandText = sql;
+        }
+
+        // A kept command remembers the transaction it last ran in; each use runs in the current one.
+        command.Transaction = _transaction;
+        command.Parameters.Clear();
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        return command;
+    }
 
     /// <summary>The rows of a query, each read by <paramref name="read"/>.</summary>
     public List<T> Rows<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
-        using var query = Command(sql, parameters);
-        using var reader = query.ExecuteReader();
+        using var reader = Prepared(sql, parameters).ExecuteReader();
         var rows = new List<T>();
         while (reader.Read())
         {
@@ -128,7 +160,15 @@ internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time
         }
     }
 
-    public void Dispose() => connection.Dispose();
+    public void Dispose()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        connection.Dispose();
+    }
 }
 
 /// <summary>What an event handler reads of a task before it changes it.</summary>

@@ -78,7 +78,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     /// <summary>Stores an output batch once, however often it arrives (keyed by attempt, sequence and part).</summary>
     private void InsertOutput(TaskOutput message)
     {
-        using var insert = writer.Command("""
+        var insert = writer.Prepared("""
             INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
             VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
             """,
