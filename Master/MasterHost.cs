@@ -2,6 +2,7 @@ using DistributedExecutor.Executors;
 using DistributedExecutor.Executors.Isolation;
 using DistributedExecutor.Executors.Plugins;
 using DistributedExecutor.Hosting;
+using DistributedExecutor.Hosting.Health;
 using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Dashboard;
@@ -65,7 +66,7 @@ internal static class MasterHost
         }).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();
         builder.Services.AddTelemetry(builder.Configuration, "distexec-master");
-        builder.Services.AddGrpcHealthChecks().AddCheck<StoreHealthCheck>("store");
+        builder.Services.AddProbes().AddCheck<StoreHealthCheck>("store");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxRequestBytes);
         builder.WebHost.ListenGrpc(ListenAddress.Parse(options.MasterAddress), options.Tls);
         builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);

@@ -2,6 +2,7 @@ using DistributedExecutor.Executors;
 using DistributedExecutor.Executors.Isolation;
 using DistributedExecutor.Executors.Plugins;
 using DistributedExecutor.Hosting;
+using DistributedExecutor.Hosting.Health;
 using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Extensions;
@@ -53,7 +54,7 @@ builder.Services.AddMassTransit(bus =>
     bus.UseTransport(options.RabbitMqUrl, $"distexec-worker-{options.WorkerId}", (context, cfg) => cfg.ConfigureWorkerEndpoints(context, options));
 });
 builder.Services.AddGrpc();
-builder.Services.AddGrpcHealthChecks().AddCheck("worker", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy()).AddTaskIsolationCheck(isolation);
+builder.Services.AddProbes().AddTaskIsolationCheck(isolation);
 builder.WebHost.ListenGrpc(ListenAddress.Parse(options.WorkerAddress), options.Tls);
 builder.WebHost.ListenHttp(options.HttpAddress, options.Tls);
 builder.Services.AddTelemetry(builder.Configuration, "distexec-worker");

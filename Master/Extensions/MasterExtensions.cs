@@ -26,6 +26,8 @@ internal static class MasterExtensions
         services.AddSingleton<IJobStore, SqliteJobStore>();
         services.AddSingleton<SubmissionValidator>();
         services.AddSingleton(new QueueTopology(options.RabbitMqUrl, options.DeliveryLimit));
+        services.AddSingleton(provider => ActivatorUtilities.CreateInstance<BrokerLink>(provider, BrokerLink.Describe(options.RabbitMqUrl)));
+        services.AddHostedService(provider => provider.GetRequiredService<BrokerLink>());
         services.AddSingleton<ITaskPublisher, TaskPublisher>();
         services.AddSingleton<TaskDispatcher>();
         services.AddSingleton<JobSubmitter>();
@@ -84,7 +86,9 @@ internal static class MasterExtensions
     {
         services.Configure<MassTransitHostOptions>(o =>
         {
-            o.WaitUntilStarted = true;
+            // The master starts without the broker: it serves reads, health and the dashboard from its store, refuses
+            // submissions with a reason, and connects when the broker comes (BrokerLink says when).
+            o.WaitUntilStarted = false;
             o.StartTimeout = TimeSpan.FromSeconds(60);
             o.StopTimeout = TimeSpan.FromSeconds(30);
         });

@@ -1,6 +1,7 @@
 using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Executors;
+using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Options;
 using DistributedExecutor.Master.Workers;
@@ -21,8 +22,12 @@ internal sealed partial class JobSubmitter(
     WorkerRegistry registry,
     DistexecMetrics metrics,
     TimeProvider time,
-    ILogger<JobSubmitter> logger)
+    ILogger<JobSubmitter> logger,
+    BrokerLink? broker = null)
 {
+    /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused.</summary>
+    private static readonly TimeSpan BrokerGrace = TimeSpan.FromSeconds(3);
+
     private readonly SemaphoreSlim _admission = new(1, 1);
 
     public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken)
@@ -53,6 +58,11 @@ internal sealed partial class JobSubmitter(
         if (spec.AllWorkers)
         {
             spec = FanOut(spec, pool);
+        }
+
+        if (broker is not null && !await broker.WaitUpAsync(BrokerGrace, cancellationToken).ConfigureAwait(false))
+        {
+            return SubmitResult.Refuse(Refusal.Unavailable, $"job not accepted: {broker.Reason}; nothing was queued, submit again");
         }
 
         var key = spec.IdempotencyKey.Length == 0 ? null : spec.IdempotencyKey;

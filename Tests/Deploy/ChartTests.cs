@@ -143,6 +143,15 @@ public sealed class ChartTests
                 Assert.True(container.Text("securityContext", "allowPrivilegeEscalation") == "false", name);
                 Assert.True(container.Text("securityContext", "readOnlyRootFilesystem") == "true", name);
                 Assert.NotNull(container.At("readinessProbe", "grpc"));
+
+                // A broker outage fails readiness (every check) but never liveness or startup (the process answers),
+                // so no pod is restarted and no running task killed while the broker is away.
+                Assert.Null(container.Text("readinessProbe", "grpc", "service"));
+                Assert.Equal("liveness", container.Text("livenessProbe", "grpc", "service"));
+                if (container.At("startupProbe") is not null)
+                {
+                    Assert.Equal("liveness", container.Text("startupProbe", "grpc", "service"));
+                }
             }
         }
 

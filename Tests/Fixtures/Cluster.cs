@@ -106,23 +106,31 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    public async Task StartMasterAsync()
+    /// <summary>
+    /// Starts bin/master and waits until it is ready (gRPC health of the default service: store and broker), or with
+    /// <paramref name="live"/> only until it answers (the "liveness" service: the process, whatever the broker).
+    /// </summary>
+    public async Task StartMasterAsync(bool live = false)
     {
         Master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], _masterEnvironment);
-        using var connection = new MasterConnection(MasterAddress, null, _tlsCa);
-        var health = new Health.HealthClient(connection.Channel);
         var master = Master;
         await Eventually.Until(
-            async () => master.HasExited
-                ? HealthCheckResponse.Types.ServingStatus.Unknown
-                : (await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2))).Status,
+            async () => master.HasExited ? HealthCheckResponse.Types.ServingStatus.Unknown : await MasterHealthAsync(live ? "liveness" : ""),
             status => status == HealthCheckResponse.Types.ServingStatus.Serving || master.HasExited,
-            TimeSpan.FromSeconds(60), "master health SERVING");
+            TimeSpan.FromSeconds(60), $"master health{(live ? " (liveness)" : "")} SERVING");
         if (master.HasExited)
         {
             // Say why at once instead of waiting out the deadline.
             throw new InvalidOperationException($"master exited with {master.ExitCode}:\n{master.Output}");
         }
+    }
+
+    /// <summary>The master's gRPC health for <paramref name="service"/> ("" readiness, "liveness").</summary>
+    public async Task<HealthCheckResponse.Types.ServingStatus> MasterHealthAsync(string service)
+    {
+        using var connection = new MasterConnection(MasterAddress, null, _tlsCa);
+        var health = new Health.HealthClient(connection.Channel);
+        return (await health.CheckAsync(new HealthCheckRequest { Service = service }, deadline: DateTime.UtcNow.AddSeconds(2))).Status;
     }
 
     /// <summary>

@@ -92,8 +92,10 @@ spec:
       readinessProbe:
         grpc: { port: 50052 }
         periodSeconds: 10
+      # Liveness: the process answers (gRPC health service "liveness"); a broker outage never restarts a worker
+      # and kills the tasks it runs.
       livenessProbe:
-        grpc: { port: 50052 }
+        grpc: { port: 50052, service: liveness }
         periodSeconds: 20
         failureThreshold: 3
       resources: {{- toYaml $pool.resources | nindent 8 }}
