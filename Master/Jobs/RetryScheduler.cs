@@ -1,4 +1,5 @@
 using DistributedExecutor.Master.Jobs.Store;
+using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Master.Options;
 
 namespace DistributedExecutor.Master.Jobs;
@@ -7,7 +8,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Publishes retries when they fall due. The schedule lives in the store (table retries), so a master restart
 /// keeps every pending retry and its time; a retry leaves the schedule only once the broker confirmed it.
 /// </summary>
-internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger) : BackgroundService
+internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger, BrokerLink? broker = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
@@ -16,6 +17,12 @@ internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dis
         using var timer = new PeriodicTimer(Tick, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
+            if (broker is { Up: false })
+            {
+                // The broker is away (BrokerLink said so once): the retries stay scheduled until it is back.
+                continue;
+            }
+
             try
             {
                 foreach (var retry in store.DueRetries(256))

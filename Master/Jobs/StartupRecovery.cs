@@ -7,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
 /// </summary>
-internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, QueueTopology topology, TimeProvider time, ILogger<StartupRecovery> logger) : BackgroundService
+internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, QueueTopology topology, TimeProvider time, ILogger<StartupRecovery> logger, BrokerLink? broker = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -25,6 +25,12 @@ internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher di
 
         while (!stoppingToken.IsCancellationRequested)
         {
+            if (broker is not null && !await broker.WaitUpAsync(TimeSpan.FromMinutes(1), stoppingToken).ConfigureAwait(false))
+            {
+                // Started without the broker: BrokerLink logs the outage once; the tasks wait in the store.
+                continue;
+            }
+
             try
             {
                 await dispatcher.DispatchRecoveredAsync(pending, stoppingToken).ConfigureAwait(false);
