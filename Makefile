@@ -110,7 +110,7 @@ bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog agai
 deps: rabbitmq-deps browser-deps $(BUF) $(HELM) ## Everything the tests need
 
 test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
-	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal"
+	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" --blame-hang-timeout 10m --blame-hang-dump-type none
 
 test-unit: ## Unit tests only (no broker, no processes)
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --filter "Category!=Integration&Category!=EndToEnd&Category!=Chaos"

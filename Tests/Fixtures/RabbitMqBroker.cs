@@ -1,3 +1,4 @@
+using DistributedExecutor.Executors.Command;
 using System.Diagnostics;
 using RabbitMQ.Client;
 using Testcontainers.RabbitMq;
@@ -179,11 +180,65 @@ public sealed class RabbitMqBroker
             $"({ServerScript}; 'apt-get install rabbitmq-server', which make test does when root), and no Docker engine answers for Testcontainers.");
     }
 
+    private const string DataDirPrefix = "distexec-rabbitmq-";
+
+    /// <summary>
+    /// What an earlier run could not clean up because its test host was killed (a hang timeout, a crash): each private
+    /// broker's folder names the process that made it (file "owner"); where that process is gone, the broker still
+    /// running from the folder is killed and the folder deleted, so runs never pile up servers or broker data.
+    /// A broker stopped on purpose (chaos) keeps its folder while its owner lives.
+    /// </summary>
+    private static void ReapOrphans()
+    {
+        var orphaned = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), DataDirPrefix + "*"))
+        {
+            var owner = Path.Combine(dir, "owner");
+            var alive = File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid) && Directory.Exists($"/proc/{pid}");
+            if (!alive && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddMinutes(-1))
+            {
+                orphaned.Add(dir);
+            }
+        }
+
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(proc), out var pid)
+                    && File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0') is var cmdline
+                    && Array.IndexOf(cmdline, "-home") is var home and >= 0 && home + 1 < cmdline.Length
+                    && orphaned.Contains(cmdline[home + 1]))
+                {
+                    ProcessGroup.SignalProcess(pid, 9);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while being read.
+            }
+        }
+
+        foreach (var dir in orphaned)
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Still held: the next run tries again.
+            }
+        }
+    }
+
     private static async Task<RabbitMqBroker> StartPrivateServerAsync()
     {
+        ReapOrphans();
         var port = FreePort.Next();
         var distPort = FreePort.Next();
-        var dir = Directory.CreateTempSubdirectory("distexec-rabbitmq-").FullName;
+        var dir = Directory.CreateTempSubdirectory(DataDirPrefix).FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "owner"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         await File.WriteAllTextAsync(Path.Combine(dir, "enabled_plugins"), "[].");
         await File.WriteAllTextAsync(Path.Combine(dir, "rabbitmq.conf"), $"""
             listeners.tcp.1 = 127.0.0.1:{port}
@@ -226,8 +281,9 @@ public sealed class RabbitMqBroker
             {
                 Directory.Delete(_dataDir, recursive: true);
             }
-            catch (IOException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                // Left for the next run's ReapOrphans.
             }
         }
     }
