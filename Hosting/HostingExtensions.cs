@@ -7,8 +7,11 @@ namespace DistributedExecutor.Hosting;
 /// <summary>Hosting details shared by master and worker.</summary>
 internal static class HostingExtensions
 {
-    /// <summary>LOG_LEVEL (read and checked by the options classes); MassTransit and ASP.NET stay at warning unless debug.</summary>
-    public static void AddLogLevel(this IHostApplicationBuilder builder, LogLevel level)
+    /// <summary>
+    /// LOG_LEVEL and LOG_FORMAT (read and checked by the options classes); MassTransit and ASP.NET stay at warning
+    /// unless debug. JSON lines carry the scopes, and with them the trace and span ids of the work being logged.
+    /// </summary>
+    public static void AddLogging(this IHostApplicationBuilder builder, LogLevel level, bool json)
     {
         builder.Logging.SetMinimumLevel(level);
         if (level > LogLevel.Debug)
@@ -17,6 +20,19 @@ internal static class HostingExtensions
             builder.Logging.AddFilter("MassTransit", LogLevel.Warning);
             builder.Logging.AddFilter("Grpc", LogLevel.Warning);
             builder.Logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        }
+
+        builder.Logging.ClearProviders();
+        if (json)
+        {
+            builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+            return;
         }
 
         builder.Logging.AddSimpleConsole(o =>

@@ -55,7 +55,7 @@ internal static class MasterHost
             return 2;
         }
 
-        builder.AddLogLevel(options.LogLevel);
+        builder.AddLogging(options.LogLevel, options.JsonLogs);
         builder.Services.AddJobs(options, executorOptions, plugins);
         builder.Services.AddMasterBus(options, embedded);
         builder.Services.AddSingleton<TokenAuthorizer>();

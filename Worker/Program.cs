@@ -43,7 +43,7 @@ if (isolation is null)
     return 2;
 }
 
-builder.AddLogLevel(options.LogLevel);
+builder.AddLogging(options.LogLevel, options.JsonLogs);
 builder.Services.AddSingleton(new DistributedExecutor.Hosting.Telemetry.DistexecMetrics { WorkerSide = true });
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);

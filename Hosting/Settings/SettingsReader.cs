@@ -90,6 +90,22 @@ internal sealed class SettingsReader(IConfiguration configuration)
         }
     }
 
+    /// <summary>LOG_FORMAT: text (one line per entry, the default) or json (one JSON object per line, with scopes and trace ids).</summary>
+    public bool JsonLogs()
+    {
+        var value = String("LOG_FORMAT", "text");
+        switch (value.ToLowerInvariant())
+        {
+            case "text":
+                return false;
+            case "json":
+                return true;
+            default:
+                _errors.Add($"LOG_FORMAT={value} is not text or json");
+                return false;
+        }
+    }
+
     /// <summary>The fewest characters a token may have: shorter ones are guessable.</summary>
     public const int MinimumTokenLength = 16;
 

@@ -61,6 +61,9 @@ internal sealed class MasterOptions
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
+    /// <summary>LOG_FORMAT=json: one JSON object per log line.</summary>
+    public bool JsonLogs { get; set; }
+
     /// <summary>LOG_LEVEL: debug, info, warn or error.</summary>
     public LogLevel LogLevel { get; set; } = LogLevel.Information;
 
@@ -71,6 +74,7 @@ internal sealed class MasterOptions
         {
             MasterAddress = settings.Address("MASTER_ADDRESS", defaults.MasterAddress),
             LogLevel = settings.LogLevel(),
+            JsonLogs = settings.JsonLogs(),
             MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", defaults.MaxConcurrentJobs, 1, 10_000_000),
             HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", defaults.HeartbeatTimeoutSeconds, 1, 86_400),
             DatabasePath = settings.String("MASTER_DB_PATH", defaults.DatabasePath),

@@ -58,6 +58,9 @@ internal sealed class WorkerOptions
     public int IdleExitSeconds { get; set; }
 
     /// <summary>Reads every setting, collecting all problems.</summary>
+    /// <summary>LOG_FORMAT=json: one JSON object per log line.</summary>
+    public bool JsonLogs { get; set; }
+
     /// <summary>LOG_LEVEL: debug, info, warn or error.</summary>
     public LogLevel LogLevel { get; set; } = LogLevel.Information;
 
@@ -68,6 +71,7 @@ internal sealed class WorkerOptions
         {
             WorkerId = settings.String("WORKER_ID", defaults.WorkerId),
             LogLevel = settings.LogLevel(),
+            JsonLogs = settings.JsonLogs(),
             WorkerAddress = settings.Address("WORKER_ADDRESS", defaults.WorkerAddress),
             MasterAddress = settings.String("MASTER_ADDRESS", defaults.MasterAddress),
             Pool = settings.String("WORKER_POOL", defaults.Pool),
