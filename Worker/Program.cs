@@ -7,8 +7,8 @@ using DistributedExecutor.Hosting.Settings;
 using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Worker.Extensions;
 using DistributedExecutor.Worker.Options;
-using DistributedExecutor.Worker.Running;
 using DistributedExecutor.Hosting.Bus;
+using DistributedExecutor.Worker.Running;
 using MassTransit;
 
 // Before anything secret is read: no other process (a task included) may read this one's memory or environment.
@@ -22,19 +22,11 @@ foreach (var problem in plugins.Problems)
 {
     settings.Fail(problem);
 }
-if (settings.Errors.Count > 0)
-{
-    foreach (var error in settings.Errors)
-    {
-        Console.Error.WriteLine($"worker: {error}");
-    }
 
-    return 2;
-}
-
-var isolation = builder.Services.AddTaskIsolation(options.Executors, settings);
-if (isolation is null)
+var isolation = settings.Errors.Count == 0 ? builder.Services.AddTaskIsolation(options.Executors, settings) : null;
+if (isolation is null || settings.Errors.Count > 0)
 {
+    // One line per problem, then exit 2: every setting is checked before anything starts.
     foreach (var error in settings.Errors)
     {
         Console.Error.WriteLine($"worker: {error}");
@@ -44,7 +36,7 @@ if (isolation is null)
 }
 
 builder.AddLogging(options.LogLevel, options.JsonLogs);
-builder.Services.AddSingleton(new DistributedExecutor.Hosting.Telemetry.DistexecMetrics { WorkerSide = true });
+builder.Services.AddSingleton(new DistexecMetrics { WorkerSide = true });
 builder.Services.AddWorkerRuntime(options, plugins, [options.WorkerId]);
 builder.Services.AddDrain(options);
 builder.Services.AddHostedService<IdleExitService>();
@@ -70,7 +62,7 @@ app.Lifetime.ApplicationStopping.Register(() => app.Services.GetRequiredService<
 app.MapGrpcHealthChecksService();
 app.MapOperationalEndpoints(options.HttpAddress);
 var nodes = app.Services.GetRequiredService<WorkerNodes>();
-app.Services.GetRequiredService<DistributedExecutor.Hosting.Telemetry.DistexecMetrics>().ObserveTasksRunning(
+app.Services.GetRequiredService<DistexecMetrics>().ObserveTasksRunning(
     () => [new(nodes.All.Sum(n => n.Running), new KeyValuePair<string, object?>("pool", options.Pool))]);
 await app.RunAsync();
 return 0;

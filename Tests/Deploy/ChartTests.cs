@@ -26,6 +26,7 @@ public sealed class ChartTests
               - { name: batch, maxConcurrentTasks: 50, activationValue: 5 }
             """,
         ["tls"] = "tls: { enabled: true, secretName: dx-tls }\n",
+        ["master disruption budget"] = "master: { podDisruptionBudget: { enabled: true } }\n",
     };
 
     public static TheoryData<string> Sets() => [.. OptionSets.Keys];
@@ -155,7 +156,8 @@ public sealed class ChartTests
             }
         }
 
-        Assert.Contains(documents, d => d.Kind() == "PodDisruptionBudget");
+        // Drain-friendly unless asked: a PodDisruptionBudget that blocks every drain only when the values enable it.
+        Assert.Equal(set == "master disruption budget", documents.Any(d => d.Kind() == "PodDisruptionBudget"));
         var master = documents.Single(d => d.Kind() == "StatefulSet");
         Assert.Equal("1", master.Text("spec", "replicas"));
         Assert.NotEmpty(master.Items("spec", "volumeClaimTemplates"));
