@@ -24,15 +24,7 @@ internal static class BusBench
     private static IBusControl CreateBus(Uri brokerUrl, string name, Action<IRabbitMqBusFactoryConfigurator> endpoints) =>
         Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
-            var (host, username, password) = BusExtensions.SplitCredentials(brokerUrl);
-            cfg.Host(host, h =>
-            {
-                h.Username(username);
-                h.Password(password);
-                h.PublisherConfirmation = true;
-                h.Heartbeat(TimeSpan.FromSeconds(10));
-                h.ConnectionName(name);
-            });
+            cfg.ConfigureHost(brokerUrl, name);
             endpoints(cfg);
         });
 

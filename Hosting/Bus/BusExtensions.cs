@@ -17,20 +17,26 @@ internal static class BusExtensions
             return;
         }
 
-        var (host, username, password) = SplitCredentials(rabbitMqUrl);
         bus.UsingRabbitMq((context, cfg) =>
         {
-            cfg.Host(host, h =>
-            {
-                h.Username(username);
-                h.Password(password);
-                h.PublisherConfirmation = true;
-                h.Heartbeat(TimeSpan.FromSeconds(10));
-
-                // Shown by rabbitmqctl and the management UI, so operators see which process a connection is.
-                h.ConnectionName(connectionName);
-            });
+            cfg.ConfigureHost(rabbitMqUrl, connectionName);
             configureEndpoints(context, cfg);
+        });
+    }
+
+    /// <summary>The broker connection every bus of the system uses: confirmed publishes, heartbeats, a name operators see.</summary>
+    public static void ConfigureHost(this IRabbitMqBusFactoryConfigurator cfg, Uri rabbitMqUrl, string connectionName)
+    {
+        var (host, username, password) = SplitCredentials(rabbitMqUrl);
+        cfg.Host(host, h =>
+        {
+            h.Username(username);
+            h.Password(password);
+            h.PublisherConfirmation = true;
+            h.Heartbeat(TimeSpan.FromSeconds(10));
+
+            // Shown by rabbitmqctl and the management UI, so operators see which process a connection is.
+            h.ConnectionName(connectionName);
         });
     }
 
