@@ -27,7 +27,33 @@ public sealed class ChartTests
             """,
         ["tls"] = "tls: { enabled: true, secretName: dx-tls }\n",
         ["master disruption budget"] = "master: { podDisruptionBudget: { enabled: true } }\n",
+        ["placed and equipped pools"] = PlacedPools,
     };
+
+    /// <summary>A GPU pool placed and equipped its own way beside a default pool, and a placed master.</summary>
+    private const string PlacedPools = """
+        master:
+          nodeSelector: { disk: ssd }
+          priorityClassName: system-cluster-critical
+        pools:
+          - name: default
+          - name: gpu
+            maxConcurrentTasks: 2
+            image: registry.example/distexec-worker-cuda:1.2@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+            nodeSelector: { accelerator: nvidia }
+            tolerations: [{ key: nvidia.com/gpu, operator: Exists, effect: NoSchedule }]
+            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: gpu, operator: In, values: ["a100"] }] }] } } }
+            topologySpreadConstraints: [{ maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: { matchLabels: { distexec/pool: gpu } } }]
+            priorityClassName: batch-high
+            podAnnotations: { team: ml }
+            podLabels: { cost-center: ml-42 }
+            extraEnv: [{ name: CUDA_VISIBLE_DEVICES, value: "0" }]
+            extraVolumes: [{ name: models, persistentVolumeClaim: { claimName: models } }]
+            extraVolumeMounts: [{ name: models, mountPath: /models, readOnly: true }]
+            serviceAccountName: gpu-workers
+            imagePullSecrets: [{ name: regcred }]
+            resources: { limits: { nvidia.com/gpu: 1, memory: 4Gi } }
+        """;
 
     public static TheoryData<string> Sets() => [.. OptionSets.Keys];
 
@@ -92,7 +118,9 @@ public sealed class ChartTests
     {
         var documents = await Helm.TemplateAsync(OptionSets[set]);
 
-        var names = PodSpecs(documents).SelectMany(p => Yaml.EnvOf(p.Spec).Select(e => (p.Object, e.Name))).ToList();
+        // The chart's own variables; extraEnv is the operator's (the tools a pool's tasks need).
+        var names = PodSpecs(documents).SelectMany(p => Yaml.EnvOf(p.Spec).Select(e => (p.Object, e.Name)))
+            .Where(n => n.Name != "CUDA_VISIBLE_DEVICES").ToList();
 
         Assert.NotEmpty(names);
         Assert.All(names, n => Assert.True(ProgramSettings.Names.Contains(n.Name), $"{n.Object} sets {n.Name}, which neither master nor worker reads"));
@@ -217,6 +245,42 @@ public sealed class ChartTests
         {
             File.Delete(fresh);
         }
+    }
+
+    [Fact]
+    public async Task Template_PlacementAndEquipment_ReachOnlyThePodsTheyAreSetFor()
+    {
+        var documents = await Helm.TemplateAsync(PlacedPools);
+        var pools = PoolPods(documents).ToDictionary(p => p.Pool, p => p.Spec);
+        var gpu = pools["gpu"];
+        var worker = gpu.Items("containers").Single();
+
+        Assert.Equal("nvidia", gpu.Text("nodeSelector", "accelerator"));
+        Assert.Equal("nvidia.com/gpu", gpu.Items("tolerations").Single().Text("key"));
+        Assert.NotNull(gpu.At("affinity", "nodeAffinity"));
+        Assert.Equal("kubernetes.io/hostname", gpu.Items("topologySpreadConstraints").Single().Text("topologyKey"));
+        Assert.Equal("batch-high", gpu.Text("priorityClassName"));
+        Assert.Equal("gpu-workers", gpu.Text("serviceAccountName"));
+        Assert.Equal("false", gpu.Text("automountServiceAccountToken"));
+        Assert.Equal("regcred", gpu.Items("imagePullSecrets").Single().Text("name"));
+        Assert.StartsWith("registry.example/distexec-worker-cuda:1.2@sha256:", worker.Text("image"), StringComparison.Ordinal);
+        Assert.Contains(Yaml.EnvOf(gpu), e => e.Name == "CUDA_VISIBLE_DEVICES" && e.Value == "0");
+        Assert.Contains(worker.Items("volumeMounts"), m => m.Text("mountPath") == "/models");
+        Assert.Contains(gpu.Items("volumes"), v => v.Text("persistentVolumeClaim", "claimName") == "models");
+        var gpuPod = documents.Single(d => d.Kind() == "Deployment" && d.Text("metadata", "labels", "distexec/pool") == "gpu");
+        Assert.Equal("ml-42", gpuPod.Text("spec", "template", "metadata", "labels", "cost-center"));
+        Assert.Equal("ml", gpuPod.Text("spec", "template", "metadata", "annotations", "team"));
+
+        // The default pool keeps the chart's image and none of the GPU pool's placement.
+        var plain = pools["default"];
+        Assert.Null(plain.At("nodeSelector"));
+        Assert.Null(plain.At("tolerations"));
+        Assert.Null(plain.At("serviceAccountName"));
+        Assert.DoesNotContain("cuda", plain.Items("containers").Single().Text("image"), StringComparison.Ordinal);
+
+        var master = PodSpecs(documents).Single(p => p.Object.StartsWith("StatefulSet/", StringComparison.Ordinal)).Spec;
+        Assert.Equal("ssd", master.Text("nodeSelector", "disk"));
+        Assert.Equal("system-cluster-critical", master.Text("priorityClassName"));
     }
 
     /// <summary>Every pod spec with the object that holds it ("Deployment/name").</summary>

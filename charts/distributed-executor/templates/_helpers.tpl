@@ -42,3 +42,29 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   value: /etc/distexec/tls/tls.key
 {{- end }}
 {{- end -}}
+
+{{/* Where a pod runs and what it is equipped with (master or a pool): the pod-spec fields a platform team sets
+     per workload. Takes the master's values or a pool (poolDefaults merged with the pool's own). */}}
+{{- define "dx.placement" -}}
+{{- with .serviceAccountName }}
+serviceAccountName: {{ . }}
+{{- end }}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .topologySpreadConstraints }}
+topologySpreadConstraints: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .imagePullSecrets }}
+imagePullSecrets: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}

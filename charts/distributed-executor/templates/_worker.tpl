@@ -19,13 +19,20 @@ metadata:
   labels: {{- include "dx.labels" $root | nindent 4 }}
     app.kubernetes.io/component: worker
     distexec/pool: {{ $pool.name }}
+    {{- with $pool.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   annotations:
     prometheus.io/scrape: "true"
     prometheus.io/port: "8081"
     prometheus.io/path: /metrics
+    {{- with $pool.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
 spec:
-  # No Kubernetes API credentials where strangers' tasks run.
+  # No Kubernetes API credentials where strangers' tasks run (a serviceAccountName still gets no token mounted).
   automountServiceAccountToken: false
+  {{- with (include "dx.placement" $pool | trim) }}{{ . | nindent 2 }}{{- end }}
   {{- if $root.Values.taskIsolation.enabled }}
   # Root only to switch tasks to their own user (see values.yaml, taskIsolation); the container drops the rest.
   securityContext: {{- toYaml (merge (dict "runAsNonRoot" false "runAsUser" 0 "runAsGroup" 0) (omit $root.Values.podSecurityContext "runAsNonRoot" "runAsUser" "runAsGroup")) | nindent 4 }}
@@ -39,7 +46,7 @@ spec:
   terminationGracePeriodSeconds: {{ add $pool.drainTimeoutSeconds $pool.killGraceSeconds 15 }}
   containers:
     - name: worker
-      image: {{ include "dx.image" (dict "root" $root "name" $root.Values.image.worker) }}
+      image: {{ $pool.image | default (include "dx.image" (dict "root" $root "name" $root.Values.image.worker)) }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
       {{- if $root.Values.taskIsolation.enabled }}
       securityContext: {{- toYaml (merge (dict "capabilities" (dict "drop" (list "ALL") "add" (list "SETUID" "SETGID" "KILL"))) (omit $root.Values.securityContext "capabilities")) | nindent 8 }}
@@ -89,6 +96,9 @@ spec:
         - name: WORKER_IDLE_EXIT_SECONDS
           value: "30"
         {{- end }}
+        {{- with $pool.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
       readinessProbe:
         grpc: { port: 50052 }
         periodSeconds: 10
@@ -105,6 +115,9 @@ spec:
         {{- if $root.Values.tls.enabled }}
         - { name: tls, mountPath: /etc/distexec/tls, readOnly: true }
         {{- end }}
+        {{- with $pool.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
   volumes:
     - name: auth
       secret:
@@ -118,5 +131,8 @@ spec:
     {{- if $root.Values.tls.enabled }}
     - name: tls
       secret: { secretName: {{ $root.Values.tls.secretName }}, defaultMode: 0400 }
+    {{- end }}
+    {{- with $pool.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
