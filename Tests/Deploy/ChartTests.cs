@@ -283,6 +283,32 @@ public sealed class ChartTests
         Assert.Equal("system-cluster-critical", master.Text("priorityClassName"));
     }
 
+    [Fact]
+    public async Task Versions_ChartAppVersionImagesAndProgramsAgree()
+    {
+        var chart = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "charts", "distributed-executor", "Chart.yaml"));
+        var appVersion = System.Text.RegularExpressions.Regex.Match(chart, "^appVersion: \"?([^\"\n]+)\"?$", System.Text.RegularExpressions.RegexOptions.Multiline).Groups[1].Value;
+        var props = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "Directory.Build.props"));
+        var version = System.Text.RegularExpressions.Regex.Match(props, "<Version>([^<]+)</Version>").Groups[1].Value;
+
+        Assert.Equal(version, appVersion);
+        Assert.Equal(version, typeof(DistributedExecutor.Contracts.Messages.ExecuteTask).Assembly.GetName().Version!.ToString(3));
+        var documents = await Helm.TemplateAsync("");
+        Assert.All(PodSpecs(documents).SelectMany(p => p.Spec.Items("containers")), c => Assert.EndsWith($":{appVersion}", c.Text("image"), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Template_NameOverridesAndHeadlessServiceForTheMaster()
+    {
+        var documents = await Helm.TemplateAsync("fullnameOverride: dx-prod\nnameOverride: dexec\n");
+
+        Assert.All(documents, d => Assert.StartsWith("dx-prod-", d.Name(), StringComparison.Ordinal));
+        Assert.All(documents, d => Assert.Equal("dexec", d.Text("metadata", "labels", "app.kubernetes.io/name")));
+        var master = documents.Single(d => d.Kind() == "StatefulSet");
+        var governing = documents.Single(d => d.Kind() == "Service" && d.Name() == master.Text("spec", "serviceName"));
+        Assert.Equal("None", governing.Text("spec", "clusterIP"));
+    }
+
     /// <summary>Every pod spec with the object that holds it ("Deployment/name").</summary>
     private static IEnumerable<(string Object, YamlNode Spec)> PodSpecs(List<YamlMappingNode> documents)
     {

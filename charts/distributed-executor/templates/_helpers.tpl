@@ -1,9 +1,10 @@
+{{/* Object names start with the release name (or fullnameOverride); nameOverride renames the app label. */}}
 {{- define "dx.fullname" -}}
-{{- printf "%s" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "dx.labels" -}}
-app.kubernetes.io/name: distributed-executor
+app.kubernetes.io/name: {{ default "distributed-executor" .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
@@ -18,8 +19,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- default (printf "%s-auth" (include "dx.fullname" .)) .Values.auth.existingSecret -}}
 {{- end -}}
 
+{{/* registry/name:tag, the tag defaulting to the chart's appVersion; a "sha256:..." tag pins a digest. */}}
 {{- define "dx.image" -}}
-{{- printf "%s/%s:%s" .root.Values.image.registry .name .root.Values.image.tag -}}
+{{- $tag := default .root.Chart.AppVersion .root.Values.image.tag -}}
+{{- if hasPrefix "sha256:" $tag -}}
+{{- printf "%s/%s@%s" .root.Values.image.registry .name $tag -}}
+{{- else -}}
+{{- printf "%s/%s:%s" .root.Values.image.registry .name $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "dx.masterHost" -}}
