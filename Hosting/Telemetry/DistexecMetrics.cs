@@ -6,7 +6,8 @@ namespace DistributedExecutor.Hosting.Telemetry;
 /// The system's own instruments (meter "DistributedExecutor"), shared by master and worker so a name means the
 /// same thing on both. Prometheus sees them as distexec_jobs_submitted_total, distexec_tasks_finished_total,
 /// distexec_task_duration_seconds, distexec_queue_depth, distexec_tasks_running, distexec_workers_connected,
-/// distexec_workers_lost_total, distexec_redeliveries_total and distexec_output_bytes_total.
+/// distexec_workers_lost_total, distexec_redeliveries_total, distexec_output_bytes_total, distexec_store_size_bytes and
+/// distexec_store_free_bytes.
 /// </summary>
 internal sealed class DistexecMetrics : IDisposable
 {
@@ -54,6 +55,13 @@ internal sealed class DistexecMetrics : IDisposable
     /// <summary>Workers alive per pool.</summary>
     public void ObserveWorkersConnected(Func<IEnumerable<Measurement<long>>> observe) =>
         _meter.CreateObservableGauge("distexec.workers.connected", observe, "{worker}", "Workers alive (heartbeating) per pool");
+
+    /// <summary>The job store's size on disk (database and write-ahead log) and the space left on its filesystem.</summary>
+    public void ObserveStore(Func<long> sizeBytes, Func<long> freeBytes)
+    {
+        _meter.CreateObservableGauge("distexec.store.size", sizeBytes, "By", "Bytes the job store takes on disk (database and write-ahead log)");
+        _meter.CreateObservableGauge("distexec.store.free", freeBytes, "By", "Bytes free on the job store's filesystem");
+    }
 
     public void RecordFinished(string outcome, TimeSpan duration)
     {

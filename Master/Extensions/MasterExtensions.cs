@@ -71,6 +71,10 @@ internal static class MasterExtensions
             return seen.Keys.Order(StringComparer.Ordinal).Select(p => (p, counts.GetValueOrDefault(p).Queued, counts.GetValueOrDefault(p).Running)).ToList();
         }
 
+        var database = Path.GetFullPath(services.GetRequiredService<MasterOptions>().DatabasePath);
+        metrics.ObserveStore(
+            () => new[] { database, database + "-wal" }.Sum(f => File.Exists(f) ? new FileInfo(f).Length : 0),
+            () => new DriveInfo(Path.GetDirectoryName(database)!).AvailableFreeSpace);
         metrics.ObserveQueueDepth(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Queued, Pool(c.Pool))));
         metrics.ObserveTasksRunning(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Running, Pool(c.Pool))));
         metrics.ObserveWorkersConnected(() =>

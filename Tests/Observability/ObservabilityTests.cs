@@ -49,10 +49,15 @@ public sealed partial class ObservabilityTests
         {
             "distexec_jobs_submitted_total", "distexec_tasks_finished_total", "distexec_task_duration_seconds_bucket",
             "distexec_queue_depth", "distexec_tasks_running", "distexec_workers_connected", "distexec_output_bytes_total",
+            "distexec_store_size_bytes", "distexec_store_free_bytes",
         })
         {
             Assert.Contains(name, master, StringComparison.Ordinal);
         }
+
+        // The store's size on disk and the room left on its filesystem (an alert watches both).
+        Assert.True(Value(master, "distexec_store_size_bytes", "") > 0, master);
+        Assert.True(Value(master, "distexec_store_free_bytes", "") > 0, master);
 
         Assert.Equal(1, Value(master, "distexec_workers_connected", "pool=\"default\""));
         Assert.Equal(16, Value(master, "distexec_task_duration_seconds_count", "outcome=\"Succeeded\""));
