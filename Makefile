@@ -13,7 +13,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all help proto build native-deps browser-deps bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
+.PHONY: all help proto build dist dist-package native-deps browser-deps bench test test-unit chaos test-coverage run run-master run-worker clean deps rabbitmq-deps helm chart-lint k8s-manifests local-up local-down
 
 all: proto build ## Lint the protos and build bin/master, bin/worker, bin/distctl
 
@@ -108,6 +108,17 @@ bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog agai
 	$(DOTNET) run --project bench/Bench.csproj -c $(CONFIGURATION) --nologo
 
 deps: rabbitmq-deps browser-deps $(BUF) $(HELM) ## Everything the tests need
+
+dist: build dist-package ## distctl for linux-x64 without the SDK: a Native AOT binary (needs only glibc) in artifacts/dist with SHA256SUMS
+
+dist-package:
+	@test -x $(OUT)/distctl/distctl || { echo "$(OUT)/distctl/distctl is missing: run make build (or make dist)"; exit 1; }
+	@mkdir -p artifacts/dist
+	@version=$$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props); \
+	  rm -f artifacts/dist/distctl-*-linux-x64.tar.gz artifacts/dist/SHA256SUMS; \
+	  tar -C $(OUT)/distctl -czf artifacts/dist/distctl-$$version-linux-x64.tar.gz distctl \
+	  && cd artifacts/dist && sha256sum distctl-$$version-linux-x64.tar.gz > SHA256SUMS \
+	  && echo "artifacts/dist/distctl-$$version-linux-x64.tar.gz" && cat SHA256SUMS
 
 test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" --blame-hang-timeout 10m --blame-hang-dump-type none

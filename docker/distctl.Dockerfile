@@ -9,11 +9,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY Contracts/Contracts.csproj Contracts/
+COPY Cli/Cli.csproj Cli/
+# Restore in a layer of its own: it is rebuilt only when a project file or the package versions change.
+RUN dotnet restore Cli/Cli.csproj
 COPY Contracts/ Contracts/
-COPY Hosting/ Hosting/
-COPY Executors/ Executors/
-COPY Worker/ Worker/
-COPY Master/ Master/
 COPY Cli/ Cli/
 RUN dotnet publish Cli/Cli.csproj -c Release -o /app --nologo
 

@@ -9,12 +9,16 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY Contracts/Contracts.csproj Contracts/
+COPY Hosting/Hosting.csproj Hosting/
+COPY Executors/Executors.csproj Executors/
+COPY Worker/Worker.csproj Worker/
+# Restore in a layer of its own: it is rebuilt only when a project file or the package versions change.
+RUN dotnet restore Worker/Worker.csproj
 COPY Contracts/ Contracts/
 COPY Hosting/ Hosting/
 COPY Executors/ Executors/
 COPY Worker/ Worker/
-COPY Master/ Master/
-COPY Cli/ Cli/
 RUN dotnet publish Worker/Worker.csproj -c Release -o /app --nologo
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime

@@ -25,6 +25,11 @@ public sealed partial class ImageAndComposeTests
         Assert.DoesNotContain("/dotnet/sdk:", stages[^1], StringComparison.Ordinal);
         Assert.Contains(lines, l => l.StartsWith("COPY --from=", StringComparison.Ordinal));
 
+        // Packages restore in a layer of their own, from the project files alone, before the sources arrive.
+        var restore = lines.FindIndex(l => l.StartsWith("RUN dotnet restore ", StringComparison.Ordinal));
+        var firstSources = lines.FindIndex(l => SourceFolderCopy().IsMatch(l));
+        Assert.True(restore > 0 && restore < firstSources, $"dotnet restore (line {restore}) before the first source folder is copied (line {firstSources})");
+
         var user = lines.Last(l => l.StartsWith("USER ", StringComparison.Ordinal))["USER ".Length..].Split(':')[0];
         Assert.NotEqual("root", user);
         Assert.NotEqual("0", user);
@@ -34,6 +39,9 @@ public sealed partial class ImageAndComposeTests
         Assert.Matches(InitFirst(), entrypoint);
         Assert.Contains(lines, l => l.Contains("install", StringComparison.Ordinal) && l.Contains("tini", StringComparison.Ordinal));
     }
+
+    [GeneratedRegex(@"^COPY \w+/ \w+/$")]
+    private static partial Regex SourceFolderCopy();
 
     [Fact]
     public void Compose_BrokerWithManagementUiAndConsumerTimeout_MasterAndTwoWorkers()
@@ -51,7 +59,13 @@ public sealed partial class ImageAndComposeTests
         Assert.Contains("master", names);
         var workers = names.Where(n => n.StartsWith("worker", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, workers.Count);
-        foreach (var service in names.Where(n => n != "rabbitmq"))
+        // distctl runs in the stack too (profile cli), so compose users need no SDK; it reads the CLI's variables.
+        var cli = compose.At("services", "distctl")!;
+        Assert.Contains("distctl.Dockerfile", cli.Text("build", "dockerfile"), StringComparison.Ordinal);
+        Assert.Equal("master:50051", cli.Text("environment", "MASTER_ADDRESS"));
+        Assert.NotNull(cli.Text("environment", "DISTEXEC_TOKEN"));
+
+        foreach (var service in names.Where(n => n is not ("rabbitmq" or "distctl")))
         {
             foreach (var (key, _) in (YamlMappingNode)compose.At("services", service, "environment")!)
             {
@@ -73,7 +87,7 @@ public sealed partial class ImageAndComposeTests
         Assert.Equal("distexec", compose.Text("services", "rabbitmq", "environment", "RABBITMQ_DEFAULT_USER"));
         var conf = File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "compose", "rabbitmq.conf"));
         Assert.DoesNotContain("loopback_users", conf, StringComparison.Ordinal);
-        foreach (var service in services.Where(n => n != "rabbitmq"))
+        foreach (var service in services.Where(n => n is not ("rabbitmq" or "distctl")))
         {
             var url = new Uri(Environment(compose, service)["RABBITMQ_URL"]);
             Assert.DoesNotContain("guest", url.UserInfo, StringComparison.Ordinal);
