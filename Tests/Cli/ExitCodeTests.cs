@@ -9,9 +9,17 @@ public sealed class ExitCodeTests
     public void ExitCodeOf_FailedWithCode_PassesThrough() =>
         Assert.Equal(3, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.ExitCode = 3)));
 
+    [Theory]
+    [InlineData(9, 137)]
+    [InlineData(15, 143)]
+    [InlineData(6, 134)]
+    public void ExitCodeOf_KilledBySignal_128PlusTheSignal(int signal, int expected) =>
+        // No exit code of its own (a signaled process has none): the signal alone decides.
+        Assert.Equal(expected, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => t.Signal = signal)));
+
     [Fact]
-    public void ExitCodeOf_KilledBySignal_128PlusSignal() =>
-        Assert.Equal(137, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => { t.ExitCode = 137; t.Signal = 9; })));
+    public void ExitCodeOf_SignalWinsOverAnExitCodeField() =>
+        Assert.Equal(143, JobWatcher.ExitCodeOf(Job(TaskState.Failed, t => { t.ExitCode = 1; t.Signal = 15; })));
 
     [Fact]
     public void ExitCodeOf_TimedOut_124() => Assert.Equal(ExitCodes.TimedOut, JobWatcher.ExitCodeOf(Job(TaskState.TimedOut, _ => { })));

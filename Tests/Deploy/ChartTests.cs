@@ -82,6 +82,7 @@ public sealed class ChartTests
         var documents = await Helm.TemplateAsync(OptionSets[set]);
         var scalers = documents.Where(d => d.Kind() is "ScaledObject" or "ScaledJob").ToList();
         var pools = PoolPods(documents).ToList();
+        Assert.NotEmpty(pools);
 
         if (set == "keda off")
         {
@@ -132,6 +133,9 @@ public sealed class ChartTests
     {
         var documents = await Helm.TemplateAsync(OptionSets[set]);
 
+        // A loop over no pools proves nothing: every option set renders at least one.
+        Assert.NotEmpty(PoolPods(documents));
+        Assert.NotEmpty(PodSpecs(documents));
         foreach (var (pool, spec) in PoolPods(documents))
         {
             var env = Yaml.EnvOf(spec).ToDictionary(e => e.Name, e => e.Value);

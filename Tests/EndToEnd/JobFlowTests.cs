@@ -65,6 +65,10 @@ public sealed class JobFlowTests(ClusterFixture fixture)
             Assert.True(job.State == TaskState.Succeeded, $"job {i} ended {job.State}: {job.Tasks[0].Error}\n{Cluster.Logs()}");
             var output = await Cluster.OutputAsync(ids[i]);
             Assert.Equal($"job-{i}\n", output[0].Stdout);
+
+            // Every job was accepted before the kill, and workers kept running: each task ran once. A duplicate run
+            // (a republished message, an event applied twice) would show as a second attempt.
+            Assert.True(job.Tasks[0].Attempts.Count == 1, $"job {i}: {string.Join(", ", job.Tasks[0].Attempts.Select(a => $"{a.State} on {a.WorkerId}"))}");
         }
 
         await Cluster.WaitForWorkersAsync(2);

@@ -28,7 +28,11 @@ public sealed class WorkerLifecycleTests(ClusterFixture fixture)
 
         // DRAIN_TIMEOUT_SECONDS is 3 in this cluster: the short task finishes, the long one is given back.
         Assert.True(await first.WaitForExitAsync(TimeSpan.FromSeconds(20)), first.Output);
-        var drained = (await Cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job;
+        // The worker reported both before it exited; the master applies the reports from its queue a moment later.
+        var drained = await Eventually.Until(
+            async () => (await Cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = job.Id })).Job,
+            j => j.Tasks[0].State != TaskState.Running && j.Tasks[1].State != TaskState.Running,
+            TimeSpan.FromSeconds(30), "the drained worker's reports applied");
         Assert.Equal(TaskState.Succeeded, drained.Tasks[0].State);
         Assert.Equal(TaskState.Queued, drained.Tasks[1].State);
 
