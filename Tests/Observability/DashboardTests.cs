@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Tests.Fixtures;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace DistributedExecutor.Tests.Observability;
@@ -9,7 +10,7 @@ namespace DistributedExecutor.Tests.Observability;
 /// worker and RabbitMQ. Screenshots go to artifacts/screenshots/.
 /// </summary>
 [Trait("Category", "EndToEnd")]
-public sealed class DashboardTests
+public sealed partial class DashboardTests
 {
     private const string Chromium = "/usr/bin/chromium";
     private static readonly string Screenshots = Path.Combine(RepoPaths.Root, "artifacts", "screenshots");
@@ -55,7 +56,8 @@ public sealed class DashboardTests
 
         await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
         await page.Locator($"#jobs tr[data-job='{queued.Id}']").WaitForAsync(new() { Timeout = 30_000 });
-        await page.Locator(".pool[data-pool='default'] .queued", new() { HasTextString = "1" }).WaitForAsync(new() { Timeout = 30_000 });
+        // Exactly "1" (a substring match would take 10 or 21 for it).
+        await page.Locator(".pool[data-pool='default'] .queued", new() { HasTextRegex = ExactlyOne() }).WaitForAsync(new() { Timeout = 30_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "jobs.png"), FullPage = true });
 
         await page.SelectOptionAsync("#filter-state", "TASK_STATE_RUNNING");
@@ -65,11 +67,11 @@ public sealed class DashboardTests
         Assert.DoesNotContain(rows, r => r.Contains(done.Id, StringComparison.Ordinal));
 
         await page.ClickAsync("#nav-workers");
-        var worker = page.Locator($"#workers tr[data-worker='{cluster.WorkerHttpPorts.Keys.Single()}']");
+        // Running / capacity comes with the next heartbeat: wait for it instead of reading the row once.
+        var worker = page.Locator($"#workers tr[data-worker='{cluster.WorkerHttpPorts.Keys.Single()}']", new() { HasTextRegex = OneOfOne() });
         await worker.WaitForAsync(new() { Timeout = 30_000 });
         var text = await worker.InnerTextAsync();
         Assert.Contains("ALIVE", text, StringComparison.Ordinal);
-        Assert.Contains("1 / 1", text, StringComparison.Ordinal);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "workers.png"), FullPage = true });
 
         await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = running.Id });
@@ -132,4 +134,10 @@ public sealed class DashboardTests
             playwright.Dispose();
         }
     }
+
+    [GeneratedRegex(@"^\s*1\s*$")]
+    private static partial Regex ExactlyOne();
+
+    [GeneratedRegex(@"(^|\D)1 / 1(\D|$)")]
+    private static partial Regex OneOfOne();
 }

@@ -197,7 +197,12 @@ public sealed partial class ObservabilityTests
             var all = otlp.Spans.ToList();
             var root = all.FirstOrDefault(s => s.Service == "distctl");
             return Task.FromResult(root.TraceId is null ? [] : all.Where(s => s.TraceId == root.TraceId).ToList());
-        }, trace => trace.Any(s => s.Service == "distexec-worker" && s.Name == "execute task"), TimeSpan.FromSeconds(30), "the worker's execution span in distctl's trace");
+        }, trace => trace.Any(s => s.Service == "distexec-worker" && s.Name == "execute task")
+            // Each program exports on its own timer: wait for the master's spans too, not only the worker's.
+            && trace.Any(s => s.Service == "distexec-master" && s.Name == "store job")
+            && trace.Any(s => s.Service == "distexec-master" && s.Name.Contains("SubmitJob", StringComparison.Ordinal))
+            && trace.Any(s => s.Service == "distctl"),
+            TimeSpan.FromSeconds(30), "the spans of distctl, master and worker in distctl's trace");
 
         Assert.Contains(spans, s => s.Service == "distctl" && s.Name == "distctl run");
         Assert.Contains(spans, s => s.Service == "distexec-master" && s.Name == "admit job");
