@@ -60,7 +60,7 @@ internal sealed partial class JobSubmitter(
             spec = FanOut(spec, pool);
         }
 
-        if (broker is not null && !await broker.WaitUpAsync(BrokerGrace, cancellationToken).ConfigureAwait(false))
+        if (broker is not null && !await broker.WaitUsableAsync(BrokerGrace, cancellationToken).ConfigureAwait(false))
         {
             return SubmitResult.Refuse(Refusal.Unavailable, $"job not accepted: {broker.Reason}; nothing was queued, submit again");
         }

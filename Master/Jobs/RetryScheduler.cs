@@ -17,7 +17,7 @@ internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dis
         using var timer = new PeriodicTimer(Tick, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            if (broker is { Up: false })
+            if (broker is { Usable: false })
             {
                 // The broker is away (BrokerLink said so once): the retries stay scheduled until it is back.
                 continue;

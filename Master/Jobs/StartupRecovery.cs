@@ -25,7 +25,7 @@ internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher di
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (broker is not null && !await broker.WaitUpAsync(TimeSpan.FromMinutes(1), stoppingToken).ConfigureAwait(false))
+            if (broker is not null && !await broker.WaitUsableAsync(TimeSpan.FromMinutes(1), stoppingToken).ConfigureAwait(false))
             {
                 // Started without the broker: BrokerLink logs the outage once; the tasks wait in the store.
                 continue;
