@@ -25,8 +25,8 @@ internal sealed partial class JobSubmitter(
     ILogger<JobSubmitter> logger,
     BrokerLink? broker = null)
 {
-    /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused.</summary>
-    private static readonly TimeSpan BrokerGrace = TimeSpan.FromSeconds(3);
+    /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused (within PUBLISH_TIMEOUT_SECONDS).</summary>
+    private TimeSpan BrokerGrace => TimeSpan.FromSeconds(Math.Min(3, options.PublishTimeoutSeconds));
 
     private readonly SemaphoreSlim _admission = new(1, 1);
 
