@@ -109,7 +109,10 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             var first = cluster.StartWorker($"term-a-{round}-{cluster.MasterPort}", pool, big);
             await cluster.WaitForWorkersAsync(1, pool);
             var jobId = await run.SubmitAsync(5, i => i < 3 ? 1 : 8, pool);
-            await cluster.WaitForJobAsync(jobId, j => j.Tasks.All(t => t.State == TaskState.Running), TimeSpan.FromSeconds(60), "all five tasks running on the first worker");
+            // All five taken by the first worker: the long ones running; the 1 s ones running or already done (waiting
+            // to see all five running at once would race their one second).
+            await cluster.WaitForJobAsync(jobId, j => j.Tasks.All(t => t.State is TaskState.Running or TaskState.Succeeded) && j.Tasks.Skip(3).All(t => t.State == TaskState.Running),
+                TimeSpan.FromSeconds(60), "all five tasks taken by the first worker");
             cluster.StartWorker($"term-b-{round}-{cluster.MasterPort}", pool, big);
             await cluster.WaitForWorkersAsync(2, pool);
             var since = Stopwatch.StartNew();
