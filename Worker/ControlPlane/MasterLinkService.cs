@@ -17,6 +17,7 @@ internal sealed partial class MasterLinkService(
     WorkerOptions options,
     ExecutorRegistry executors,
     TaskIsolation isolation,
+    MassTransit.IBusControl bus,
     TimeProvider time,
     ILogger<MasterLinkService> logger) : BackgroundService
 {
@@ -28,6 +29,13 @@ internal sealed partial class MasterLinkService(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Registered only once this worker's queues are bound: the master sends fan-out tasks to any worker it lists
+        // as alive, and a message reaching the worker's exchange before its queue is bound would be dropped.
+        while (!stoppingToken.IsCancellationRequested && bus.CheckHealth().Status != MassTransit.BusHealthStatus.Healthy)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
+        }
+
         var registered = new HashSet<string>();
         var failing = false;
         while (!stoppingToken.IsCancellationRequested)
