@@ -54,6 +54,8 @@ public sealed class WorkerLifecycleTests(ClusterFixture fixture)
     {
         var pool = $"crash-{Cluster.MasterPort}";
         var doomed = Cluster.StartWorker($"doomed-{Cluster.MasterPort}", pool);
+        // Registered (it registers once its queues are bound), so the registry can later show it lost.
+        await Cluster.WaitForWorkersAsync(1, pool);
         var spec = new JobSpec { Pool = pool };
         spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "sh", Args = { "-c", "sleep 2; echo survived" } } });
         var job = (await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
