@@ -38,8 +38,15 @@ internal sealed partial class BrokerLink(IBusControl bus, TimeProvider time, ILo
     public async Task<bool> WaitUsableAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + wait;
-        while (!Usable)
+        while (true)
         {
+            // The signal is taken before the test: a change between the two then completes the awaited one.
+            var change = Volatile.Read(ref _change).Task;
+            if (Usable)
+            {
+                return true;
+            }
+
             var left = deadline - time.GetUtcNow();
             if (left <= TimeSpan.Zero)
             {
@@ -48,15 +55,13 @@ internal sealed partial class BrokerLink(IBusControl bus, TimeProvider time, ILo
 
             try
             {
-                await Volatile.Read(ref _change).Task.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
+                await change.WaitAsync(left, time, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
                 return Usable;
             }
         }
-
-        return true;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -31,10 +31,7 @@ internal sealed partial class MasterLinkService(
     {
         // Registered only once this worker's queues are bound: the master sends fan-out tasks to any worker it lists
         // as alive, and a message reaching the worker's exchange before its queue is bound would be dropped.
-        while (!stoppingToken.IsCancellationRequested && bus.CheckHealth().Status != MassTransit.BusHealthStatus.Healthy)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(200), time, stoppingToken).ConfigureAwait(false);
-        }
+        await MassTransit.BusControlHealthExtensions.WaitForHealthStatus(bus, MassTransit.BusHealthStatus.Healthy, stoppingToken).ConfigureAwait(false);
 
         var registered = new HashSet<string>();
         var failing = false;

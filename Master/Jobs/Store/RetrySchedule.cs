@@ -51,18 +51,22 @@ internal sealed class RetrySchedule(StoreWriter writer)
             FROM retries r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
             WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $limit
             """,
-            reader => (
-                TaskId: reader.GetString(0),
-                Current: reader.GetInt32(5) == (int)StoredState.Queued && reader.GetInt32(6) == 0 && reader.GetInt32(4) == reader.GetInt32(7),
-                Task: new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)),
-                    TaskSpec.Parser.ParseFrom((byte[])reader[2]), reader.GetString(3), reader.GetInt32(4))),
+            reader =>
+            {
+                // A retry whose task moved on (canceled, redispatched) is dropped; only current ones parse their spec.
+                var current = reader.GetInt32(5) == (int)StoredState.Queued && reader.GetInt32(6) == 0 && reader.GetInt32(4) == reader.GetInt32(7);
+                return (TaskId: reader.GetString(0), Task: current
+                    ? new PendingTask(Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(0)),
+                        TaskSpec.Parser.ParseFrom((byte[])reader[2]), reader.GetString(3), reader.GetInt32(4))
+                    : null);
+            },
             ("$now", writer.Now()), ("$limit", limit));
-        foreach (var dropped in rows.Where(r => !r.Current))
+        foreach (var dropped in rows.Where(r => r.Task is null))
         {
             writer.Execute("DELETE FROM retries WHERE task_id = $task", ("$task", dropped.TaskId));
         }
 
-        return (IReadOnlyList<PendingTask>)rows.Where(r => r.Current).Select(r => r.Task).ToList();
+        return (IReadOnlyList<PendingTask>)rows.Where(r => r.Task is not null).Select(r => r.Task!).ToList();
     });
 
     /// <summary>The broker confirmed a retry's message: it leaves the schedule.</summary>

@@ -20,42 +20,28 @@ namespace DistributedExecutor.Tests.Worker.Consumers;
 public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
 {
     private readonly ScriptedExecutor _executor = new();
-    private ServiceProvider _services = null!;
-    private ITestHarness _harness = null!;
+    private ConsumerHarness _consumer = null!;
 
-    public async Task InitializeAsync()
-    {
-        _services = new ServiceCollection()
-            .AddLogging()
-            .AddSingleton(new WorkerOptions())
-            .AddSingleton(TimeProvider.System)
-            .AddSingleton(new DistexecMetrics())
-            .AddSingleton(new ExecutorRegistry([_executor]))
-            .AddSingleton(new WorkerNodes([new WorkerNode("w-test", 2)]))
-            .AddSingleton<RunningTasks>()
-            .AddMassTransitTestHarness(bus => bus.AddConsumer<ExecuteTaskConsumer>())
-            .BuildServiceProvider(true);
-        _harness = _services.GetRequiredService<ITestHarness>();
-        await _harness.Start();
-    }
+    private ITestHarness Harness => _consumer.Harness;
 
-    public async Task DisposeAsync()
-    {
-        await _harness.Stop();
-        await _services.DisposeAsync();
-    }
+    private ServiceProvider Services => _consumer.Services;
+
+    public async Task InitializeAsync() =>
+        _consumer = await ConsumerHarness.StartAsync(TimeProvider.System, new ExecutorRegistry([_executor]), new WorkerNodes([new WorkerNode("w-test", 2)]));
+
+    public async Task DisposeAsync() => await _consumer.DisposeAsync();
 
     [Fact]
     public async Task Consume_RunsTheExecutor_ReportsStartedOutputFinishedForOneAttempt()
     {
         var task = Task();
 
-        await _harness.Bus.Publish(task);
+        await Harness.Bus.Publish(task);
 
-        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
-        var started = _harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
-        var output = _harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message).ToList();
-        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var started = Harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        var output = Harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message).ToList();
+        var finished = Harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
 
         Assert.Equal(("w-test", 1), (started.WorkerId, started.DeliveryCount));
         // A short task's output rides on its TaskFinished (one message less) unless the batcher's 50 ms flush came
@@ -73,12 +59,12 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
     public async Task Consume_TaskOfACanceledJob_NeverRunsAndReportsCanceled()
     {
         var task = Task();
-        _services.GetRequiredService<RunningTasks>().Cancel(task.JobId, null);
+        Services.GetRequiredService<RunningTasks>().Cancel(task.JobId, null);
 
-        await _harness.Bus.Publish(task);
+        await Harness.Bus.Publish(task);
 
-        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
-        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var finished = Harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
         Assert.Equal(TaskOutcome.Canceled, finished.Outcome);
         Assert.DoesNotContain(task.TaskId, _executor.Ran);
     }
@@ -88,13 +74,13 @@ public sealed class ExecuteTaskConsumerTests : IAsyncLifetime
     {
         var task = Task() with { Parameters = new Dictionary<string, string> { ["bytes"] = (OutputBatcher.CarryBytes * 3).ToString(System.Globalization.CultureInfo.InvariantCulture) } };
 
-        await _harness.Bus.Publish(task);
+        await Harness.Bus.Publish(task);
 
-        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
-        var finished = _harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
-        var batches = _harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message)
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var finished = Harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        var batches = Harness.Published.Select<TaskOutput>().Where(m => m.Context.Message.TaskId == task.TaskId).Select(m => m.Context.Message)
             .Concat(finished.Output is { } last ? [last] : []).OrderBy(b => b.Sequence).ToList();
-        Assert.Contains(_harness.Published.Select<TaskOutput>(), m => m.Context.Message.TaskId == task.TaskId);
+        Assert.Contains(Harness.Published.Select<TaskOutput>(), m => m.Context.Message.TaskId == task.TaskId);
         Assert.Equal(Enumerable.Range(0, batches.Count).Select(i => (long)i), batches.Select(b => b.Sequence));
         Assert.Equal(OutputBatcher.CarryBytes * 3, batches.SelectMany(b => b.Chunks).Sum(c => c.Data.Length));
     }

@@ -25,30 +25,16 @@ public sealed class WorkerClockTests : IAsyncLifetime
     private readonly TimerWatchingClock _time = new(DateTimeOffset.Parse("2026-11-27T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
     private readonly WorkerNodes _nodes = new([new WorkerNode("w-clock", 2)]);
     private readonly Ran _ran = new();
-    private ServiceProvider _services = null!;
-    private ITestHarness _harness = null!;
+    private ConsumerHarness _consumer = null!;
 
-    public async Task InitializeAsync()
-    {
-        _services = new ServiceCollection()
-            .AddLogging()
-            .AddSingleton(new WorkerOptions())
-            .AddSingleton<TimeProvider>(_time)
-            .AddSingleton(new DistexecMetrics())
-            .AddSingleton(new ExecutorRegistry([_ran]))
-            .AddSingleton(_nodes)
-            .AddSingleton<RunningTasks>()
-            .AddMassTransitTestHarness(bus => bus.AddConsumer<ExecuteTaskConsumer>())
-            .BuildServiceProvider(true);
-        _harness = _services.GetRequiredService<ITestHarness>();
-        await _harness.Start();
-    }
+    private ITestHarness Harness => _consumer.Harness;
 
-    public async Task DisposeAsync()
-    {
-        await _harness.Stop();
-        await _services.DisposeAsync();
-    }
+    private ServiceProvider Services => _consumer.Services;
+
+    public async Task InitializeAsync() =>
+        _consumer = await ConsumerHarness.StartAsync(_time, new ExecutorRegistry([_ran]), _nodes);
+
+    public async Task DisposeAsync() => await _consumer.DisposeAsync();
 
     [Fact]
     public async Task Redelivery_WaitsTheFenceOnTheClock_ThenRuns()
@@ -57,15 +43,15 @@ public sealed class WorkerClockTests : IAsyncLifetime
         var fence = _time.NextTimer(ExecuteTaskConsumer.RedeliveryFence);
 
         // The broker says this is the message's second delivery (a quorum queue's x-delivery-count of 1).
-        await _harness.Bus.Publish(task, context => context.Headers.Set("x-delivery-count", 1));
+        await Harness.Bus.Publish(task, context => context.Headers.Set("x-delivery-count", 1));
         await fence.WaitAsync(Deadline);
 
         _time.Advance(ExecuteTaskConsumer.RedeliveryFence - TimeSpan.FromMilliseconds(1));
         Assert.Empty(_ran.Tasks);
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
-        var started = _harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        var started = Harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
         Assert.Equal(2, started.DeliveryCount);
         Assert.Equal(_time.Start + ExecuteTaskConsumer.RedeliveryFence, started.StartedAt);
         Assert.Equal([task.TaskId], _ran.Tasks);
@@ -76,9 +62,9 @@ public sealed class WorkerClockTests : IAsyncLifetime
     {
         var task = Task();
 
-        await _harness.Bus.Publish(task);
+        await Harness.Bus.Publish(task);
 
-        Assert.True(await _harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
         Assert.Equal(_time.Start, _time.GetUtcNow());
     }
 
@@ -87,7 +73,7 @@ public sealed class WorkerClockTests : IAsyncLifetime
     {
         var lifetime = new RecordingLifetime();
         var options = new WorkerOptions { IdleExitSeconds = 60 };
-        using var service = new IdleExitService(options, _nodes, _services.GetRequiredService<IBusControl>(), lifetime, _time, NullLogger<IdleExitService>.Instance);
+        using var service = new IdleExitService(options, _nodes, Services.GetRequiredService<IBusControl>(), lifetime, _time, NullLogger<IdleExitService>.Instance);
         var tick = IdleExitService.Tick;
         var firstTick = _time.NextTimer(tick);
         await service.StartAsync(CancellationToken.None);
