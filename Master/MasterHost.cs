@@ -62,6 +62,7 @@ internal static class MasterHost
         builder.Services.AddGrpc(o =>
         {
             o.Interceptors.Add<TokenAuthInterceptor>();
+            o.Interceptors.Add<StoreFullInterceptor>();
             o.MaxReceiveMessageSize = options.MaxRequestBytes;
         }).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();

@@ -85,6 +85,26 @@ internal static class MasterExtensions
         });
     }
 
+    /// <summary>
+    /// How an event that the store could not take is retried. A full disk holds the event (and, one at a time, every
+    /// event behind it) in the broker, tried every 2 s for as long as the disk stays full, so it is applied once
+    /// space is freed and never reaches an error queue. Any other store hiccup (a lock held too long) is retried a
+    /// few times over 18 s before the event goes to the error queue.
+    /// </summary>
+    private static void UseStoreRetries(IReceiveEndpointConfigurator endpoint)
+    {
+        endpoint.UseMessageRetry(r =>
+        {
+            r.Handle<StoreFullException>();
+            r.Incremental(int.MaxValue, TimeSpan.FromSeconds(2), TimeSpan.Zero);
+        });
+        endpoint.UseMessageRetry(r =>
+        {
+            r.Ignore<StoreFullException>();
+            r.Intervals(100, 500, 2000, 5000, 10000);
+        });
+    }
+
     /// <summary>The bus: the master's event queue, plus the workers' endpoints when they are embedded.</summary>
     public static IServiceCollection AddMasterBus(this IServiceCollection services, MasterOptions options, IEmbeddedWorkers? embeddedWorkers)
     {
@@ -112,8 +132,7 @@ internal static class MasterExtensions
                     e.PrefetchCount = 256;
                     e.ConcurrentMessageLimit = 1;
 
-                    // A store hiccup (disk full, a lock held too long) must not send an event to the error queue.
-                    e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000, 10000));
+                    UseStoreRetries(e);
                     if (e is IRabbitMqReceiveEndpointConfigurator rabbit)
                     {
                         rabbit.SetQuorumQueue();
@@ -131,7 +150,7 @@ internal static class MasterExtensions
                         rabbit.SetQuorumQueue();
                     }
 
-                    e.UseMessageRetry(r => r.Intervals(100, 500, 2000, 5000, 10000));
+                    UseStoreRetries(e);
                     e.ConfigureConsumer<DeadTaskConsumer>(context);
                 });
                 embeddedWorkers?.ConfigureEndpoints(context, cfg);

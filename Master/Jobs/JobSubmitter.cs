@@ -89,6 +89,10 @@ internal sealed partial class JobSubmitter(
             using var write = Tracing.Source.StartActivity("store job");
             job = store.CreateJob(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors);
         }
+        catch (StoreFullException full)
+        {
+            return SubmitResult.Refuse(Refusal.Exhausted, $"job not accepted: {full.Message}; nothing was queued, submit again once space is freed");
+        }
         catch (DuplicateIdempotencyKeyException)
         {
             // An identical submission won the race: answer with its job once the broker has confirmed it.
@@ -128,7 +132,17 @@ internal sealed partial class JobSubmitter(
             return SubmitResult.Refuse(Refusal.Unavailable, $"job not accepted: {reason}; nothing was queued, submit again");
         }
 
-        store.MarkPublished(jobId);
+        try
+        {
+            store.MarkPublished(jobId);
+        }
+        catch (StoreFullException)
+        {
+            // The tasks are in the broker and the job in the store: it runs. Unmarked, its tasks count as never
+            // published, which start-up recovery treats as a master that died between the two (published again, run
+            // once). The store has logged that it is full.
+        }
+
         metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("pool", pool));
         span?.SetTag("distexec.job_id", job.Id);
         LogAccepted(jobId, tasks.Count, pool);

@@ -35,6 +35,10 @@ internal sealed partial class RetentionService(IJobStore store, MasterOptions op
                     LogRemoved(removed, options.JobRetentionHours);
                 }
             }
+            catch (StoreFullException)
+            {
+                // SQLite needs room in its log even to delete: tried again on the next tick, once space is freed.
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogFailed(ex);

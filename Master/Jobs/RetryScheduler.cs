@@ -33,6 +33,11 @@ internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dis
                     LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
                 }
             }
+            catch (StoreFullException) when (!stoppingToken.IsCancellationRequested)
+            {
+                // The store said once that it is full; the retries stay scheduled.
+                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
+            }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 // The broker is away: the retries stay scheduled and go out on a later tick.

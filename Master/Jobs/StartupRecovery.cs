@@ -38,6 +38,10 @@ internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher di
                 LogRecovered(pending.Count);
                 return;
             }
+            catch (StoreFullException)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken).ConfigureAwait(false);
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogRetry(ex);

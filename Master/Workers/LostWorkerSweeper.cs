@@ -48,6 +48,10 @@ internal sealed partial class LostWorkerSweeper(
                     }
                 }
             }
+            catch (StoreFullException)
+            {
+                // The store said once that it is full; the sweep is tried again on the next tick.
+            }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogSweepFailed(ex);

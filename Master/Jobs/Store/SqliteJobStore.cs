@@ -23,7 +23,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     private readonly RetrySchedule _retries;
     private readonly JobSignals _signals;
 
-    public SqliteJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null)
+    public SqliteJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger<SqliteJobStore>? logger = null)
     {
         _signals = signals;
         var fullPath = Path.GetFullPath(options.DatabasePath);
@@ -43,7 +43,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         Execute(connection, "PRAGMA journal_mode=WAL;");
         StoreMigrations.Apply(connection, fullPath);
         var active = (int)(long)Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})")!;
-        _writer = new StoreWriter(connection, time, active);
+        _writer = new StoreWriter(connection, time, active, fullPath, (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         _retries = new RetrySchedule(_writer);
         _events = new TaskEventWriter(_writer, _retries, new HeldTasks(_writer), signals, metrics);
     }

@@ -1,6 +1,7 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
@@ -8,13 +9,18 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// The store's one writing connection and what every write shares: the lock and transaction around it, the
 /// clock, the count of active jobs, a job's derived state, attempt numbering and "this attempt is lost".
 /// Every change to the store is made inside <see cref="Write{T}"/>, so an event is applied whole or not at all.
+/// A write that finds the disk full throws <see cref="StoreFullException"/> and leaves nothing behind; the writer
+/// logs one line when the store fills and one when a write succeeds again.
 /// </summary>
-internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time, int activeJobs) : IDisposable
+internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvider time, int activeJobs, string path, ILogger logger) : IDisposable
 {
+    private const int SqliteFull = 13;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private SqliteTransaction? _transaction;
     private int _activeJobs = activeJobs;
+    private readonly List<Action> _afterCommit = [];
+    private DateTimeOffset? _fullSince;
 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
@@ -24,20 +30,91 @@ internal sealed class StoreWriter(SqliteConnection connection, TimeProvider time
     {
         lock (_lock)
         {
-            using var tx = connection.BeginTransaction();
+            var active = _activeJobs;
+            var tx = connection.BeginTransaction();
             _transaction = tx;
             try
             {
                 var result = work();
                 tx.Commit();
+                foreach (var action in _afterCommit)
+                {
+                    action();
+                }
+
+                if (_fullSince is { } since)
+                {
+                    _fullSince = null;
+                    LogWritable(path, time.GetUtcNow() - since);
+                }
+
                 return result;
+            }
+            catch (Exception ex)
+            {
+                // Nothing of this write stays: neither its rows nor its change to the count of active jobs.
+                _activeJobs = active;
+                Rollback(tx);
+                if (ex is SqliteException { SqliteErrorCode: SqliteFull })
+                {
+                    var free = FreeBytes();
+                    if (_fullSince is null)
+                    {
+                        _fullSince = time.GetUtcNow();
+                        LogFull(path, free);
+                    }
+
+                    throw new StoreFullException(
+                        $"the master's store is full ({free / (1024 * 1024)} MiB free on its volume); it takes no new work until space is freed", ex);
+                }
+
+                throw;
             }
             finally
             {
                 _transaction = null;
+                _afterCommit.Clear();
+                tx.Dispose();
             }
         }
     }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the current write has committed, and never if it fails: what a write
+    /// counts (metrics) is counted once however often a full disk makes the event be tried again.
+    /// </summary>
+    public void AfterCommit(Action action) => _afterCommit.Add(action);
+
+    /// <summary>Rolls back what is left of a failed write (SQLite may have rolled it back itself on a full disk).</summary>
+    private static void Rollback(SqliteTransaction tx)
+    {
+        try
+        {
+            tx.Rollback();
+        }
+        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        {
+            // Already rolled back.
+        }
+    }
+
+    private long FreeBytes()
+    {
+        try
+        {
+            return new DriveInfo(Path.GetDirectoryName(path)!).AvailableFreeSpace;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return 0;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The job store {Path} is full ({Free} bytes free): submissions are refused and workers' events wait in the broker until space is freed")]
+    private partial void LogFull(string path, long free);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The job store {Path} is writable again after {Elapsed}; waiting events are being applied")]
+    private partial void LogWritable(string path, TimeSpan elapsed);
 
     public void Write(Action work) => Write(() =>
     {

@@ -42,7 +42,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
             if (cause == "redelivery")
             {
-                metrics?.Redeliveries.Add(1);
+                writer.AfterCommit(() => metrics?.Redeliveries.Add(1));
             }
 
             if (stale)
@@ -93,8 +93,8 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             data.Value = message.Chunks[i].Data;
             if (insert.ExecuteNonQuery() > 0 && metrics is not null)
             {
-                metrics.OutputBytes.Add(message.Chunks[i].Data.Length,
-                    new KeyValuePair<string, object?>("stream", message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout"));
+                var (length, kind) = (message.Chunks[i].Data.Length, message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout");
+                writer.AfterCommit(() => metrics.OutputBytes.Add(length, new KeyValuePair<string, object?>("stream", kind)));
             }
         }
     }
@@ -150,7 +150,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
             else if (TaskRules.IsTerminal(next))
             {
-                metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt);
+                writer.AfterCommit(() => metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt));
                 writer.Execute("""
                     UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
                         signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
