@@ -42,6 +42,9 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>Each worker's HTTP port (WORKER_HTTP_ADDRESS), by worker id.</summary>
     public Dictionary<string, int> WorkerHttpPorts { get; } = [];
 
+    /// <summary>Each worker's gRPC health port (WORKER_ADDRESS), by worker id.</summary>
+    public Dictionary<string, int> WorkerGrpcPorts { get; } = [];
+
     public string MasterAddress => _tlsCa is null ? $"127.0.0.1:{MasterPort}" : $"https://127.0.0.1:{MasterPort}";
 
     /// <summary>The certificate clients trust when the master serves TLS (the cluster's TLS_CERT_FILE).</summary>
@@ -143,7 +146,7 @@ public sealed class Cluster : IAsyncDisposable
         {
             ["WORKER_ID"] = id,
             ["WORKER_POOL"] = pool,
-            ["WORKER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
+            ["WORKER_ADDRESS"] = $"127.0.0.1:{WorkerGrpcPorts[id] = FreePort.Next()}",
             ["HEARTBEAT_INTERVAL_SECONDS"] = "1",
             ["WORKER_HTTP_ADDRESS"] = $"127.0.0.1:{WorkerHttpPorts[id] = FreePort.Next()}",
         };
