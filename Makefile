@@ -94,7 +94,7 @@ chart-lint: $(HELM) ## helm lint --strict the chart
 
 k8s-manifests: $(HELM) ## Render the chart (default values, secrets you create) into deploy/k8s/ for kubectl apply
 	@mkdir -p $(dir $(K8S_OUT))
-	$(HELM) template distributed-executor $(CHART) --namespace default \
+	$(HELM) template distributed-executor $(CHART) --namespace default --no-hooks \
 		--set auth.existingSecret=distributed-executor-auth --set rabbitmq.existingSecret=distributed-executor-rabbitmq > $(K8S_OUT)
 
 local-up: ## RabbitMQ (management UI :15672), master (:50051) and two workers with docker compose

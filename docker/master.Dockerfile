@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# master: build with the .NET SDK, run on the slim runtime image as a non-root user under tini.
+# master: build with the .NET SDK, run on the chiseled ASP.NET image (no shell, no package manager) as a non-root user.
 # Build from the repository root: docker build -f docker/master.Dockerfile -t distributed-executor/master .
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
@@ -21,19 +21,19 @@ COPY Executors/ Executors/
 COPY Master/ Master/
 RUN dotnet publish Master/Master.csproj -c Release -o /app --nologo
 
-FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
-# tini is PID 1: it forwards SIGTERM (drain) and reaps orphaned task processes.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini \
-    && rm -rf /var/lib/apt/lists/*
-RUN groupadd --system --gid 10001 distexec \
-    && useradd --system --uid 10001 --gid distexec --home-dir /home/distexec --create-home distexec
-RUN mkdir -p /var/lib/distexec && chown 10001:10001 /var/lib/distexec
+# The data folder, owned by the master's user: the runtime stage has no shell to make it.
+RUN mkdir -p /data && chown 10001:10001 /data
+
+# The master runs no user commands (tasks run on workers), so it runs on the chiseled image: no shell, no package
+# manager, nothing but the runtime and the program. Without task processes there are no orphans to reap, and .NET
+# handles SIGTERM itself as PID 1, so no init either. (EMBEDDED_WORKERS is for `make run`, not this image.)
+FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled AS runtime
+COPY --from=build --chown=10001:10001 /data /var/lib/distexec
 ENV MASTER_DB_PATH=/var/lib/distexec/master.db
 VOLUME /var/lib/distexec
 WORKDIR /app
 COPY --from=build /app ./
 USER 10001:10001
-EXPOSE 50051
+EXPOSE 50051 8080
 ENV DOTNET_gcServer=0
-ENTRYPOINT ["/usr/bin/tini", "--", "/app/DistributedExecutor.Master"]
+ENTRYPOINT ["/app/DistributedExecutor.Master"]

@@ -124,7 +124,13 @@ public sealed class ChartTests
             .Where(n => n.Name != "CUDA_VISIBLE_DEVICES").ToList();
 
         Assert.NotEmpty(names);
-        Assert.All(names, n => Assert.True(ProgramSettings.Names.Contains(n.Name), $"{n.Object} sets {n.Name}, which neither master nor worker reads"));
+        Assert.All(names.Where(n => !n.Object.StartsWith("Pod/", StringComparison.Ordinal)),
+            n => Assert.True(ProgramSettings.Names.Contains(n.Name), $"{n.Object} sets {n.Name}, which neither master nor worker reads"));
+
+        // The helm test pod runs distctl: its variables are ones the CLI reads.
+        var cli = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "Cli", "GlobalOptions.cs"));
+        Assert.All(names.Where(n => n.Object.StartsWith("Pod/", StringComparison.Ordinal)),
+            n => Assert.True(cli.Contains($"\"{n.Name}\"", StringComparison.Ordinal), $"{n.Object} sets {n.Name}, which distctl does not read"));
     }
 
     [Theory]
@@ -175,6 +181,12 @@ public sealed class ChartTests
             {
                 Assert.True(container.Text("securityContext", "allowPrivilegeEscalation") == "false", name);
                 Assert.True(container.Text("securityContext", "readOnlyRootFilesystem") == "true", name);
+                if (name.StartsWith("Pod/", StringComparison.Ordinal))
+                {
+                    // The helm test pod runs one command and ends: no probes.
+                    continue;
+                }
+
                 Assert.NotNull(container.At("readinessProbe", "grpc"));
 
                 // A broker outage fails readiness (every check) but never liveness or startup (the process answers),
@@ -216,6 +228,9 @@ public sealed class ChartTests
     [InlineData("tls: { enabled: true }", "secretName")]
     [InlineData("keda: { enabled: false }\npools: [{ name: long, maxConcurrentTasks: 1, scaledJob: true }]", "scaledJob needs keda.enabled=true")]
     [InlineData("masterr: {}", "masterr")]
+    [InlineData("ingress: { enabled: true }", "ingress.hosts")]
+    [InlineData("ingress: { enabled: true, hosts: [{ host: a.example, paths: [{ path: ui }] }] }", "does not match pattern")]
+    [InlineData("ingress: { enabled: true, hostz: [] }", "hostz")]
     public async Task Template_WrongValue_FailsWithClearMessage(string values, string says)
     {
         var file = Path.GetTempFileName();
@@ -313,6 +328,66 @@ public sealed class ChartTests
         Assert.Equal("None", governing.Text("spec", "clusterIP"));
     }
 
+    [Fact]
+    public async Task Template_HelmTest_RunsOneTaskThroughTheReleaseWithItsToken()
+    {
+        foreach (var (values, https) in new[] { ("", false), (OptionSets["tls"], true) })
+        {
+            var documents = await Helm.TemplateAsync(values);
+            var test = documents.Single(d => d.Kind() == "Pod");
+            Assert.Equal("test", test.Text("metadata", "annotations", "helm.sh/hook"));
+            var container = test.Items("spec", "containers").Single();
+            Assert.Equal(["run", "--wait", "--", "true"], container.Items("args").Select(a => ((YamlScalarNode)a).Value!));
+            Assert.Contains("/distctl:", container.Text("image"), StringComparison.Ordinal);
+
+            // The master the workers reach, with the API token from the release's Secret (and its CA under TLS).
+            var env = Yaml.EnvOf(test.At("spec")!).ToDictionary(e => e.Name, e => e.Value);
+            var worker = Yaml.EnvOf(PoolPods(documents).First().Spec).ToDictionary(e => e.Name, e => e.Value);
+            Assert.Equal(worker["MASTER_ADDRESS"], env["MASTER_ADDRESS"]);
+            Assert.Equal(https, env["MASTER_ADDRESS"]!.StartsWith("https://", StringComparison.Ordinal));
+            Assert.Equal(https, env.ContainsKey("DISTEXEC_CA_CERT"));
+            var auth = test.Items("spec", "volumes").Single(v => v.Text("name") == "auth");
+            Assert.Equal(documents.Single(d => d.Kind() == "Secret" && d.At("data", "api-token") is not null).Name(), auth.Text("secret", "secretName"));
+            Assert.Equal("/etc/distexec/auth/api-token", env["DISTEXEC_TOKEN_FILE"]);
+        }
+
+        Assert.DoesNotContain(await Helm.TemplateAsync("tests: { enabled: false }\n"), d => d.Kind() == "Pod");
+        Assert.DoesNotContain("helm.sh/hook", await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "deploy", "k8s", "distributed-executor.yaml")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Template_Ingress_RoutesItsHostsToTheMastersHttpPort()
+    {
+        Assert.DoesNotContain(await Helm.TemplateAsync(""), d => d.Kind() == "Ingress");
+
+        var documents = await Helm.TemplateAsync("""
+            ingress:
+              enabled: true
+              className: nginx
+              annotations: { cert-manager.io/cluster-issuer: letsencrypt }
+              hosts:
+                - { host: distexec.example.com, paths: [{ path: /, pathType: Prefix }] }
+                - { host: ui.example.com }
+              tls: [{ secretName: distexec-example-tls, hosts: [distexec.example.com] }]
+            """);
+        var ingress = documents.Single(d => d.Kind() == "Ingress");
+        Assert.Equal("nginx", ingress.Text("spec", "ingressClassName"));
+        Assert.Equal("letsencrypt", ingress.Text("metadata", "annotations", "cert-manager.io/cluster-issuer"));
+        Assert.Equal("distexec-example-tls", ingress.Items("spec", "tls").Single().Text("secretName"));
+        var rules = ingress.Items("spec", "rules").ToList();
+        Assert.Equal(["distexec.example.com", "ui.example.com"], rules.Select(r => r.Text("host")!));
+        var service = documents.Single(d => d.Kind() == "Service" && d.Text("spec", "clusterIP") != "None" && d.Text("metadata", "labels", "app.kubernetes.io/component") == "master");
+        var http = service.Items("spec", "ports").Single(p => p.Text("name") == "http");
+        foreach (var rule in rules)
+        {
+            var path = rule.Items("http", "paths").Single();
+            Assert.Equal("/", path.Text("path"));
+            Assert.Equal("Prefix", path.Text("pathType"));
+            Assert.Equal(service.Name(), path.Text("backend", "service", "name"));
+            Assert.Equal(http.Text("name"), path.Text("backend", "service", "port", "name"));
+        }
+    }
+
     /// <summary>Every pod spec with the object that holds it ("Deployment/name").</summary>
     private static IEnumerable<(string Object, YamlNode Spec)> PodSpecs(List<YamlMappingNode> documents)
     {
@@ -322,6 +397,7 @@ public sealed class ChartTests
             {
                 "Deployment" or "StatefulSet" => document.At("spec", "template", "spec"),
                 "ScaledJob" => document.At("spec", "jobTargetRef", "template", "spec"),
+                "Pod" => document.At("spec"),
                 _ => null,
             };
             if (spec is not null)
