@@ -388,6 +388,22 @@ public sealed class ChartTests
         }
     }
 
+    [Theory]
+    [InlineData("rabbitmq-cluster-operator.yaml")]
+    [InlineData("rabbitmq-bitnami-values.yaml")]
+    public void BrokerExample_ConsumerTimeoutAboveTheLargestTaskTimeout_ManagementPluginOn(string file)
+    {
+        var text = File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "examples", file));
+        var values = Yaml.Documents(File.ReadAllText(Path.Combine(Helm.Chart, "values.yaml"))).Single();
+        var largestTask = TimeSpan.FromSeconds(int.Parse(values.Text("master", "maxTaskTimeoutSeconds")!, CultureInfo.InvariantCulture));
+
+        var timeout = System.Text.RegularExpressions.Regex.Match(text, @"(?m)^\s*consumer_timeout\s*=\s*(\d+)\s*$");
+        Assert.True(timeout.Success, $"{file} sets no consumer_timeout");
+        Assert.True(TimeSpan.FromMilliseconds(long.Parse(timeout.Groups[1].Value, CultureInfo.InvariantCulture)) > largestTask, $"{file}: consumer_timeout not above {largestTask}");
+        Assert.Contains("rabbitmq_management", text, StringComparison.Ordinal);
+        Assert.NotEmpty(Yaml.Documents(text));
+    }
+
     /// <summary>Every pod spec with the object that holds it ("Deployment/name").</summary>
     private static IEnumerable<(string Object, YamlNode Spec)> PodSpecs(List<YamlMappingNode> documents)
     {
