@@ -72,7 +72,13 @@ public sealed class DistctlTests(ClusterFixture fixture)
     public async Task Run_BlockedCommand_RefusedWithPermissionDeniedAndNeverPublished()
     {
         var before = await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1000 });
-        var queue = QueueNames.Tasks("default");
+
+        // A queue of the test's own bound to the pool's exchange sees every task message sent to the pool (the
+        // pool's queue itself is drained by live workers, so its count would say nothing).
+        await using var connection = await RabbitMqBroker.ConnectAsync(Cluster.BrokerUrl);
+        await using var channel = await connection.CreateChannelAsync();
+        var spy = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)).QueueName;
+        await channel.QueueBindAsync(spy, QueueNames.Tasks("default"), "");
 
         var viaDotDot = await Cluster.DistctlAsync("run", "--", "/bin/../bin/rm", "-rf", "/tmp/distexec-should-not-exist");
         var byName = await Cluster.DistctlAsync("run", "--command", "rm", "--args", "-rf /tmp/distexec-should-not-exist");
@@ -86,7 +92,12 @@ public sealed class DistctlTests(ClusterFixture fixture)
 
         var after = await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1000 });
         Assert.Equal(before.Jobs.Count, after.Jobs.Count);
-        Assert.Equal(0u, await RabbitMqBroker.MessageCountAsync(Cluster.BrokerUrl, queue));
+        Assert.Equal(0u, (await channel.QueueDeclarePassiveAsync(spy)).MessageCount);
+
+        // The spy does see what is published: an allowed command lands in it.
+        var allowed = await Cluster.DistctlAsync("run", "--wait", "--", "true");
+        Assert.True(allowed.ExitCode == 0, allowed.ToString());
+        Assert.Equal(1u, (await channel.QueueDeclarePassiveAsync(spy)).MessageCount);
     }
 
     [Fact]
