@@ -39,14 +39,19 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
         var random = new Random();
         for (var round = 0; round < rounds; round++)
         {
-            var jobId = await run.SubmitAsync(8, _ => 0.3 + (random.NextDouble() * 1.5));
+            var seconds = Enumerable.Range(0, 8).Select(_ => 1 + (random.NextDouble() * 1.5)).ToArray();
+            var jobId = await run.SubmitAsync(8, i => seconds[i]);
             await WaitRunningAsync(cluster, jobId);
-            await Task.Delay(random.Next(0, 800));
-            var victim = cluster.Workers.Where(w => !w.HasExited).OrderBy(_ => random.Next()).First();
+            await Task.Delay(random.Next(0, 500));
+
+            // The victim runs a task of this job that will still be running well after the kill: it must run again.
+            var (index, workerId) = await RunningWithTimeLeftAsync(cluster, jobId, seconds, TimeSpan.FromSeconds(0.5));
+            var victim = cluster.Workers.Single(w => w.Name == workerId && !w.HasExited);
             var since = Stopwatch.StartNew();
             victim.Signal(9);
             cluster.StartWorker($"c1-{round}-{cluster.MasterPort}", settings: Settings);
-            await run.WaitRecoveredAsync(jobId, since, Recovery);
+            var job = await run.WaitRecoveredAsync(jobId, since, Recovery);
+            Assert.True(job.Tasks.Single(t => t.Index == index).Attempts.Count >= 2, $"task {index}, running on the killed worker, ran only once");
         }
 
         await AssertAuditedAsync(run);
@@ -86,11 +91,15 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
         for (var round = 0; round < rounds; round++)
         {
             // Eight tasks on four slots: some run, some wait in the queue when the broker goes.
-            var jobId = await run.SubmitAsync(8, _ => 1 + (random.NextDouble() * 1.5));
-            await WaitRunningAsync(cluster, jobId);
+            var seconds = Enumerable.Range(0, 8).Select(_ => 1.5 + (random.NextDouble() * 1.5)).ToArray();
+            var jobId = await run.SubmitAsync(8, i => seconds[i]);
+            var (index, _) = await RunningWithTimeLeftAsync(cluster, jobId, seconds, TimeSpan.FromSeconds(1));
             await chaos.Broker.StopServerAsync();
             await chaos.Broker.StartServerAsync();
-            await run.WaitRecoveredAsync(jobId, Stopwatch.StartNew(), Recovery);
+            var job = await run.WaitRecoveredAsync(jobId, Stopwatch.StartNew(), Recovery);
+
+            // A task running when the broker went was stopped by its worker and run again.
+            Assert.True(job.Tasks.Single(t => t.Index == index).Attempts.Count >= 2, $"task {index}, running when the broker stopped, ran only once");
         }
 
         await AssertAuditedAsync(run);
@@ -324,6 +333,10 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             await watch.CancelAsync();
             await watcher;
 
+            // The sampler saw every task of the job run (4 s each), and the cut made the cut worker's task run again.
+            Assert.All(tokensOfJob, token => Assert.True(most.GetValueOrDefault(token) >= 1, $"task with token {token} never seen running"));
+            var recovered = await cluster.WaitForJobAsync(jobId, Recovery);
+            Assert.Contains(recovered.Tasks, t => t.Attempts.Count >= 2 && t.Attempts[0].WorkerId == workerId);
             overlaps += most.Count(p => p.Value > 1);
         }
 
@@ -428,6 +441,22 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
         output.WriteLine(report.Row);
         Assert.True(report.Lost == 0 && report.Duplicated == 0,
             $"{report.Row}\n{string.Join("\n", run.Problems.Take(20))}\n{Tail(run.Cluster.Logs())}");
+    }
+
+    /// <summary>
+    /// A task of the job that is running now and, by its start and its known sleep, will still be running
+    /// <paramref name="margin"/> from now; with the worker that runs it.
+    /// </summary>
+    private static async Task<(int Index, string WorkerId)> RunningWithTimeLeftAsync(Cluster cluster, string jobId, double[] seconds, TimeSpan margin)
+    {
+        (int, string)? Pick(Job job) => job.Tasks
+            .Where(t => t.State == TaskState.Running && t.Attempts.Count > 0 && t.Attempts[^1].StartedAt is not null
+                && t.Attempts[^1].StartedAt.ToDateTimeOffset() + TimeSpan.FromSeconds(seconds[t.Index]) > DateTimeOffset.UtcNow + margin)
+            .Select(t => ((int, string)?)(t.Index, t.Attempts[^1].WorkerId))
+            .FirstOrDefault();
+        var picked = await Eventually.Until(async () => Pick((await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId })).Job), p => p is not null,
+            TimeSpan.FromSeconds(60), $"a task of {jobId} running with {margin.TotalSeconds:0.0} s left");
+        return picked!.Value;
     }
 
     private static async Task WaitRunningAsync(Cluster cluster, string jobId) =>
