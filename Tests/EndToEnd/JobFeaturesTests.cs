@@ -237,8 +237,10 @@ public sealed class JobFeaturesTests
         await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["JOB_RETENTION_HOURS"] = "0.0005" });
         var key = $"kept-until-removed-{Guid.NewGuid():N}";
         var finished = await SubmitAsync(cluster, new JobSpec { IdempotencyKey = key, Tasks = { Task("echo", "bye") } });
-        var running = await SubmitAsync(cluster, Task("sleep", "12"));
+        // Runs far longer than any wait here: it is still running, and older than the retention, when checked.
+        var running = await SubmitAsync(cluster, Task("sleep", "300"));
         await cluster.WaitForJobAsync(finished, TimeSpan.FromSeconds(30));
+        await cluster.WaitForJobAsync(running, j => j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the long job running");
 
         await Eventually.Until(async () =>
         {
