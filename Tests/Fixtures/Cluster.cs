@@ -251,6 +251,7 @@ public sealed class Cluster : IAsyncDisposable
             await Master.DisposeAsync();
         }
 
+        await Broker.DropIsolatedAsync(BrokerUrl);
         try
         {
             Directory.Delete(_dataDir, recursive: true);

@@ -16,6 +16,7 @@ public sealed class RabbitMqBroker
     private const string ServerScript = "/usr/lib/rabbitmq/bin/rabbitmq-server";
     private static readonly Lazy<Task<RabbitMqBroker>> SharedBroker = new(StartAsync);
 
+    private Uri? _managementUrl = Environment.GetEnvironmentVariable("RABBITMQ_MANAGEMENT_URL") is { Length: > 0 } management ? new Uri(management) : null;
     private ChildProcess? _server;
     private Dictionary<string, string?>? _serverEnvironment;
     private RabbitMqContainer? _container;
@@ -57,19 +58,75 @@ public sealed class RabbitMqBroker
     }
 
     /// <summary>
-    /// A URL to a virtual host of its own, so clusters that run side by side never share queues. Only a private
-    /// server can make one; a given broker (RABBITMQ_URL, Testcontainers) serves its default virtual host.
+    /// A URL to a virtual host of its own, so clusters that run side by side never share queues: made with
+    /// rabbitmqctl on a private server, through the management API on a given broker (RABBITMQ_URL with
+    /// RABBITMQ_MANAGEMENT_URL, by default port 15672 of the same host with the same user; Testcontainers' port).
     /// </summary>
     public async Task<Uri> IsolatedUrlAsync(string name)
     {
-        if (_serverEnvironment is null)
+        if (_serverEnvironment is not null)
         {
-            return Url;
+            await RabbitMqCtlAsync("add_vhost", name);
+            await RabbitMqCtlAsync("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
+            return new Uri(Url, name);
         }
 
-        await RabbitMqCtlAsync("add_vhost", name);
-        await RabbitMqCtlAsync("set_permissions", "-p", name, "guest", ".*", ".*", ".*");
+        var user = Uri.UnescapeDataString(Url.UserInfo.Split(':')[0]);
+        await ManagementAsync(HttpMethod.Put, $"api/vhosts/{Uri.EscapeDataString(name)}", "{}");
+        await ManagementAsync(HttpMethod.Put, $"api/permissions/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(user)}", """{"configure":".*","write":".*","read":".*"}""");
+        lock (_givenVhosts)
+        {
+            _givenVhosts.Add(name);
+        }
+
         return new Uri(Url, name);
+    }
+
+    /// <summary>Removes a virtual host made on a given broker (a private server is thrown away whole).</summary>
+    public async Task DropIsolatedAsync(Uri url)
+    {
+        var name = Uri.UnescapeDataString(url.AbsolutePath.TrimStart('/'));
+        bool ours;
+        lock (_givenVhosts)
+        {
+            ours = _givenVhosts.Remove(name);
+        }
+
+        if (_serverEnvironment is null && ours)
+        {
+            await ManagementAsync(HttpMethod.Delete, $"api/vhosts/{Uri.EscapeDataString(name)}", null);
+        }
+    }
+
+    private readonly HashSet<string> _givenVhosts = new(StringComparer.Ordinal);
+
+    private async Task ManagementAsync(HttpMethod method, string path, string? json)
+    {
+        var management = _managementUrl ?? new UriBuilder(Url) { Scheme = "http", Port = 15672, Path = "/", UserName = "", Password = "" }.Uri;
+        using var http = new HttpClient { BaseAddress = new Uri(management.GetLeftPart(UriPartial.Authority) + "/"), Timeout = TimeSpan.FromSeconds(30) };
+        var credentials = (management.UserInfo.Length > 0 ? management.UserInfo : Url.UserInfo).Split(':');
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Uri.UnescapeDataString(credentials[0])}:{Uri.UnescapeDataString(credentials.ElementAtOrDefault(1) ?? "")}")));
+        using var request = new HttpRequestMessage(method, path) { Content = json is null ? null : new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new InvalidOperationException(
+                $"clusters that run side by side get a virtual host each, made through the broker's management API at {http.BaseAddress}: {ex.Message}; set RABBITMQ_MANAGEMENT_URL (http://user:pass@host:15672/)", ex);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException(
+                    $"the broker's management API at {http.BaseAddress} answered {(int)response.StatusCode} to {method} {path}: {await response.Content.ReadAsStringAsync()}; the user needs the administrator tag, or set RABBITMQ_MANAGEMENT_URL");
+            }
+        }
     }
 
     /// <summary>
@@ -170,7 +227,11 @@ public sealed class RabbitMqBroker
         {
             var container = new RabbitMqBuilder("rabbitmq:3.13-management").WithUsername("guest").WithPassword("guest").Build();
             await container.StartAsync();
-            var broker = new RabbitMqBroker(new Uri(container.GetConnectionString())) { _container = container };
+            var broker = new RabbitMqBroker(new Uri(container.GetConnectionString()))
+            {
+                _container = container,
+                _managementUrl = new Uri($"http://guest:guest@{container.Hostname}:{container.GetMappedPublicPort(15672)}/"),
+            };
             AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return broker;
         }
