@@ -21,5 +21,6 @@ internal static class ProbeExtensions
                 o.Services.Map("", _ => true);
                 o.Services.Map(LivenessService, check => check.Tags.Contains(LiveTag));
             })
-            .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: [LiveTag]);
+            .AddCheck("process", () => HealthCheckResult.Healthy("answering"), tags: [LiveTag])
+            .AddCheck<BrokerHealthCheck>("broker");
 }

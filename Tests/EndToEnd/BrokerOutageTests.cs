@@ -56,13 +56,16 @@ public sealed class BrokerOutageTests
             Assert.DoesNotContain('\n', refused.Status.Detail);
             Assert.Equal(stored, cluster.StoredJobs());
 
-            // The worker stays alive through the outage too: its process answers.
+            // The worker stays alive through the outage too: its process answers, but it is not ready (no broker).
             using var workerHttp = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{cluster.WorkerHttpPorts.Values.Single()}/") };
+            Assert.Equal(HttpStatusCode.OK, (await workerHttp.GetAsync("healthz")).StatusCode);
+            await Eventually.Until(async () => (await workerHttp.GetAsync("readyz")).StatusCode, c => c == HttpStatusCode.ServiceUnavailable, Deadline, "the worker's /readyz saying it is not ready");
             Assert.Equal(HttpStatusCode.OK, (await workerHttp.GetAsync("healthz")).StatusCode);
             Assert.False(worker.HasExited);
 
             await broker.StartServerAsync();
             await Eventually.Until(async () => await cluster.MasterHealthAsync(""), s => s == HealthCheckResponse.Types.ServingStatus.Serving, Deadline, "the master ready again");
+            await Eventually.Until(async () => (await workerHttp.GetAsync("readyz")).StatusCode, c => c == HttpStatusCode.OK, Deadline, "the worker ready again");
             var after = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = Echo("after") })).Job;
             Assert.Equal(TaskState.Succeeded, (await cluster.WaitForJobAsync(after.Id, Deadline)).State);
             Assert.Equal("after\n", (await cluster.OutputAsync(after.Id))[0].Stdout);
