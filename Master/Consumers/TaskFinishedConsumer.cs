@@ -6,11 +6,12 @@ using MassTransit;
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Ends an attempt and, by the state rules, possibly its task and job; publishes what a --max-parallel job may run next.</summary>
-internal sealed class TaskFinishedConsumer(IJobStore store, TaskDispatcher dispatcher) : IConsumer<TaskFinished>
+internal sealed class TaskFinishedConsumer(IJobStore store, TaskDispatcher dispatcher, TimeProvider time) : IConsumer<TaskFinished>
 {
     public async Task Consume(ConsumeContext<TaskFinished> context)
     {
-        var released = store.ApplyFinished(context.Message);
+        // The attempt's output batches, published before this, may still be on their way into the store beside it.
+        var released = await PendingEvents.ApplyAsync(wait => store.ApplyFinishedAsync(context.Message, wait), time, context.CancellationToken).ConfigureAwait(false);
         if (released.Count == 0)
         {
             return;

@@ -6,11 +6,13 @@ using MassTransit;
 namespace DistributedExecutor.Master.Consumers;
 
 /// <summary>Stores a batch of output once, however often it is delivered.</summary>
-internal sealed class TaskOutputConsumer(IJobStore store) : IConsumer<TaskOutput>
+internal sealed class TaskOutputConsumer(IJobStore store, TimeProvider time) : IConsumer<TaskOutput>
 {
-    public Task Consume(ConsumeContext<TaskOutput> context)
-    {
-        store.ApplyOutput(context.Message);
-        return Task.CompletedTask;
-    }
+    // The attempt's TaskStarted, published before this, may still be on its way into the store beside it.
+    public Task Consume(ConsumeContext<TaskOutput> context) =>
+        PendingEvents.ApplyAsync(async wait =>
+        {
+            await store.ApplyOutputAsync(context.Message, wait).ConfigureAwait(false);
+            return 0;
+        }, time, context.CancellationToken);
 }

@@ -11,7 +11,7 @@ internal sealed class TaskStartedConsumer(IJobStore store) : IConsumer<TaskStart
     public async Task Consume(ConsumeContext<TaskStarted> context)
     {
         var message = context.Message;
-        if (store.ApplyStarted(message))
+        if (await store.ApplyStartedAsync(message).ConfigureAwait(false))
         {
             await context.Publish(new CancelTask(message.JobId, message.TaskId, "the task was canceled or has already ended"), context.CancellationToken)
                 .ConfigureAwait(false);

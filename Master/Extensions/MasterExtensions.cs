@@ -128,9 +128,11 @@ internal static class MasterExtensions
             {
                 cfg.ReceiveEndpoint(QueueNames.MasterEvents, e =>
                 {
-                    // One at a time, in order: a task's output is stored before its TaskFinished.
+                    // Many at once: the events in flight share one transaction (the store's group commit). Their order
+                    // does not matter: each is idempotent, a TaskFinished records its attempt as its TaskStarted would,
+                    // and waits for the attempt's output batches it counts (TaskFinishedConsumer).
                     e.PrefetchCount = 256;
-                    e.ConcurrentMessageLimit = 1;
+                    e.ConcurrentMessageLimit = 64;
 
                     UseStoreRetries(e);
                     if (e is IRabbitMqReceiveEndpointConfigurator rabbit)

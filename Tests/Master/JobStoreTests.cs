@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Consumers;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
@@ -16,7 +17,7 @@ public sealed class JobStoreTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void Events_DuplicatedAndReordered_RecordEachAttemptAndOutputOnce()
+    public async Task Events_DuplicatedAndReordered_RecordEachAttemptAndOutputOnce()
     {
         using var store = Open();
         CreateJob(store);
@@ -25,13 +26,15 @@ public sealed class JobStoreTests : IDisposable
         var output = new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "hi\n"u8.ToArray())]);
         var finished = Finished(attempt, TaskOutcome.Succeeded, 0);
 
-        // Finished overtakes started; everything arrives twice.
-        store.ApplyOutput(output);
-        store.ApplyFinished(finished);
-        store.ApplyStarted(started);
-        store.ApplyOutput(output);
-        store.ApplyFinished(finished);
-        store.ApplyStarted(started);
+        // Finished overtakes started; everything arrives twice. An output batch ahead of its attempt's TaskStarted
+        // is held back (a follower reading by offset could pass it) until it waited long enough.
+        await Assert.ThrowsAsync<EventPendingException>(() => store.ApplyOutputAsync(output));
+        await store.ApplyOutputAsync(output, waitForAttempt: false);
+        await store.ApplyFinishedAsync(finished);
+        await store.ApplyStartedAsync(started);
+        await store.ApplyOutputAsync(output);
+        await store.ApplyFinishedAsync(finished);
+        await store.ApplyStartedAsync(started);
 
         var job = store.GetJob(_jobId, withTasks: true)!;
         Assert.Equal(TaskState.Succeeded, job.State);
@@ -42,7 +45,97 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
-    public void Finished_CarryingTheLastOutput_StoresItOnceAfterTheEarlierBatches()
+    public async Task Finished_BeforeItsStarted_RecordsTheAttemptAsStartedWouldAndStartedThenChangesNothing()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var attempt = Guid.NewGuid();
+        var startedAt = DateTimeOffset.UtcNow;
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w1", 1, startedAt.AddSeconds(-5)));
+
+        // The run redelivered after w1 went away (delivery 2): its TaskFinished comes first, carrying what its
+        // TaskStarted says, and is recorded as a redelivery that decides the task.
+        await store.ApplyFinishedAsync(Finished(attempt, TaskOutcome.Succeeded, 0, "w2") with { Dispatch = 1, DeliveryCount = 2, StartedAt = startedAt });
+        var mustStop = await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, attempt, "w2", 2, startedAt));
+
+        Assert.False(mustStop);
+        var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
+        Assert.Equal(TaskState.Succeeded, task.State);
+        Assert.Equal(2, task.Attempts.Count);
+        var recorded = task.Attempts[1];
+        Assert.Equal(("redelivery", "w2", TaskState.Succeeded), (recorded.Cause, recorded.WorkerId, recorded.State));
+    }
+
+    [Fact]
+    public async Task Finished_WhileEarlierOutputBatchesAreMissing_WaitsForThem_OrEndsWithoutThemWhenTold()
+    {
+        using var store = Open();
+        CreateJob(store);
+        var attempt = Guid.NewGuid();
+        var batch = new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "one\n"u8.ToArray())]);
+        var last = new TaskOutput(_jobId, _taskId, attempt, 1, [new OutputChunkData(OutputStreamKind.Stdout, "two\n"u8.ToArray())]);
+        var finished = Finished(attempt, TaskOutcome.Succeeded, 0) with { Output = last, OutputBatches = 2 };
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+
+        // Batch 0 is not stored yet: the end waits, and nothing of it (not even the carried output) is kept.
+        await Assert.ThrowsAsync<EventPendingException>(() => store.ApplyFinishedAsync(finished));
+        Assert.Equal(TaskState.Running, store.GetJob(_jobId, withTasks: false)!.State);
+        Assert.Empty(store.ReadOutput(_jobId, 0, 100));
+
+        await store.ApplyOutputAsync(batch);
+        await store.ApplyFinishedAsync(finished);
+        Assert.Equal(TaskState.Succeeded, store.GetJob(_jobId, withTasks: false)!.State);
+        Assert.Equal(["one\n", "two\n"], store.ReadOutput(_jobId, 0, 100).Select(c => c.Data.ToStringUtf8()));
+
+        // A batch that never comes does not hold an attempt's end for ever.
+        var (other, otherTask, otherAttempt) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        store.CreateJob(other, "default", [(otherTask, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+        store.MarkPublished(other);
+        var lonely = new TaskFinished(other, otherTask, otherAttempt, "w1", TaskOutcome.Succeeded, 0, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, OutputBatches: 3);
+        await Assert.ThrowsAsync<EventPendingException>(() => store.ApplyFinishedAsync(lonely));
+        await store.ApplyFinishedAsync(lonely, waitForOutput: false);
+        Assert.Equal(TaskState.Succeeded, store.GetJob(other, withTasks: false)!.State);
+    }
+
+    [Fact]
+    public async Task Events_ManyAtOnce_ShareCommitsAndEachIsAppliedWhole()
+    {
+        using var store = Open();
+        var jobs = Enumerable.Range(0, 200).Select(_ => (Job: Guid.NewGuid(), Task: Guid.NewGuid(), Attempt: Guid.NewGuid())).ToList();
+        foreach (var (job, task, _) in jobs)
+        {
+            store.CreateJob(job, "default", [(task, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+            store.MarkPublished(job);
+        }
+
+        // Started, output and finished of 200 tasks, all in flight together and in no particular order, each tried
+        // again while what it depends on is not in yet (as the consumers do).
+        var events = jobs.SelectMany(j => new Func<Task>[]
+        {
+            () => store.ApplyStartedAsync(new TaskStarted(j.Job, j.Task, j.Attempt, "w1", 1, DateTimeOffset.UtcNow)),
+            () => PendingEvents.ApplyAsync(async wait =>
+            {
+                await store.ApplyOutputAsync(new TaskOutput(j.Job, j.Task, j.Attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "x\n"u8.ToArray())]), wait);
+                return 0;
+            }, TimeProvider.System, CancellationToken.None),
+            () => PendingEvents.ApplyAsync(wait => store.ApplyFinishedAsync(
+                new TaskFinished(j.Job, j.Task, j.Attempt, "w1", TaskOutcome.Succeeded, 0, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, OutputBatches: 1), wait),
+                TimeProvider.System, CancellationToken.None),
+        }).OrderBy(_ => Random.Shared.Next()).ToList();
+        await Task.WhenAll(events.Select(e => Task.Run(e)));
+
+        Assert.Equal(0, store.ActiveJobs);
+        Assert.All(jobs, j =>
+        {
+            var task = store.GetJob(j.Job, withTasks: true)!.Tasks[0];
+            Assert.Equal(TaskState.Succeeded, task.State);
+            Assert.Equal("first", Assert.Single(task.Attempts).Cause);
+            Assert.Equal("x\n", Assert.Single(store.ReadOutput(j.Job, 0, 10)).Data.ToStringUtf8());
+        });
+    }
+
+    [Fact]
+    public async Task Finished_CarryingTheLastOutput_StoresItOnceAfterTheEarlierBatches()
     {
         using var store = Open();
         CreateJob(store);
@@ -51,28 +144,28 @@ public sealed class JobStoreTests : IDisposable
         var last = new TaskOutput(_jobId, _taskId, attempt, 1, [new OutputChunkData(OutputStreamKind.Stdout, "two\n"u8.ToArray()), new OutputChunkData(OutputStreamKind.Stderr, "err\n"u8.ToArray())]);
         var finished = Finished(attempt, TaskOutcome.Succeeded, 0) with { Output = last };
 
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
-        store.ApplyOutput(first);
-        store.ApplyFinished(finished);
-        store.ApplyFinished(finished);
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+        await store.ApplyOutputAsync(first);
+        await store.ApplyFinishedAsync(finished);
+        await store.ApplyFinishedAsync(finished);
 
         Assert.Equal(TaskState.Succeeded, store.GetJob(_jobId, withTasks: false)!.State);
         Assert.Equal(["one\n", "two\n", "err\n"], store.ReadOutput(_jobId, 0, 100).Select(c => c.Data.ToStringUtf8()));
     }
 
     [Fact]
-    public void Finished_LateFailureAfterSuccess_DoesNotReopenTask()
+    public async Task Finished_LateFailureAfterSuccess_DoesNotReopenTask()
     {
         using var store = Open();
         CreateJob(store);
         var first = Guid.NewGuid();
         var second = Guid.NewGuid();
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, first, "w1", 1, DateTimeOffset.UtcNow));
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, second, "w2", 2, DateTimeOffset.UtcNow));
-        store.ApplyFinished(Finished(second, TaskOutcome.Succeeded, 0, "w2"));
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, first, "w1", 1, DateTimeOffset.UtcNow));
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, second, "w2", 2, DateTimeOffset.UtcNow));
+        await store.ApplyFinishedAsync(Finished(second, TaskOutcome.Succeeded, 0, "w2"));
 
-        var mustStop = store.ApplyStarted(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w3", 3, DateTimeOffset.UtcNow));
-        store.ApplyFinished(Finished(first, TaskOutcome.Failed, 1, "w1"));
+        var mustStop = await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w3", 3, DateTimeOffset.UtcNow));
+        await store.ApplyFinishedAsync(Finished(first, TaskOutcome.Failed, 1, "w1"));
 
         var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
         Assert.True(mustStop);
@@ -82,18 +175,18 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
-    public void Output_OnlyTheDecidingAttemptIsInTheRecord()
+    public async Task Output_OnlyTheDecidingAttemptIsInTheRecord()
     {
         using var store = Open();
         CreateJob(store);
         var lost = Guid.NewGuid();
         var final = Guid.NewGuid();
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, lost, "w1", 1, DateTimeOffset.UtcNow));
-        store.ApplyOutput(new TaskOutput(_jobId, _taskId, lost, 0, [new OutputChunkData(OutputStreamKind.Stdout, "partial"u8.ToArray())]));
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, lost, "w1", 1, DateTimeOffset.UtcNow));
+        await store.ApplyOutputAsync(new TaskOutput(_jobId, _taskId, lost, 0, [new OutputChunkData(OutputStreamKind.Stdout, "partial"u8.ToArray())]));
         store.MarkWorkerLost("w1", "lost");
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, final, "w2", 2, DateTimeOffset.UtcNow));
-        store.ApplyOutput(new TaskOutput(_jobId, _taskId, final, 0, [new OutputChunkData(OutputStreamKind.Stdout, "whole\n"u8.ToArray())]));
-        store.ApplyFinished(Finished(final, TaskOutcome.Succeeded, 0));
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, final, "w2", 2, DateTimeOffset.UtcNow));
+        await store.ApplyOutputAsync(new TaskOutput(_jobId, _taskId, final, 0, [new OutputChunkData(OutputStreamKind.Stdout, "whole\n"u8.ToArray())]));
+        await store.ApplyFinishedAsync(Finished(final, TaskOutcome.Succeeded, 0));
 
         var job = store.GetJob(_jobId, withTasks: true)!;
         Assert.Equal(TaskState.Succeeded, job.State);
@@ -102,16 +195,16 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
-    public void Finished_AfterTheWorkerWasMarkedLost_StillEndsTheTask()
+    public async Task Finished_AfterTheWorkerWasMarkedLost_StillEndsTheTask()
     {
         using var store = Open();
         CreateJob(store);
         var attempt = Guid.NewGuid();
-        store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
         store.MarkWorkerLost("w1", "no heartbeat");
         Assert.Equal(TaskState.Queued, store.GetJob(_jobId, withTasks: true)!.Tasks[0].State);
 
-        store.ApplyFinished(Finished(attempt, TaskOutcome.Succeeded, 0, "w1"));
+        await store.ApplyFinishedAsync(Finished(attempt, TaskOutcome.Succeeded, 0, "w1"));
 
         var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
         Assert.Equal(TaskState.Succeeded, task.State);
@@ -119,14 +212,14 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
-    public void Reopen_AfterWrites_EverythingStillThere()
+    public async Task Reopen_AfterWrites_EverythingStillThere()
     {
         var attempt = Guid.NewGuid();
         using (var store = Open())
         {
             CreateJob(store);
-            store.ApplyStarted(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
-            store.ApplyOutput(new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stderr, "oops\n"u8.ToArray())]));
+            await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow));
+            await store.ApplyOutputAsync(new TaskOutput(_jobId, _taskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stderr, "oops\n"u8.ToArray())]));
         }
 
         using var reopened = Open();
@@ -139,7 +232,7 @@ public sealed class JobStoreTests : IDisposable
     }
 
     [Fact]
-    public void Cancel_QueuedJob_CancelsTasksAndFreesAdmission()
+    public async Task Cancel_QueuedJob_CancelsTasksAndFreesAdmission()
     {
         using var store = Open();
         CreateJob(store);
@@ -149,7 +242,7 @@ public sealed class JobStoreTests : IDisposable
 
         Assert.Equal(TaskState.Canceled, job.State);
         Assert.Equal(0, store.ActiveJobs);
-        Assert.True(store.ApplyStarted(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w1", 1, DateTimeOffset.UtcNow)));
+        Assert.True(await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w1", 1, DateTimeOffset.UtcNow)));
         Assert.Null(store.CancelJob(Guid.NewGuid()));
     }
 

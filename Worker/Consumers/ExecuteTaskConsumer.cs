@@ -66,7 +66,7 @@ internal sealed partial class ExecuteTaskConsumer(
         var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), CancellationToken.None);
 
         var attempt = new Attempt(task, attemptId, node, running, executors, metrics, options.OutputCapBytes, logger);
-        var (result, truncated, lastOutput) = await attempt.RunAsync(started, batch => context.Publish(batch, CancellationToken.None), context.CancellationToken)
+        var (result, truncated, lastOutput, outputBatches) = await attempt.RunAsync(started, batch => context.Publish(batch, CancellationToken.None), context.CancellationToken)
             .ConfigureAwait(false);
 
         var finishedAt = time.GetUtcNow();
@@ -79,7 +79,8 @@ internal sealed partial class ExecuteTaskConsumer(
         await started.ConfigureAwait(false);
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
-            truncated, startedAt, finishedAt, result.HttpStatus, result.Outcome == TaskOutcome.Failed ? result.Failure : FailureKind.None, lastOutput), CancellationToken.None).ConfigureAwait(false);
+            truncated, startedAt, finishedAt, result.HttpStatus, result.Outcome == TaskOutcome.Failed ? result.Failure : FailureKind.None, lastOutput,
+            task.Dispatch, deliveryCount, outputBatches), CancellationToken.None).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Succeeded)
         {
             LogSucceeded(task.JobId, task.TaskId, attemptId);

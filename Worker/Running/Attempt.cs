@@ -21,24 +21,27 @@ internal sealed partial class Attempt(
     long outputCapBytes,
     ILogger logger)
 {
-    /// <summary>The result, whether output was cut, and the last output for TaskFinished to carry (null: none, or all published).</summary>
-    public async Task<(TaskRunResult Result, bool Truncated, TaskOutput? LastOutput)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
+    /// <summary>
+    /// The result, whether output was cut, the last output for TaskFinished to carry (null: none, or all published)
+    /// and how many output batches the attempt produced, that one included.
+    /// </summary>
+    public async Task<(TaskRunResult Result, bool Truncated, TaskOutput? LastOutput, long OutputBatches)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
     {
         if (running.IsCanceled(task.JobId, task.TaskId))
         {
-            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false, null);
+            return (new TaskRunResult(TaskOutcome.Canceled, null, null, "canceled before it started"), false, null, 0);
         }
 
         if (executors.Find(task.Executor) is not { } executor)
         {
-            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false, null);
+            return (TaskRunResult.CouldNotStart($"executor \"{task.Executor}\" is not enabled on worker {node.Id}"), false, null, 0);
         }
 
         if (executor.Validate(task) is { IsValid: false } verdict)
         {
             return (verdict.Denied is { } denied
                 ? TaskRunResult.Refused(denied)
-                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false, null);
+                : new TaskRunResult(TaskOutcome.Failed, null, null, $"invalid spec: {string.Join("; ", verdict.Problems)}") { Failure = FailureKind.InvalidSpec }, false, null, 0);
         }
 
         LogStarting(task.JobId, task.TaskId, attemptId, node.Id);
@@ -96,7 +99,7 @@ internal sealed partial class Attempt(
             };
         }
 
-        return (result, output.Truncated || result.Truncated, lastOutput);
+        return (result, output.Truncated || result.Truncated, lastOutput, output.Batches);
     }
 
     private void CountOutput(TaskOutput batch)

@@ -26,11 +26,11 @@ internal interface IJobStore
     int DeleteFinishedBefore(DateTimeOffset before, int batch);
 
     // What workers and the broker report.
-    bool ApplyStarted(TaskStarted message);
+    Task<bool> ApplyStartedAsync(TaskStarted message);
 
-    void ApplyOutput(TaskOutput message);
+    Task ApplyOutputAsync(TaskOutput message, bool waitForAttempt = true);
 
-    IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message);
+    Task<IReadOnlyList<PendingTask>> ApplyFinishedAsync(TaskFinished message, bool waitForOutput = true);
 
     IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason);
 

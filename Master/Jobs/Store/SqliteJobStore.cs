@@ -219,11 +219,11 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         }
     });
 
-    public bool ApplyStarted(TaskStarted message) => _events.ApplyStarted(message);
+    public Task<bool> ApplyStartedAsync(TaskStarted message) => _events.ApplyStartedAsync(message);
 
-    public void ApplyOutput(TaskOutput message) => _events.ApplyOutput(message);
+    public Task ApplyOutputAsync(TaskOutput message, bool waitForAttempt = true) => _events.ApplyOutputAsync(message, waitForAttempt);
 
-    public IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message) => _events.ApplyFinished(message);
+    public Task<IReadOnlyList<PendingTask>> ApplyFinishedAsync(TaskFinished message, bool waitForOutput = true) => _events.ApplyFinishedAsync(message, waitForOutput);
 
     public IReadOnlyList<PendingTask> ApplyGaveUp(Guid jobId, Guid taskId, string reason) => _events.ApplyGaveUp(jobId, taskId, reason);
 

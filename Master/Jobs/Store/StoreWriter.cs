@@ -1,5 +1,6 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
+using System.Runtime.ExceptionServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
@@ -19,64 +20,189 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
     private SqliteTransaction? _transaction;
     private int _activeJobs = activeJobs;
+    private const int MaxGroup = 256;
     private readonly List<Action> _afterCommit = [];
+    private readonly System.Collections.Concurrent.BlockingCollection<IGroupedWrite> _queue = [];
+    private Thread? _groupThread;
+    private int _waiting;
     private DateTimeOffset? _fullSince;
 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
 
-    /// <summary>Runs <paramref name="work"/> in one transaction under the write lock; commits when it returns.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction of its own under the write lock and returns once it is committed;
+    /// the exception it threw otherwise. It goes before the next group of events (<see cref="GroupLoop"/> lets a
+    /// waiting caller in between groups), so a submission never waits behind a stream of events.
+    /// </summary>
     public T Write<T>(Func<T> work)
     {
+        if (Thread.CurrentThread == _groupThread)
+        {
+            throw new InvalidOperationException("a store write inside another would wait for itself");
+        }
+
+        var write = new GroupedWrite<T>(work);
+        Interlocked.Increment(ref _waiting);
         lock (_lock)
         {
-            var active = _activeJobs;
-            var tx = connection.BeginTransaction();
-            _transaction = tx;
-            try
+            Interlocked.Decrement(ref _waiting);
+            RunGroup([write]);
+        }
+
+        return write.Result;
+    }
+
+    public void Write(Action work) => Write(() =>
+    {
+        work();
+        return 0;
+    });
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in a transaction shared with the other writes queued meanwhile (group commit): one
+    /// commit, and one write to the log, for many events. Each write keeps its own all-or-nothing (a savepoint):
+    /// one that throws is undone alone and its task fails; the others commit. Completes once committed.
+    /// </summary>
+    public Task<T> WriteGroupedAsync<T>(Func<T> work) => Enqueue(new GroupedWrite<T>(work)).Task;
+
+    private GroupedWrite<T> Enqueue<T>(GroupedWrite<T> write)
+    {
+        if (_groupThread is null)
+        {
+            lock (_queue)
             {
-                var result = work();
-                tx.Commit();
-                foreach (var action in _afterCommit)
+                if (_groupThread is null)
                 {
-                    action();
+                    // A thread of its own: a group of writes holds it for a while, and its waits are short.
+                    _groupThread = new Thread(GroupLoop) { IsBackground = true, Name = "distexec store writer" };
+                    _groupThread.Start();
                 }
-
-                if (_fullSince is { } since)
-                {
-                    _fullSince = null;
-                    LogWritable(path, time.GetUtcNow() - since);
-                }
-
-                return result;
-            }
-            catch (Exception ex)
-            {
-                // Nothing of this write stays: neither its rows nor its change to the count of active jobs.
-                _activeJobs = active;
-                Rollback(tx);
-                if (ex is SqliteException { SqliteErrorCode: SqliteFull })
-                {
-                    var free = FreeBytes();
-                    if (_fullSince is null)
-                    {
-                        _fullSince = time.GetUtcNow();
-                        LogFull(path, free);
-                    }
-
-                    throw new StoreFullException(
-                        $"the master's store is full ({free / (1024 * 1024)} MiB free on its volume); it takes no new work until space is freed", ex);
-                }
-
-                throw;
-            }
-            finally
-            {
-                _transaction = null;
-                _afterCommit.Clear();
-                tx.Dispose();
             }
         }
+
+        try
+        {
+            _queue.Add(write);
+        }
+        catch (InvalidOperationException)
+        {
+            throw new ObjectDisposedException(nameof(StoreWriter));
+        }
+
+        return write;
+    }
+
+    private void GroupLoop()
+    {
+        var batch = new List<IGroupedWrite>(MaxGroup);
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            batch.Add(first);
+            while (batch.Count < MaxGroup && _queue.TryTake(out var next))
+            {
+                batch.Add(next);
+            }
+
+            lock (_lock)
+            {
+                RunGroup(batch);
+            }
+
+            batch.Clear();
+
+            // Callers of Write waiting for the lock go first (the lock is not fair: this loop would take it again).
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _waiting) > 0)
+            {
+                spin.SpinOnce();
+            }
+        }
+    }
+
+    /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
+    private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
+    {
+        var active = _activeJobs;
+        var tx = connection.BeginTransaction();
+        _transaction = tx;
+        var done = new List<IGroupedWrite>(writes.Count);
+        try
+        {
+            foreach (var write in writes)
+            {
+                if (writes.Count == 1)
+                {
+                    write.Run();
+                    done.Add(write);
+                    continue;
+                }
+
+                var (writeActive, actions) = (_activeJobs, _afterCommit.Count);
+                tx.Save("write");
+                try
+                {
+                    write.Run();
+                    tx.Release("write");
+                    done.Add(write);
+                }
+                catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: SqliteFull })
+                {
+                    tx.Rollback("write");
+                    tx.Release("write");
+                    _activeJobs = writeActive;
+                    _afterCommit.RemoveRange(actions, _afterCommit.Count - actions);
+                    write.Fail(ex);
+                }
+            }
+
+            tx.Commit();
+            if (_fullSince is { } since)
+            {
+                _fullSince = null;
+                LogWritable(path, time.GetUtcNow() - since);
+            }
+
+            foreach (var action in _afterCommit)
+            {
+                action();
+            }
+
+            foreach (var write in done)
+            {
+                write.Complete();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Nothing of these writes stays: neither their rows nor their change to the count of active jobs.
+            _activeJobs = active;
+            Rollback(tx);
+            var failure = ex is SqliteException { SqliteErrorCode: SqliteFull } ? Full(ex) : ex;
+            foreach (var write in writes)
+            {
+                write.Fail(failure);
+            }
+        }
+        finally
+        {
+            _transaction = null;
+            _afterCommit.Clear();
+            tx.Dispose();
+        }
+    }
+
+    private StoreFullException Full(Exception ex)
+    {
+        var free = FreeBytes();
+        if (_fullSince is null)
+        {
+            _fullSince = time.GetUtcNow();
+            LogFull(path, free);
+        }
+
+        return new StoreFullException(
+            $"the master's store is full ({free / (1024 * 1024)} MiB free on its volume); it takes no new work until space is freed", ex);
     }
 
     /// <summary>
@@ -115,12 +241,6 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The job store {Path} is writable again after {Elapsed}; waiting events are being applied")]
     private partial void LogWritable(string path, TimeSpan elapsed);
-
-    public void Write(Action work) => Write(() =>
-    {
-        work();
-        return 0;
-    });
 
     public long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
 
@@ -239,6 +359,8 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
     public void Dispose()
     {
+        _queue.CompleteAdding();
+        _groupThread?.Join(TimeSpan.FromSeconds(10));
         foreach (var command in _prepared.Values)
         {
             command.Dispose();
@@ -250,3 +372,42 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
 /// <summary>What an event handler reads of a task before it changes it.</summary>
 internal sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested, int Dispatch, string? NextCause);
+
+/// <summary>A write waiting for its group's transaction.</summary>
+internal interface IGroupedWrite
+{
+    void Run();
+
+    void Complete();
+
+    void Fail(Exception exception);
+}
+
+internal sealed class GroupedWrite<T>(Func<T> work) : IGroupedWrite
+{
+    private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private T _result = default!;
+    private ExceptionDispatchInfo? _failure;
+
+    public Task<T> Task => _completion.Task;
+
+    /// <summary>The committed result, or the write's exception rethrown as it was thrown.</summary>
+    public T Result
+    {
+        get
+        {
+            _failure?.Throw();
+            return _result;
+        }
+    }
+
+    public void Run() => _result = work();
+
+    public void Complete() => _completion.TrySetResult(_result);
+
+    public void Fail(Exception exception)
+    {
+        _failure ??= ExceptionDispatchInfo.Capture(exception);
+        _completion.TrySetException(exception);
+    }
+}

@@ -15,9 +15,9 @@ namespace DistributedExecutor.Master.Jobs.Store;
 internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries, HeldTasks held, JobSignals signals, DistexecMetrics? metrics)
 {
     /// <summary>Applies TaskStarted. Returns true when the task must be stopped (its job was canceled, or it already ended).</summary>
-    public bool ApplyStarted(TaskStarted message)
+    public async Task<bool> ApplyStartedAsync(TaskStarted message)
     {
-        var stop = writer.Write(() =>
+        var stop = await writer.WriteGroupedAsync(() =>
         {
             if (writer.ReadTask(message.TaskId) is not { } task)
             {
@@ -26,26 +26,14 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
 
             var stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
-            if (writer.Scalar("SELECT number FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is not null)
+            if (writer.Scalar("SELECT finished_at IS NULL FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is { } unfinished)
             {
-                return stop;
+                // Recorded already: a duplicate, or this TaskStarted came after its attempt's TaskFinished (the events
+                // of one group commit are applied in any order), when the run is over and there is nothing to stop.
+                return stop && (long)unfinished == 1;
             }
 
-            // A run of an earlier dispatch (a retry has replaced it), or a second copy of this dispatch's message
-            // (published twice around a master crash; a redelivery has a delivery count above 1): recorded, and
-            // stopped at once, so a retry never runs twice.
-            var dispatch = Math.Max(1, message.Dispatch);
-            var stale = dispatch < task.Dispatch
-                || (message.DeliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
-                    ("$task", Id(message.TaskId)), ("$dispatch", dispatch))! > 0);
-            var cause = writer.InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt,
-                number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
-            if (cause == "redelivery")
-            {
-                writer.AfterCommit(() => metrics?.Redeliveries.Add(1));
-            }
-
-            if (stale)
+            if (RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount))
             {
                 return true;
             }
@@ -63,15 +51,52 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
 
             return stop;
-        });
+        }).ConfigureAwait(false);
 
         signals.Notify(message.JobId);
         return stop;
     }
 
-    public void ApplyOutput(TaskOutput message)
+    /// <summary>
+    /// Records an attempt as its TaskStarted does (numbered after the task's others, with its cause and dispatch);
+    /// true when it is stale: a run of an earlier dispatch (a retry has replaced it), or a second copy of this
+    /// dispatch's message (published twice around a master crash; a redelivery has a delivery count above 1),
+    /// recorded as a duplicate and stopped at once, so a retry never runs twice.
+    /// </summary>
+    private bool RecordAttempt(TaskRow task, Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, int dispatch, int deliveryCount)
     {
-        writer.Write(() => InsertOutput(message));
+        dispatch = Math.Max(1, dispatch);
+        var stale = dispatch < task.Dispatch
+            || (deliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
+                ("$task", Id(taskId)), ("$dispatch", dispatch))! > 0);
+        var cause = writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt,
+            number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
+        if (cause == "redelivery")
+        {
+            writer.AfterCommit(() => metrics?.Redeliveries.Add(1));
+        }
+
+        return stale;
+    }
+
+    /// <summary>
+    /// Stores an output batch. With <paramref name="waitForAttempt"/>, throws <see cref="EventPendingException"/> (and
+    /// stores nothing) while the attempt's TaskStarted is not applied yet: a follower reads output by offset, and a
+    /// batch stored before its attempt is the task's current one would become visible behind the follower's offset.
+    /// </summary>
+    public async Task ApplyOutputAsync(TaskOutput message, bool waitForAttempt = true)
+    {
+        await writer.WriteGroupedAsync(() =>
+        {
+            if (waitForAttempt && writer.Scalar("SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is null
+                && writer.ReadTask(message.TaskId) is not null)
+            {
+                throw new EventPendingException($"attempt {message.AttemptId} not recorded yet");
+            }
+
+            InsertOutput(message);
+            return 0;
+        }).ConfigureAwait(false);
         signals.Notify(message.JobId);
     }
 
@@ -99,10 +124,15 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         }
     }
 
-    /// <summary>Applies TaskFinished; returns the held-back tasks of a --max-parallel job that may now be published.</summary>
-    public IReadOnlyList<PendingTask> ApplyFinished(TaskFinished message)
+    /// <summary>
+    /// Applies TaskFinished; returns the held-back tasks of a --max-parallel job that may now be published. With
+    /// <paramref name="waitForOutput"/>, throws <see cref="EventPendingException"/> (and changes nothing) while
+    /// some of the attempt's earlier output batches are not stored yet, so a follower that stops at the final state
+    /// has seen all of the output; without it (the batches never came), the attempt ends with what is there.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingTask>> ApplyFinishedAsync(TaskFinished message, bool waitForOutput = true)
     {
-        var released = writer.Write(() =>
+        var released = await writer.WriteGroupedAsync<IReadOnlyList<PendingTask>>(() =>
         {
             if (writer.ReadTask(message.TaskId) is not { } task)
             {
@@ -115,16 +145,29 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 InsertOutput(output);
             }
 
+            if (waitForOutput && message.OutputBatches > 0
+                && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)))! < message.OutputBatches)
+            {
+                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet");
+            }
+
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
             // acknowledged the message, so this report is the only result the task will ever get.
+            var stale = false;
             switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
             {
                 case 1L:
                     // Already applied: a duplicate.
                     return [];
                 case null:
-                    // TaskFinished overtook its TaskStarted (or that was lost): record the attempt, then end it.
-                    writer.InsertAttempt(message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt);
+                    // TaskFinished overtook its TaskStarted (applied in the same group commit, or that was lost): the
+                    // attempt is recorded as its TaskStarted would have recorded it, then ended. A stale run decides nothing.
+                    stale = RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount);
+                    if (!stale)
+                    {
+                        writer.Execute("UPDATE tasks SET next_cause = NULL WHERE id = $task", ("$task", Id(message.TaskId)));
+                    }
+
                     break;
             }
 
@@ -137,7 +180,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$http", message.HttpStatus),
                 ("$failure", (int)message.Failure), ("$id", Id(message.AttemptId)));
 
-            var isLatest = task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId);
+            var isLatest = !stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId));
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
             {
                 return [];
@@ -171,7 +214,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
             writer.RefreshJobState(message.JobId);
             return held.Apply(message.JobId);
-        });
+        }).ConfigureAwait(false);
 
         signals.Notify(message.JobId);
         return released;
@@ -277,3 +320,6 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         writer.Execute($"UPDATE jobs SET state = {Sql.Queued} WHERE state = {Sql.Running} AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.state <> {Sql.Queued})");
     });
 }
+
+/// <summary>An event arrived before one it depends on was applied (they are applied concurrently); tried again shortly.</summary>
+internal sealed class EventPendingException(string message) : Exception(message);

@@ -22,8 +22,8 @@ public sealed class RetentionServiceTests : IDisposable
     {
         var options = new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db"), JobRetentionHours = 1 };
         using var store = new SqliteJobStore(options, _time, new JobSignals());
-        var finished = Job(store, TaskOutcome.Succeeded);
-        var running = Job(store, outcome: null);
+        var finished = await JobAsync(store, TaskOutcome.Succeeded);
+        var running = await JobAsync(store, outcome: null);
         using var service = new RetentionService(store, options, _time, NullLogger<RetentionService>.Instance);
         await service.StartAsync(CancellationToken.None);
 
@@ -43,15 +43,15 @@ public sealed class RetentionServiceTests : IDisposable
         await service.StopAsync(CancellationToken.None);
     }
 
-    private Guid Job(SqliteJobStore store, TaskOutcome? outcome)
+    private async Task<Guid> JobAsync(SqliteJobStore store, TaskOutcome? outcome)
     {
         var (jobId, taskId, attempt) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         store.CreateJob(jobId, "default", [(taskId, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
         store.MarkPublished(jobId);
-        store.ApplyStarted(new TaskStarted(jobId, taskId, attempt, "w", 1, _time.GetUtcNow()));
+        await store.ApplyStartedAsync(new TaskStarted(jobId, taskId, attempt, "w", 1, _time.GetUtcNow()));
         if (outcome is { } ended)
         {
-            store.ApplyFinished(new TaskFinished(jobId, taskId, attempt, "w", ended, 0, null, null, false, _time.GetUtcNow(), _time.GetUtcNow()));
+            await store.ApplyFinishedAsync(new TaskFinished(jobId, taskId, attempt, "w", ended, 0, null, null, false, _time.GetUtcNow(), _time.GetUtcNow()));
         }
 
         return jobId;
