@@ -57,7 +57,7 @@ internal static class CliErrors
     {
         StatusCode.InvalidArgument => "invalid",
         StatusCode.PermissionDenied => "permission denied",
-        StatusCode.ResourceExhausted => "too many jobs",
+        StatusCode.ResourceExhausted => "over capacity",
         StatusCode.Unauthenticated => "unauthenticated",
         StatusCode.FailedPrecondition => "cannot run here",
         _ => code.ToString(),

@@ -28,7 +28,7 @@ internal static class Formatting
     };
 
     public static string Time(Timestamp? time) =>
-        time is null ? "-" : time.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        time is null ? "-" : time.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm:sszzz", CultureInfo.InvariantCulture);
 
     public static string Duration(Timestamp? start, Timestamp? end)
     {

@@ -7,7 +7,7 @@ internal static class GlobalOptions
 {
     public static readonly Option<string?> Master = new("--master")
     {
-        Description = "Master address host:port or https://host:port (default: $MASTER_ADDRESS, else localhost:50051)",
+        Description = "Master address host:port or https://host:port (default: $DISTEXEC_MASTER, else $MASTER_ADDRESS, else localhost:50051)",
         Recursive = true,
     };
 
@@ -31,7 +31,7 @@ internal static class GlobalOptions
 
     public static MasterConnection Connect(ParseResult result)
     {
-        var address = result.GetValue(Master) ?? Environment.GetEnvironmentVariable("MASTER_ADDRESS");
+        var address = result.GetValue(Master) ?? Variable("DISTEXEC_MASTER") ?? Environment.GetEnvironmentVariable("MASTER_ADDRESS");
         if (string.IsNullOrWhiteSpace(address))
         {
             address = "localhost:50051";

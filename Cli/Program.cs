@@ -14,9 +14,11 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     CancelCommand.Create(),
     ListCommand.Create(),
     WorkersCommand.Create(),
+    WaitCommand.Create(),
 };
 
-var result = root.Parse(args);
+// Bare distctl: the help, not an error.
+var result = root.Parse(args.Length == 0 ? ["--help"] : args);
 if (result.Errors.Count > 0)
 {
     foreach (var error in result.Errors)
@@ -30,4 +32,5 @@ if (result.Errors.Count > 0)
 
 // With OTEL_* set, one trace starts here and follows the job through master, broker and worker.
 using var tracing = CliTracing.Start(args);
-return await result.InvokeAsync();
+Interrupts.Install();
+return await result.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

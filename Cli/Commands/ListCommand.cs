@@ -12,7 +12,9 @@ internal static class ListCommand
         var pool = new Option<string?>("--pool", "-p") { Description = "Only jobs of this pool" };
         var label = new Option<string[]>("--label", "-l") { Description = "Only jobs with this label KEY=VALUE (repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var limit = new Option<int>("--limit", "-n") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
-        var list = new Command("list", "List jobs, newest first") { state, pool, label, limit };
+        var output = OutputFormat.Option();
+        var quiet = OutputFormat.Quiet();
+        var list = new Command("list", "List jobs, newest first") { state, pool, label, limit, output, quiet };
         list.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit) };
@@ -43,11 +45,19 @@ internal static class ListCommand
 
             using var master = GlobalOptions.Connect(result);
             var reply = await master.Jobs.ListJobsAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-20}  LABELS"));
+            var format = OutputFormat.Of(result, output, quiet);
+            if (OutputFormat.TryWrite(format, reply.Jobs, j => j.Id))
+            {
+                return ExitCodes.Success;
+            }
+
+            var wide = format == OutputFormat.Wide;
+            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-23}  {(wide ? $"{"FINISHED",-23}  {"KEY",-20}  " : "")}LABELS"));
             foreach (var job in reply.Jobs)
             {
                 var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
-                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-20}  {labels}"));
+                var more = wide ? $"{Formatting.Time(job.FinishedAt),-23}  {(job.IdempotencyKey.Length > 0 ? job.IdempotencyKey : "-"),-20}  " : "";
+                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {more}{labels}"));
             }
 
             return ExitCodes.Success;

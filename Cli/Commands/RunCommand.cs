@@ -48,8 +48,10 @@ internal static class RunCommand
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
             backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, argv,
         };
-        run.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
+        run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
+            RejectUnknownOptions(result, run, argv);
+            var cancellationToken = Interrupts.Token;
             var task = result.GetValue(http) is not null ? new TaskSpec { Http = HttpSpecOf(result) }
                 : result.GetValue(executor) is not null ? new TaskSpec { Plugin = PluginSpecOf(result) }
                 : new TaskSpec { Command = CommandSpecOf(result) };
@@ -95,27 +97,15 @@ internal static class RunCommand
                 return ExitCodes.Success;
             }
 
-            if (batch is not null || job.AllWorkers)
+            try
             {
-                // Items (or, fanned out, worker ids) as the master stored them.
-                var prefixes = submitted.Job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList();
-                var ended = result.GetValue(group)
-                    ? await JobWatcher.WatchGroupedAsync(master.Jobs, submitted.Job.Id, prefixes, cancellationToken).ConfigureAwait(false)
-                    : await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, prefixes, cancellationToken).ConfigureAwait(false);
-                var failedItems = ended.Tasks.Where(t => t.State != TaskState.Succeeded).OrderBy(t => t.Index).ToList();
-                Console.Error.WriteLine($"distctl: job {ended.Id} {Formatting.State(ended.State)}: {ended.Tasks.Count - failedItems.Count} of {ended.Tasks.Count} tasks succeeded"
-                    + (failedItems.Count == 0 ? "" : $"; failed: {string.Join(", ", failedItems.Take(20).Select(t => $"{t.Spec.Item} ({Formatting.State(t.State)})"))}{(failedItems.Count > 20 ? " …" : "")}"));
-                return failedItems.Count == 0 ? ExitCodes.Success : JobWatcher.ExitCodeOf(ended) is var c && c != ExitCodes.Success ? c : ExitCodes.Failure;
+                Interrupts.LeftBehind = $"distctl: job {submitted.Job.Id} may still be running; cancel it with: distctl cancel {submitted.Job.Id}";
+                return await WaitAsync(result.GetValue(group), job.AllWorkers, master, submitted, batch, cancellationToken).ConfigureAwait(false);
             }
-
-            var final = await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, null, cancellationToken).ConfigureAwait(false);
-            var code = JobWatcher.ExitCodeOf(final);
-            if (final.State != TaskState.Succeeded && final.Tasks.FirstOrDefault(t => t.Error.Length > 0) is { } failed)
+            catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
             {
-                Console.Error.WriteLine($"distctl: job {final.Id} {Formatting.State(final.State)}: {failed.Error}");
+                return await CancelOnInterruptAsync(master, submitted.Job.Id).ConfigureAwait(false);
             }
-
-            return code;
         }));
         return run;
 
@@ -301,6 +291,109 @@ internal static class RunCommand
             }
 
             yield return (pair[..eq], pair[(eq + 1)..]);
+        }
+    }
+
+    /// <summary>
+    /// Ctrl-C during run --wait: the job this run started is canceled, as ssh and xargs stop what they started; the
+    /// cancel is given a few seconds to land (a second Ctrl-C leaves at once, see <see cref="Interrupts"/>).
+    /// </summary>
+    private static async Task<int> CancelOnInterruptAsync(MasterConnection master, string jobId)
+    {
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await master.Jobs.CancelJobAsync(new CancelJobRequest { JobId = jobId }, cancellationToken: grace.Token).ConfigureAwait(false);
+            var job = (await master.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId }, cancellationToken: grace.Token).ConfigureAwait(false)).Job;
+            while (!JobWatcher.IsTerminal(job.State))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), grace.Token).ConfigureAwait(false);
+                job = (await master.Jobs.GetJobAsync(new GetJobRequest { JobId = jobId }, cancellationToken: grace.Token).ConfigureAwait(false)).Job;
+            }
+
+            Console.Error.WriteLine($"distctl: interrupted; job {jobId} {Formatting.State(job.State)}");
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or Grpc.Core.RpcException)
+        {
+            Console.Error.WriteLine($"distctl: interrupted; job {jobId} may still be running; cancel it with: distctl cancel {jobId}");
+        }
+
+        return ExitCodes.Canceled;
+    }
+
+    /// <summary>
+    /// Options are options until --: a word that looks like one but is not (a typo such as --wiat) is a usage error
+    /// naming the nearest real option, never the start of the program to run.
+    /// </summary>
+    private static void RejectUnknownOptions(ParseResult result, Command run, Argument<string[]> argv)
+    {
+        var beforeDashDash = result.Tokens.TakeWhile(t => t.Type != System.CommandLine.Parsing.TokenType.DoubleDash).ToList();
+        var program = result.GetResult(argv)?.Tokens ?? [];
+        foreach (var token in program.Where(t => t.Value.StartsWith('-') && t.Value.Length > 1 && beforeDashDash.Any(b => ReferenceEquals(b, t))))
+        {
+            var names = run.Options.Concat([GlobalOptions.Master, GlobalOptions.Token, GlobalOptions.TokenFile, GlobalOptions.CaCert])
+                .SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).Distinct().ToList();
+            var nearest = names.MinBy(n => Distance(token.Value, n));
+            var hint = nearest is not null && Distance(token.Value, nearest) <= Math.Max(2, token.Value.Length / 3) ? $" (did you mean {nearest}?)" : "";
+            throw new UsageException($"unknown option {token.Value}{hint}; options go before --, the program and its arguments after it");
+        }
+    }
+
+    /// <summary>Edit distance (insertions, deletions, substitutions, adjacent swaps).</summary>
+    private static int Distance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (var i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (var j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (var i = 1; i <= a.Length; i++)
+        {
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+
+    /// <summary>run --wait: the job's output as it comes, then its exit code (items prefixed, or grouped with --group).</summary>
+    private static async Task<int> WaitAsync(bool grouped, bool allWorkers, MasterConnection master, SubmitJobResponse submitted, IReadOnlyList<string>? batch, CancellationToken cancellationToken)
+    {
+        {
+            if (batch is not null || allWorkers)
+            {
+                // Items (or, fanned out, worker ids) as the master stored them.
+                var prefixes = submitted.Job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList();
+                var ended = grouped
+                    ? await JobWatcher.WatchGroupedAsync(master.Jobs, submitted.Job.Id, prefixes, cancellationToken).ConfigureAwait(false)
+                    : await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, prefixes, cancellationToken).ConfigureAwait(false);
+                var failedItems = ended.Tasks.Where(t => t.State != TaskState.Succeeded).OrderBy(t => t.Index).ToList();
+                Console.Error.WriteLine($"distctl: job {ended.Id} {Formatting.State(ended.State)}: {ended.Tasks.Count - failedItems.Count} of {ended.Tasks.Count} tasks succeeded"
+                    + (failedItems.Count == 0 ? "" : $"; failed: {string.Join(", ", failedItems.Take(20).Select(t => $"{t.Spec.Item} ({Formatting.State(t.State)})"))}{(failedItems.Count > 20 ? " …" : "")}"));
+                return failedItems.Count == 0 ? ExitCodes.Success : JobWatcher.ExitCodeOf(ended) is var c && c != ExitCodes.Success ? c : ExitCodes.Failure;
+            }
+
+            var final = await JobWatcher.WatchAsync(master.Jobs, submitted.Job.Id, follow: true, null, cancellationToken).ConfigureAwait(false);
+            var code = JobWatcher.ExitCodeOf(final);
+            if (final.State != TaskState.Succeeded && final.Tasks.FirstOrDefault(t => t.Error.Length > 0) is { } failed)
+            {
+                Console.Error.WriteLine($"distctl: job {final.Id} {Formatting.State(final.State)}: {failed.Error}");
+            }
+
+            return code;
         }
     }
 }

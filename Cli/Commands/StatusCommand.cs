@@ -1,6 +1,5 @@
 using System.CommandLine;
 using DistributedExecutor.Contracts.V1;
-using Google.Protobuf;
 
 namespace DistributedExecutor.Cli.Commands;
 
@@ -10,16 +9,15 @@ internal static class StatusCommand
     public static Command Create()
     {
         var jobId = new Argument<string>("job-id") { Description = "The job id distctl run printed" };
-        var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
-        output.AcceptOnlyFromAmong("text", "json");
-        var status = new Command("status", "Show a job: state, exit code, attempts, worker, times") { jobId, output };
+        var output = OutputFormat.Option();
+        var quiet = OutputFormat.Quiet();
+        var status = new Command("status", "Show a job: state, exit code, attempts, worker, times") { jobId, output, quiet };
         status.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             using var master = GlobalOptions.Connect(result);
             var reply = await master.Jobs.GetJobAsync(new GetJobRequest { JobId = result.GetValue(jobId) }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            if (result.GetValue(output) == "json")
+            if (OutputFormat.TryWrite(OutputFormat.Of(result, output, quiet), [reply.Job], j => j.Id, single: true))
             {
-                Console.Out.WriteLine(new JsonFormatter(JsonFormatter.Settings.Default.WithFormatDefaultValues(true)).Format(reply.Job));
                 return ExitCodes.Success;
             }
 

@@ -71,7 +71,8 @@ internal sealed partial class JobSubmitter(
             return new SubmitResult.Accepted(existing);
         }
 
-        var jobId = NewId.NextSequentialGuid();
+        // Random (v4): ids whose leading characters differ from job to job, so a short prefix names one.
+        var jobId = Guid.NewGuid();
         var tasks = spec.Tasks.Select(t => (NewId.NextGuid(), t)).ToList();
 
         Job job;

@@ -34,7 +34,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
 
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
     {
-        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var id = ResolveJobId(request.JobId);
         var job = store.GetJob(id, withTasks: true) ?? throw RpcErrors.NotFound($"job {id}");
         return Task.FromResult(new GetJobResponse { Job = job });
     }
@@ -81,7 +81,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
 
     public override async Task<CancelJobResponse> CancelJob(CancelJobRequest request, ServerCallContext context)
     {
-        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var id = ResolveJobId(request.JobId);
         var job = store.CancelJob(id) ?? throw RpcErrors.NotFound($"job {id}");
         await bus.Publish(new Contracts.Messages.CancelTask(id, null, "canceled by user"), context.CancellationToken).ConfigureAwait(false);
         return new CancelJobResponse { Job = job };
@@ -89,7 +89,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
 
     public override Task<GetOutputResponse> GetOutput(GetOutputRequest request, ServerCallContext context)
     {
-        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var id = ResolveJobId(request.JobId);
         if (request.FromOffset < 0)
         {
             throw RpcErrors.Invalid("from_offset must not be negative");
@@ -129,7 +129,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
 
     public override async Task WatchJob(WatchJobRequest request, IServerStreamWriter<WatchJobResponse> responseStream, ServerCallContext context)
     {
-        var id = RpcErrors.ParseId(request.JobId, "job_id");
+        var id = ResolveJobId(request.JobId);
         if (request.FromOffset < 0)
         {
             throw RpcErrors.Invalid("from_offset must not be negative");
@@ -181,5 +181,26 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             // The timeout is a safety net only; changes wake the stream at once.
             await Task.WhenAny(changed, Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken)).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// A full job id, or a unique prefix of one (at least 4 characters, as docker and nomad take them): the prefix
+    /// names exactly one job, else the caller hears that none or several match.
+    /// </summary>
+    private Guid ResolveJobId(string value)
+    {
+        var text = value.Trim().ToLowerInvariant();
+        if (text.Length is >= 4 and < 36 && text.All(c => char.IsAsciiHexDigitLower(c) || char.IsAsciiDigit(c) || c == '-'))
+        {
+            var matches = store.JobIdsStartingWith(text, 6);
+            return matches.Count switch
+            {
+                1 => matches[0],
+                0 => throw RpcErrors.NotFound($"job {text}… (no job id starts with it)"),
+                _ => throw RpcErrors.Invalid($"job id prefix {text} is ambiguous: it starts {string.Join(", ", matches.Take(5))}{(matches.Count > 5 ? " …" : "")}; give more of it"),
+            };
+        }
+
+        return RpcErrors.ParseId(value, "job_id");
     }
 }

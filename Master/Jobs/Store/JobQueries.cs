@@ -12,6 +12,24 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class JobQueries(string connectionString)
 {
+    public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = connection.CreateCommand();
+        // A range on the key (every id character sorts below 'z'), so the primary key's index answers it.
+        query.CommandText = "SELECT id FROM jobs WHERE id >= $prefix AND id < $prefix || 'z' ORDER BY id LIMIT $limit";
+        query.Parameters.AddWithValue("$prefix", prefix);
+        query.Parameters.AddWithValue("$limit", limit);
+        using var reader = query.ExecuteReader();
+        var ids = new List<Guid>();
+        while (reader.Read())
+        {
+            ids.Add(Guid.Parse(reader.GetString(0)));
+        }
+
+        return ids;
+    }
+
     public Job? GetJob(Guid jobId, bool withTasks)
     {
         using var connection = StoreSql.Open(connectionString);

@@ -241,6 +241,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public Job? GetJob(Guid jobId, bool withTasks) => _queries.GetJob(jobId, withTasks);
 
+    public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit) => _queries.JobIdsStartingWith(prefix, limit);
+
     public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null) =>
         _queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
 
