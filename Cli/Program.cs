@@ -15,6 +15,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     ListCommand.Create(),
     WorkersCommand.Create(),
     WaitCommand.Create(),
+    VersionCommand.Create(),
 };
 
 // Bare distctl: the help, not an error.

@@ -90,6 +90,12 @@ internal static class MasterHost
             return 2;
         }
 
+        var version = ProgramVersion.Of(typeof(MasterHost).Assembly);
+        app.Use((context, next) =>
+        {
+            context.Response.Headers[ProgramVersion.Header] = version;
+            return next(context);
+        });
         app.UseMiddleware<RequestGateMiddleware>();
         app.UseMiddleware<MalformedRequestMiddleware>();
         app.MapGrpcService<JobService>();

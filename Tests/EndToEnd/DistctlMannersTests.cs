@@ -122,6 +122,19 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Version_ClientAndServerAgreeWithTheBuild()
+    {
+        var props = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "Directory.Build.props"));
+        var expected = System.Text.RegularExpressions.Regex.Match(props, "<Version>([^<]+)</Version>").Groups[1].Value;
+
+        var version = await Cluster.DistctlAsync("version");
+
+        Assert.True(version.ExitCode == 0, version.ToString());
+        Assert.Contains($"client: {expected}\n", version.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"server: {expected} (", version.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Distctl_WithoutArguments_PrintsHelp()
     {
         var bare = await Cluster.DistctlAsync();
