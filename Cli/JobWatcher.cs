@@ -12,12 +12,14 @@ internal static class JobWatcher
     private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(120);
 
     /// <summary>Streams the job's output; with <paramref name="prefixes"/> (one per task) each line starts "[prefix] ".</summary>
-    public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken)
+    /// <paramref name="include"/> picks the chunks to print (all when null); printing starts after <paramref name="fromOffset"/>.
+    public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken,
+        Func<OutputChunk, bool>? include = null, long fromOffset = 0)
     {
         var atLineStart = new Dictionary<(int, OutputStream), bool>();
         using var stdout = Console.OpenStandardOutput();
         using var stderr = Console.OpenStandardError();
-        long offset = 0;
+        var offset = fromOffset;
         var failingSince = (DateTimeOffset?)null;
         while (true)
         {
@@ -30,6 +32,9 @@ internal static class JobWatcher
                     failingSince = null;
                     switch (message.EventCase)
                     {
+                        case WatchJobResponse.EventOneofCase.Output when include is not null && !include(message.Output):
+                            offset = message.Output.Offset;
+                            break;
                         case WatchJobResponse.EventOneofCase.Output:
                             var chunk = message.Output;
                             var target = chunk.Stream == OutputStream.Stderr ? stderr : stdout;
@@ -131,6 +136,27 @@ internal static class JobWatcher
         }
 
         return final;
+    }
+
+    /// <summary>The job's output stored so far that <paramref name="include"/> picks, and the offset it reaches.</summary>
+    public static async Task<(List<OutputChunk> Chunks, long Offset)> ReadAllAsync(JobService.JobServiceClient jobs, string jobId, Func<OutputChunk, bool> include, CancellationToken cancellationToken)
+    {
+        var chunks = new List<OutputChunk>();
+        long offset = 0;
+        using var call = jobs.WatchJob(new WatchJobRequest { JobId = jobId, Follow = false }, cancellationToken: cancellationToken);
+        await foreach (var message in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (message.EventCase == WatchJobResponse.EventOneofCase.Output)
+            {
+                offset = message.Output.Offset;
+                if (include(message.Output))
+                {
+                    chunks.Add(message.Output);
+                }
+            }
+        }
+
+        return (chunks, offset);
     }
 
     public static bool IsTerminal(TaskState state) =>

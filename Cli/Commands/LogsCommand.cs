@@ -1,22 +1,71 @@
 using System.CommandLine;
+using System.Text;
+using DistributedExecutor.Contracts.V1;
 
 namespace DistributedExecutor.Cli.Commands;
 
-/// <summary><c>distctl logs &lt;job-id&gt; [-f]</c>: the job's output, stdout to stdout and stderr to stderr.</summary>
+/// <summary>
+/// <c>distctl logs &lt;job-id&gt; [-f]</c>: the job's output, stdout to stdout and stderr to stderr; a batch's lines
+/// start with their item, as run --wait prints them. Filters pick a task or a stream, --tail the last lines.
+/// </summary>
 internal static class LogsCommand
 {
     public static Command Create()
     {
-        var jobId = new Argument<string>("job-id") { Description = "The job id" };
-        var follow = new Option<bool>("--follow", "-f") { Description = "Keep streaming until the job ends" };
-        var logs = new Command("logs", "Print a job's output") { jobId, follow };
+        var jobId = new Argument<string>("job-id") { Description = "The job id (or a unique prefix of it)" };
+        var follow = new Option<bool>("--follow", "-f") { Description = "Keep streaming until the job ends (Ctrl-C detaches)" };
+        var item = new Option<string?>("--item") { Description = "Only the task of this item (batches) or worker (--all-workers jobs)" };
+        var task = new Option<int?>("--task") { Description = "Only the task with this index (0, 1, …)" };
+        var tail = new Option<int?>("--tail", "-n") { Description = "Only the last N lines of what is stored so far (then, with -f, what follows)" };
+        var stdoutOnly = new Option<bool>("--stdout") { Description = "Only standard output" };
+        var stderrOnly = new Option<bool>("--stderr") { Description = "Only standard error" };
+        var logs = new Command("logs", "Print a job's output") { jobId, follow, item, task, tail, stdoutOnly, stderrOnly };
         logs.SetAction((result, _) => CliErrors.Guard(async () =>
         {
+            if (result.GetValue(stdoutOnly) && result.GetValue(stderrOnly))
+            {
+                throw new UsageException("--stdout and --stderr each pick one stream; give neither for both");
+            }
+
+            if (result.GetValue(tail) is < 0)
+            {
+                throw new UsageException($"--tail {result.GetValue(tail)} must not be negative");
+            }
+
             using var master = GlobalOptions.Connect(result);
+            var cancellationToken = Interrupts.Token;
             try
             {
-                var job = await JobWatcher.WatchAsync(master.Jobs, result.GetValue(jobId)!, result.GetValue(follow), null, Interrupts.Token).ConfigureAwait(false);
-                return result.GetValue(follow) ? JobWatcher.ExitCodeOf(job) : ExitCodes.Success;
+                var job = (await master.Jobs.GetJobAsync(new GetJobRequest { JobId = result.GetValue(jobId) }, cancellationToken: cancellationToken).ConfigureAwait(false)).Job;
+                var prefixes = job.Tasks.Any(t => t.Spec.Item.Length > 0) ? job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList() : null;
+                int? index = result.GetValue(task);
+                if (result.GetValue(item) is { } wanted)
+                {
+                    index = job.Tasks.FirstOrDefault(t => t.Spec.Item == wanted)?.Index
+                        ?? throw new UsageException($"--item {wanted}: job {job.Id} has no task for that item");
+                }
+
+                if (index is { } i && !job.Tasks.Any(t => t.Index == i))
+                {
+                    throw new UsageException($"--task {i}: job {job.Id} has tasks 0 to {job.Tasks.Count - 1}");
+                }
+
+                var stream = result.GetValue(stdoutOnly) ? OutputStream.Stdout : result.GetValue(stderrOnly) ? OutputStream.Stderr : (OutputStream?)null;
+                bool Include(OutputChunk chunk) => (index is null || chunk.TaskIndex == index) && (stream is null || chunk.Stream == stream);
+
+                long from = 0;
+                if (result.GetValue(tail) is { } lines)
+                {
+                    (var chunks, from) = await JobWatcher.ReadAllAsync(master.Jobs, job.Id, Include, cancellationToken).ConfigureAwait(false);
+                    PrintTail(chunks, lines, prefixes);
+                    if (!result.GetValue(follow))
+                    {
+                        return ExitCodes.Success;
+                    }
+                }
+
+                var ended = await JobWatcher.WatchAsync(master.Jobs, job.Id, result.GetValue(follow), prefixes, cancellationToken, Include, from).ConfigureAwait(false);
+                return result.GetValue(follow) ? JobWatcher.ExitCodeOf(ended) : ExitCodes.Success;
             }
             catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
             {
@@ -25,5 +74,41 @@ internal static class LogsCommand
             }
         }));
         return logs;
+    }
+
+    /// <summary>The last <paramref name="count"/> lines of the chunks, each to its stream, prefixed by item in a batch.</summary>
+    private static void PrintTail(List<OutputChunk> chunks, int count, IReadOnlyList<string>? prefixes)
+    {
+        // Lines in the order they were stored (chunks come by offset); a line ends in the chunk that ends it.
+        var lines = new List<(OutputStream Stream, string Text)>();
+        var partial = new Dictionary<(int, OutputStream), StringBuilder>();
+        foreach (var chunk in chunks)
+        {
+            var key = (chunk.TaskIndex, chunk.Stream);
+            var prefix = prefixes is null ? "" : $"[{(chunk.TaskIndex < prefixes.Count ? prefixes[chunk.TaskIndex] : chunk.TaskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ";
+            var text = chunk.Data.ToStringUtf8();
+            var start = 0;
+            for (var newline = text.IndexOf('\n', start); newline >= 0; newline = text.IndexOf('\n', start))
+            {
+                var head = partial.Remove(key, out var pending) ? pending.ToString() : "";
+                lines.Add((chunk.Stream, prefix + head + text[start..newline]));
+                start = newline + 1;
+            }
+
+            if (start < text.Length)
+            {
+                (partial.TryGetValue(key, out var pending) ? pending : partial[key] = new StringBuilder()).Append(text[start..]);
+            }
+        }
+
+        foreach (var ((index, stream), rest) in partial)
+        {
+            lines.Add((stream, (prefixes is null ? "" : $"[{(index < prefixes.Count ? prefixes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ") + rest));
+        }
+
+        foreach (var (stream, text) in lines.Skip(Math.Max(0, lines.Count - count)))
+        {
+            (stream == OutputStream.Stderr ? Console.Error : Console.Out).Write(text + "\n");
+        }
     }
 }

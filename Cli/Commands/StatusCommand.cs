@@ -11,7 +11,8 @@ internal static class StatusCommand
         var jobId = new Argument<string>("job-id") { Description = "The job id distctl run printed" };
         var output = OutputFormat.Option();
         var quiet = OutputFormat.Quiet();
-        var status = new Command("status", "Show a job: state, exit code, attempts, worker, times") { jobId, output, quiet };
+        var tasks = new Option<bool>("--tasks") { Description = "Every task in detail, also for jobs of more than 20 tasks (which show a summary)" };
+        var status = new Command("status", "Show a job: state, exit code, attempts, worker, times") { jobId, output, quiet, tasks };
         status.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
             using var master = GlobalOptions.Connect(result);
@@ -21,13 +22,16 @@ internal static class StatusCommand
                 return ExitCodes.Success;
             }
 
-            Print(reply.Job);
+            Print(reply.Job, everyTask: result.GetValue(tasks));
             return ExitCodes.Success;
         }));
         return status;
     }
 
-    private static void Print(Job job)
+    /// <summary>Jobs with more tasks than this show a summary instead of every task (unless --tasks).</summary>
+    private const int SummaryAbove = 20;
+
+    private static void Print(Job job, bool everyTask)
     {
         var o = Console.Out;
         o.WriteLine(Formatting.Safe($"Job:       {job.Id}"));
@@ -50,6 +54,26 @@ internal static class StatusCommand
         if (failed.Count > 0)
         {
             o.WriteLine(Formatting.Safe($"Failed:    {string.Join(", ", failed.Select(t => t.Spec.Item.Length > 0 ? t.Spec.Item : $"task {t.Index}"))}"));
+        }
+
+        if (job.Tasks.Count > SummaryAbove && !everyTask)
+        {
+            // A summary: what is still running, the slowest tasks, and how to see every one.
+            var running = job.Tasks.Where(t => t.State == TaskState.Running).ToList();
+            if (running.Count > 0)
+            {
+                o.WriteLine(Formatting.Safe($"Running:   {string.Join(", ", running.Take(10).Select(Name))}{(running.Count > 10 ? " …" : "")}"));
+            }
+
+            var slowest = job.Tasks.Where(t => t.StartedAt is not null && t.FinishedAt is not null)
+                .OrderByDescending(t => t.FinishedAt.ToDateTimeOffset() - t.StartedAt.ToDateTimeOffset()).Take(5).ToList();
+            if (slowest.Count > 0)
+            {
+                o.WriteLine(Formatting.Safe($"Slowest:   {string.Join(", ", slowest.Select(t => $"{Name(t)} {Formatting.Duration(t.StartedAt, t.FinishedAt)}"))}"));
+            }
+
+            o.WriteLine($"({job.Tasks.Count} tasks: every one with --tasks, or -o json)");
+            return;
         }
 
         foreach (var task in job.Tasks)
@@ -87,4 +111,6 @@ internal static class StatusCommand
             }
         }
     }
+
+    private static string Name(JobTask task) => task.Spec.Item.Length > 0 ? task.Spec.Item : $"task {task.Index}";
 }

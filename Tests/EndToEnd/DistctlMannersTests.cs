@@ -46,9 +46,11 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         });
         // The sleep runs when two processes carry the marker: distctl (its command line) and the task.
         await Eventually.Until(() => Processes.WithArgument(marker) == 2, Deadline, "the sleep running");
-        var job = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
-            .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
-            .Single(j => j.Tasks[0].Spec.Command.Args.Contains(marker));
+        var job = (await Eventually.Until(
+            async () => (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
+                .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
+                .SingleOrDefault(j => j.Tasks[0].Spec.Command.Args.Contains(marker)),
+            j => j is not null, Deadline, "its job running in the master's view"))!;
 
         distctl.Signal(2);
 
@@ -132,6 +134,51 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         Assert.True(version.ExitCode == 0, version.ToString());
         Assert.Contains($"client: {expected}\n", version.Stdout, StringComparison.Ordinal);
         Assert.Contains($"server: {expected} (", version.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Logs_OfABatch_PrefixedByItem_FilteredByItemTaskStreamAndTail()
+    {
+        var run = await Cluster.DistctlAsync("run", "--wait", "--items", "a", "b", "c", "--", "sh", "-c", "for n in 1 2 3; do echo {}-$n; done; echo {}-err >&2");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1 })).Jobs[0].Id;
+
+        var all = await Cluster.DistctlAsync("logs", id);
+        Assert.True(all.ExitCode == 0, all.ToString());
+        Assert.Equal(9, all.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Contains("[b] b-2\n", all.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[c] c-err\n", all.Stderr, StringComparison.Ordinal);
+
+        var onlyB = await Cluster.DistctlAsync("logs", id, "--item", "b", "--stdout");
+        Assert.Equal("[b] b-1\n[b] b-2\n[b] b-3\n", onlyB.Stdout);
+        Assert.Equal("", onlyB.Stderr);
+
+        var errOfFirst = await Cluster.DistctlAsync("logs", id, "--task", "0", "--stderr");
+        Assert.Equal(("", "[a] a-err\n"), (errOfFirst.Stdout, errOfFirst.Stderr));
+
+        var tail = await Cluster.DistctlAsync("logs", id, "--item", "c", "--stdout", "--tail", "2");
+        Assert.Equal("[c] c-2\n[c] c-3\n", tail.Stdout);
+
+        var missing = await Cluster.DistctlAsync("logs", id, "--item", "zzz");
+        Assert.True(missing.ExitCode == 2, missing.ToString());
+    }
+
+    [Fact]
+    public async Task Status_OfABigJob_SummarisesUnlessAskedForEveryTask()
+    {
+        var items = Enumerable.Range(1, 25).Select(i => $"i{i}").ToArray();
+        var run = await Cluster.DistctlAsync(["run", "--wait", "--items", .. items, "--", "true"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var id = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1 })).Jobs[0].Id;
+
+        var summary = await Cluster.DistctlAsync("status", id);
+        Assert.Contains("Tasks:     25 Succeeded", summary.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Slowest:", summary.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(25 tasks: every one with --tasks", summary.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Task 24:", summary.Stdout, StringComparison.Ordinal);
+
+        var every = await Cluster.DistctlAsync("status", id, "--tasks");
+        Assert.Contains("Task 24:", every.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -177,15 +177,19 @@ public sealed class RabbitMqBroker
         await WaitUntilUpAsync(Url, TimeSpan.FromSeconds(90), _server);
     }
 
-    /// <summary>Closes (from the broker's side) every client connection whose name starts with <paramref name="namePrefix"/>.</summary>
+    /// <summary>
+    /// Closes (from the broker's side) every live client connection whose name starts with <paramref name="namePrefix"/>;
+    /// one already closing (an earlier cut the client is still recovering from) is not counted.
+    /// </summary>
     public async Task<int> CloseConnectionsAsync(string namePrefix)
     {
-        var listing = await RabbitMqCtlAsync("list_connections", "pid", "client_properties");
+        var listing = await RabbitMqCtlAsync("list_connections", "pid", "state", "client_properties");
         var closed = 0;
         foreach (var line in listing.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            var pid = line.Split('\t')[0];
-            if (line.Contains($"\"connection_name\",\"{namePrefix}", StringComparison.Ordinal))
+            var fields = line.Split('\t');
+            var pid = fields[0];
+            if (fields.Length > 2 && fields[1] == "running" && line.Contains($"\"connection_name\",\"{namePrefix}", StringComparison.Ordinal))
             {
                 await RabbitMqCtlAsync("close_connection", pid, "chaos: connection cut");
                 closed++;
