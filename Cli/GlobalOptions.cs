@@ -29,31 +29,40 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<string?> Context = new("--context")
+    {
+        Description = "A named master from ~/.config/distctl/config.yaml (default: $DISTEXEC_CONTEXT, else its current-context)",
+        Recursive = true,
+    };
+
     public static MasterConnection Connect(ParseResult result)
     {
-        var address = result.GetValue(Master) ?? Variable("DISTEXEC_MASTER") ?? Environment.GetEnvironmentVariable("MASTER_ADDRESS");
+        // Flags, then variables, then the chosen context, then the default.
+        var context = CliContext.Load(result.GetValue(Context) ?? Variable("DISTEXEC_CONTEXT"));
+        var address = result.GetValue(Master) ?? Variable("DISTEXEC_MASTER") ?? Variable("MASTER_ADDRESS") ?? context?.Master;
         if (string.IsNullOrWhiteSpace(address))
         {
             address = "localhost:50051";
         }
 
-        var caCert = result.GetValue(CaCert)?.FullName ?? Variable("DISTEXEC_CA_CERT");
+        var caCert = result.GetValue(CaCert)?.FullName ?? Variable("DISTEXEC_CA_CERT") ?? context?.CaCert;
         if (caCert is not null && !File.Exists(caCert))
         {
             throw new UsageException($"--ca-cert {caCert} does not exist");
         }
 
-        return new MasterConnection(address, TokenOf(result), caCert);
+        return new MasterConnection(address, TokenOf(result, context), caCert);
     }
 
-    private static string? TokenOf(ParseResult result)
+    private static string? TokenOf(ParseResult result, CliContext? context)
     {
         if (result.GetValue(Token) is { Length: > 0 } token)
         {
             return token;
         }
 
-        var file = result.GetValue(TokenFile)?.FullName ?? Variable("DISTEXEC_TOKEN_FILE");
+        var file = result.GetValue(TokenFile)?.FullName ?? Variable("DISTEXEC_TOKEN_FILE")
+            ?? ((Variable("DISTEXEC_TOKEN") ?? Variable("API_TOKEN")) is null ? context?.TokenFile : null);
         if (file is not null)
         {
             if (!File.Exists(file))

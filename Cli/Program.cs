@@ -8,6 +8,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     GlobalOptions.Token,
     GlobalOptions.TokenFile,
     GlobalOptions.CaCert,
+    GlobalOptions.Context,
     RunCommand.Create(),
     StatusCommand.Create(),
     LogsCommand.Create(),

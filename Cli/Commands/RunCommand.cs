@@ -37,6 +37,7 @@ internal static class RunCommand
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var file = new Option<string?>("--file", "-f") { Description = "Submit the JobSpec in this file (YAML or JSON, every field of the API; - for stdin)" };
         var argv = new Argument<string[]>("program-and-args")
         {
             Description = "After --: the program and its arguments, passed exactly",
@@ -46,12 +47,43 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, file, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
             RejectUnknownOptions(result, run, argv);
             var cancellationToken = Interrupts.Token;
+            if (result.GetValue(file) is { } path)
+            {
+                // The file is the whole job: only how to wait for it may come from the command line.
+                var extra = result.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>().Where(o => !o.Implicit)
+                    .Select(o => o.Option).Where(o => o != file && o != wait && o != group && !o.Recursive).Select(o => o.Name).ToList();
+                if (extra.Count > 0 || (result.GetValue(argv) ?? []).Length > 0)
+                {
+                    throw new UsageException($"-f {path} holds the whole job; {(extra.Count > 0 ? string.Join(", ", extra) : "a program")} goes into the file");
+                }
+
+                var spec = JobFile.Read(path);
+                using var fileMaster = GlobalOptions.Connect(result);
+                var accepted = await fileMaster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (!result.GetValue(wait))
+                {
+                    Console.Out.WriteLine(accepted.Job.Id);
+                    return ExitCodes.Success;
+                }
+
+                var itemized = spec.Tasks.Any(t => t.Item.Length > 0) ? spec.Tasks.Select(t => t.Item).ToList() : null;
+                try
+                {
+                    Interrupts.LeftBehind = $"distctl: job {accepted.Job.Id} may still be running; cancel it with: distctl cancel {accepted.Job.Id}";
+                    return await WaitAsync(result.GetValue(group), spec.AllWorkers, fileMaster, accepted, itemized, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
+                {
+                    return await CancelOnInterruptAsync(fileMaster, accepted.Job.Id).ConfigureAwait(false);
+                }
+            }
+
             var task = result.GetValue(http) is not null ? new TaskSpec { Http = HttpSpecOf(result) }
                 : result.GetValue(executor) is not null ? new TaskSpec { Plugin = PluginSpecOf(result) }
                 : new TaskSpec { Command = CommandSpecOf(result) };
@@ -331,7 +363,7 @@ internal static class RunCommand
         var program = result.GetResult(argv)?.Tokens ?? [];
         foreach (var token in program.Where(t => t.Value.StartsWith('-') && t.Value.Length > 1 && beforeDashDash.Any(b => ReferenceEquals(b, t))))
         {
-            var names = run.Options.Concat([GlobalOptions.Master, GlobalOptions.Token, GlobalOptions.TokenFile, GlobalOptions.CaCert])
+            var names = run.Options.Concat([GlobalOptions.Master, GlobalOptions.Token, GlobalOptions.TokenFile, GlobalOptions.CaCert, GlobalOptions.Context])
                 .SelectMany(o => o.Aliases.Prepend(o.Name)).Where(n => n.StartsWith("--", StringComparison.Ordinal)).Distinct().ToList();
             var nearest = names.MinBy(n => Distance(token.Value, n));
             var hint = nearest is not null && Distance(token.Value, nearest) <= Math.Max(2, token.Value.Length / 3) ? $" (did you mean {nearest}?)" : "";

@@ -82,6 +82,9 @@ public sealed class JobStoreTests : IDisposable
         Assert.Equal(TaskState.Running, store.GetJob(_jobId, withTasks: false)!.State);
         Assert.Empty(store.ReadOutput(_jobId, 0, 100));
 
+        // A later batch waits for the one before it, so output reads in order by offset.
+        var second = new TaskOutput(_jobId, _taskId, attempt, 1, [new OutputChunkData(OutputStreamKind.Stdout, "two\n"u8.ToArray())]);
+        await Assert.ThrowsAsync<EventPendingException>(() => store.ApplyOutputAsync(second));
         await store.ApplyOutputAsync(batch);
         await store.ApplyFinishedAsync(finished);
         Assert.Equal(TaskState.Succeeded, store.GetJob(_jobId, withTasks: false)!.State);

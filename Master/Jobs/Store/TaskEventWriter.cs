@@ -81,17 +81,27 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
     /// <summary>
     /// Stores an output batch. With <paramref name="waitForAttempt"/>, throws <see cref="EventPendingException"/> (and
-    /// stores nothing) while the attempt's TaskStarted is not applied yet: a follower reads output by offset, and a
-    /// batch stored before its attempt is the task's current one would become visible behind the follower's offset.
+    /// stores nothing) while the attempt's TaskStarted or its previous batch is not applied yet: output is read by
+    /// offset, so a batch stored before its attempt is the task's current one would become visible behind a
+    /// follower's offset, and one stored before its predecessor would read out of order.
     /// </summary>
     public async Task ApplyOutputAsync(TaskOutput message, bool waitForAttempt = true)
     {
         await writer.WriteGroupedAsync(() =>
         {
-            if (waitForAttempt && writer.Scalar("SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is null
-                && writer.ReadTask(message.TaskId) is not null)
+            if (waitForAttempt && writer.ReadTask(message.TaskId) is not null)
             {
-                throw new EventPendingException($"attempt {message.AttemptId} not recorded yet");
+                if (writer.Scalar("SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is null)
+                {
+                    throw new EventPendingException($"attempt {message.AttemptId} not recorded yet");
+                }
+
+                // Batches are stored in their order: output is read by offset, live and in the record.
+                if (message.Sequence > 0 && writer.Scalar("SELECT 1 FROM output WHERE attempt_id = $attempt AND seq = $previous LIMIT 1",
+                    ("$attempt", Id(message.AttemptId)), ("$previous", message.Sequence - 1)) is null)
+                {
+                    throw new EventPendingException($"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet");
+                }
             }
 
             InsertOutput(message);
