@@ -17,6 +17,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     WorkersCommand.Create(),
     WaitCommand.Create(),
     VersionCommand.Create(),
+    CompletionCommand.Create(),
 };
 
 // Bare distctl: the help, not an error.
