@@ -18,6 +18,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     WaitCommand.Create(),
     VersionCommand.Create(),
     CompletionCommand.Create(),
+    RerunCommand.Create(),
 };
 
 // Bare distctl: the help, not an error.

@@ -270,6 +270,27 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Rerun_FailedTasksOrAll_AsANewJobLinkedToTheFirst()
+    {
+        var first = await Cluster.DistctlAsync("run", "--label", "rerun-test=yes", "--wait", "--items", "a", "b", "c", "--", "sh", "-c", "echo ran-$0; test $0 != b", "{}");
+        Assert.True(first.ExitCode != 0, first.ToString());
+        var original = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["rerun-test"] = "yes" } })).Jobs.Single();
+
+        var failedOnly = await Cluster.DistctlAsync("rerun", original.Id[..8], "--failed", "--wait");
+        Assert.True(failedOnly.ExitCode != 0, failedOnly.ToString());
+        Assert.Equal("[b] ran-b\n", failedOnly.Stdout);
+
+        var all = await Cluster.DistctlAsync("rerun", original.Id);
+        Assert.True(all.ExitCode == 0, all.ToString());
+        var again = await Cluster.WaitForJobAsync(all.Stdout.Trim(), Deadline);
+        Assert.Equal(["a", "b", "c"], again.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item));
+
+        var linked = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["rerun-of"] = original.Id } })).Jobs;
+        Assert.Equal(2, linked.Count);
+        Assert.All(linked, j => Assert.Equal("yes", j.Labels["rerun-test"]));
+    }
+
+    [Fact]
     public async Task Distctl_WithoutArguments_PrintsHelp()
     {
         var bare = await Cluster.DistctlAsync();
