@@ -30,6 +30,12 @@ internal static class Formatting
     public static string Time(Timestamp? time) =>
         time is null ? "-" : time.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-dd HH:mm:sszzz", CultureInfo.InvariantCulture);
 
+    /// <summary>A span as people read it: 45s, 3m20s, 1h05m.</summary>
+    public static string Span(TimeSpan span) =>
+        span.TotalSeconds < 60 ? $"{Math.Ceiling(span.TotalSeconds):0}s"
+        : span.TotalHours < 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s"
+        : $"{(int)span.TotalHours}h{span.Minutes:00}m";
+
     public static string Duration(Timestamp? start, Timestamp? end)
     {
         if (start is null)

@@ -11,6 +11,9 @@ internal static class JobWatcher
 {
     private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(120);
 
+    /// <summary>Called before output is printed (a progress line on the same terminal clears itself).</summary>
+    public static Action? BeforeOutput { get; set; }
+
     /// <summary>Streams the job's output; with <paramref name="prefixes"/> (one per task) each line starts "[prefix] ".</summary>
     /// <paramref name="include"/> picks the chunks to print (all when null); printing starts after <paramref name="fromOffset"/>.
     public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken,
@@ -36,6 +39,7 @@ internal static class JobWatcher
                             offset = message.Output.Offset;
                             break;
                         case WatchJobResponse.EventOneofCase.Output:
+                            BeforeOutput?.Invoke();
                             var chunk = message.Output;
                             var target = chunk.Stream == OutputStream.Stderr ? stderr : stdout;
                             if (prefixes is not null)

@@ -37,6 +37,7 @@ internal static class RunCommand
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "With --wait: no progress line on a terminal (a batch shows one on stderr)" };
         var file = new Option<string?>("--file", "-f") { Description = "Submit the JobSpec in this file (YAML or JSON, every field of the API; - for stdin)" };
         var argv = new Argument<string[]>("program-and-args")
         {
@@ -47,7 +48,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, file, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, file, quiet, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
@@ -57,7 +58,7 @@ internal static class RunCommand
             {
                 // The file is the whole job: only how to wait for it may come from the command line.
                 var extra = result.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>().Where(o => !o.Implicit)
-                    .Select(o => o.Option).Where(o => o != file && o != wait && o != group && !o.Recursive).Select(o => o.Name).ToList();
+                    .Select(o => o.Option).Where(o => o != file && o != wait && o != group && o != quiet && !o.Recursive).Select(o => o.Name).ToList();
                 if (extra.Count > 0 || (result.GetValue(argv) ?? []).Length > 0)
                 {
                     throw new UsageException($"-f {path} holds the whole job; {(extra.Count > 0 ? string.Join(", ", extra) : "a program")} goes into the file");
@@ -76,7 +77,7 @@ internal static class RunCommand
                 try
                 {
                     Interrupts.LeftBehind = $"distctl: job {accepted.Job.Id} may still be running; cancel it with: distctl cancel {accepted.Job.Id}";
-                    return await WaitAsync(result.GetValue(group), spec.AllWorkers, fileMaster, accepted, itemized, cancellationToken).ConfigureAwait(false);
+                    return await WaitAsync(result.GetValue(group), result.GetValue(quiet), spec.AllWorkers, fileMaster, accepted, itemized, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
                 {
@@ -132,7 +133,7 @@ internal static class RunCommand
             try
             {
                 Interrupts.LeftBehind = $"distctl: job {submitted.Job.Id} may still be running; cancel it with: distctl cancel {submitted.Job.Id}";
-                return await WaitAsync(result.GetValue(group), job.AllWorkers, master, submitted, batch, cancellationToken).ConfigureAwait(false);
+                return await WaitAsync(result.GetValue(group), result.GetValue(quiet), job.AllWorkers, master, submitted, batch, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
             {
@@ -402,11 +403,12 @@ internal static class RunCommand
     }
 
     /// <summary>run --wait: the job's output as it comes, then its exit code (items prefixed, or grouped with --group).</summary>
-    private static async Task<int> WaitAsync(bool grouped, bool allWorkers, MasterConnection master, SubmitJobResponse submitted, IReadOnlyList<string>? batch, CancellationToken cancellationToken)
+    private static async Task<int> WaitAsync(bool grouped, bool quiet, bool allWorkers, MasterConnection master, SubmitJobResponse submitted, IReadOnlyList<string>? batch, CancellationToken cancellationToken)
     {
         {
             if (batch is not null || allWorkers)
             {
+                await using var progress = Progress.Start(master.Jobs, submitted.Job.Id, quiet);
                 // Items (or, fanned out, worker ids) as the master stored them.
                 var prefixes = submitted.Job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList();
                 var ended = grouped

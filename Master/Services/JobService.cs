@@ -35,7 +35,8 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
     {
         var id = ResolveJobId(request.JobId);
-        var job = store.GetJob(id, withTasks: true) ?? throw RpcErrors.NotFound($"job {id}");
+        var job = store.GetJob(id, withTasks: !request.CountsOnly) ?? throw RpcErrors.NotFound($"job {id}");
+        job.Counts = store.TaskCounts(id);
         return Task.FromResult(new GetJobResponse { Job = job });
     }
 

@@ -40,3 +40,17 @@ public sealed class CompletionTests
         Assert.Contains("[suggest:", result.Stdout, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The batch progress line's text.</summary>
+public sealed class ProgressLineTests
+{
+    [Fact]
+    public void Line_CountsRateAndEta()
+    {
+        var counts = new DistributedExecutor.Contracts.V1.TaskCounts { Succeeded = 40, Failed = 2, Running = 8, Queued = 50 };
+
+        var line = DistributedExecutor.Cli.Progress.Line(counts, 100, TimeSpan.FromSeconds(21));
+
+        Assert.Equal("42/100 done (2 failed), 8 running, 50 queued, 2/s, ETA 29s", line);
+    }
+}

@@ -291,6 +291,27 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task RunWait_BatchOnATerminal_ShowsAProgressLine_NotInAPipeNorWithQuiet()
+    {
+        string[] run = ["run", "--wait", "--max-parallel", "2", "--items", "1", "2", "3", "4", "5", "6", "7", "8", "--", "sh", "-c", "sleep 0.5; echo item-$0", "{}"];
+        // script(1) gives distctl a terminal, as a person's shell would.
+        Task<CliResult> OnATerminal(string extra) => ProcessRunner.RunAsync("script", ["-qec", $"{RepoPaths.Bin("distctl")} run {extra} {string.Join(' ', run.Skip(1).Select(a => $"'{a}'"))}", "/dev/null"],
+            new Dictionary<string, string?> { ["MASTER_ADDRESS"] = Cluster.MasterAddress, ["API_TOKEN"] = null, ["DISTEXEC_TOKEN"] = null, ["TERM"] = "xterm" });
+
+        var terminal = await OnATerminal("");
+        Assert.True(terminal.ExitCode == 0, terminal.ToString());
+        Assert.Matches(@"\d+/8 done \(0 failed\), \d+ running, \d+ queued, [\d.]+/s", terminal.Stdout);
+        Assert.Contains("[8] item-8", terminal.Stdout, StringComparison.Ordinal);
+
+        var quiet = await OnATerminal("--quiet");
+        Assert.DoesNotContain("/8 done", quiet.Stdout, StringComparison.Ordinal);
+
+        var piped = await Cluster.DistctlAsync(run);
+        Assert.True(piped.ExitCode == 0, piped.ToString());
+        Assert.DoesNotContain("/8 done", piped.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Distctl_WithoutArguments_PrintsHelp()
     {
         var bare = await Cluster.DistctlAsync();

@@ -52,6 +52,9 @@ internal interface IJobStore
     // Reads.
     Job? GetJob(Guid jobId, bool withTasks);
 
+    /// <summary>How many of the job's tasks are in each state.</summary>
+    TaskCounts TaskCounts(Guid jobId);
+
     /// <summary>Up to <paramref name="limit"/> job ids that start with <paramref name="prefix"/> (lower-case), in order.</summary>
     IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit);
 

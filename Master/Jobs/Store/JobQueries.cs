@@ -12,6 +12,43 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class JobQueries(string connectionString)
 {
+    public TaskCounts TaskCounts(Guid jobId)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT state, COUNT(*) FROM tasks WHERE job_id = $job GROUP BY state";
+        query.Parameters.AddWithValue("$job", Id(jobId));
+        using var reader = query.ExecuteReader();
+        var counts = new TaskCounts();
+        while (reader.Read())
+        {
+            var n = reader.GetInt32(1);
+            switch (StoredStates.FromColumn(reader.GetInt32(0)))
+            {
+                case TaskState.Queued:
+                    counts.Queued += n;
+                    break;
+                case TaskState.Running:
+                    counts.Running += n;
+                    break;
+                case TaskState.Succeeded:
+                    counts.Succeeded += n;
+                    break;
+                case TaskState.Failed:
+                    counts.Failed += n;
+                    break;
+                case TaskState.TimedOut:
+                    counts.TimedOut += n;
+                    break;
+                case TaskState.Canceled:
+                    counts.Canceled += n;
+                    break;
+            }
+        }
+
+        return counts;
+    }
+
     public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit)
     {
         using var connection = StoreSql.Open(connectionString);

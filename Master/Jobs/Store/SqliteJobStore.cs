@@ -243,6 +243,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit) => _queries.JobIdsStartingWith(prefix, limit);
 
+    public TaskCounts TaskCounts(Guid jobId) => _queries.TaskCounts(jobId);
+
     public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null) =>
         _queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
 
