@@ -95,6 +95,9 @@ async function showJob(id) {
   const output = document.getElementById("output");
   let offset = "0";
   let multi = false;
+  let names = [];
+  let lastCounts = "";
+  let lastFull = 0;
   const decoder = new TextDecoder();
 
   const appendOutput = async () => {
@@ -107,7 +110,8 @@ async function showJob(id) {
         span.className = chunk.stream === "OUTPUT_STREAM_STDERR" ? "stderr" : "stdout";
         span.dataset.task = chunk.taskIndex ?? 0;
         const text = decoder.decode(bytes);
-        span.textContent = multi ? text.replace(/^(?=.)/gm, `[${chunk.taskIndex ?? 0}] `) : text;
+        const name = names[chunk.taskIndex ?? 0] || String(chunk.taskIndex ?? 0);
+        span.textContent = multi ? text.replace(/^(?=.)/gm, `[${name}] `) : text;
         output.appendChild(span);
       }
       offset = page.nextOffset || offset;
@@ -115,19 +119,34 @@ async function showJob(id) {
     }
   };
 
-  const tick = async () => {
-    const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}`);
-    multi = (job.taskCount || 0) > 1;
-    document.getElementById("job-state").innerHTML = badge(job.state);
-    document.getElementById("job-meta").textContent =
-      `pool ${job.pool} · ${job.taskCount} task(s) · created ${when(job.createdAt)}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}`;
-    document.getElementById("tasks").innerHTML = `<table id="task-table"><thead><tr><th>#</th><th>state</th><th>command</th><th>worker</th><th>exit</th><th>attempts</th><th>error</th></tr></thead><tbody>
-      ${(job.tasks || []).map((t) => `<tr><td>${esc(t.index ?? 0)}</td><td>${badge(t.state)}</td><td><code>${esc(describe(t.spec))}</code></td>
+  // Every 500 ms the job's state and counts (no tasks: small whatever the job's size); the task list only when
+  // the counts changed, and for a big job at most every 5 s, so a 1,000-task job is not refetched whole each tick.
+  const renderTasks = (job) => {
+    names = (job.tasks || []).map((t) => t.spec?.item || String(t.index ?? 0));
+    document.getElementById("tasks").innerHTML = `<table id="task-table"><thead><tr><th>#</th><th>item</th><th>state</th><th>command</th><th>worker</th><th>exit</th><th>attempts</th><th>error</th></tr></thead><tbody>
+      ${(job.tasks || []).map((t) => `<tr data-task="${esc(t.index ?? 0)}"><td>${esc(t.index ?? 0)}</td><td>${esc(t.spec?.item || "")}</td><td>${badge(t.state)}</td><td><code>${esc(describe(t.spec))}</code></td>
         <td>${esc(t.workerId)}</td><td>${esc(t.exitCode ?? (t.signal ? "signal " + t.signal : t.httpStatus ?? ""))}</td>
         <td>${(t.attempts || []).map((a) => `#${esc(a.number)} ${esc(a.workerId)} ${badge(a.state)}`).join("<br>")}</td><td>${esc(t.error)}</td></tr>`).join("")}
       </tbody></table>`;
+  };
+
+  const tick = async () => {
+    const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}?countsOnly=true`);
+    multi = (job.taskCount || 0) > 1;
+    const counts = job.counts || {};
+    document.getElementById("job-state").innerHTML = badge(job.state);
+    document.getElementById("job-meta").textContent =
+      `pool ${job.pool} · ${job.taskCount} task(s): ${["succeeded", "failed", "timedOut", "canceled", "running", "queued"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`).join(", ") || "none started"}` +
+      ` · created ${when(job.createdAt)}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}`;
+    const key = JSON.stringify(counts) + job.state;
+    const due = (job.taskCount || 0) <= 100 || Date.now() - lastFull > 5000 || TERMINAL.has(job.state);
+    if (key !== lastCounts && due) {
+      renderTasks((await api(`/v1/jobs/${encodeURIComponent(id)}`)).job);
+      lastCounts = key;
+      lastFull = Date.now();
+    }
     await appendOutput();
-    if (!TERMINAL.has(job.state)) schedule(() => tick().catch(fail), 500);
+    if (!TERMINAL.has(job.state) || key !== lastCounts) schedule(() => tick().catch(fail), 500);
   };
   await tick();
 }

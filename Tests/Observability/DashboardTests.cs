@@ -98,6 +98,46 @@ public sealed partial class DashboardTests
         await page.Locator("#jobs tr[data-job]").First.WaitForAsync(new() { Timeout = 30_000 });
     }
 
+    [Fact]
+    public async Task JobPage_BigBatch_PollsCountsAndRefetchesTheTaskListRarely_OutputByItem()
+    {
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "4" });
+        var spec = new JobSpec { MaxParallel = 4 };
+        spec.Tasks.AddRange(Enumerable.Range(1, 150).Select(i => new TaskSpec
+        {
+            Item = $"host-{i}",
+            Command = new CommandSpec { Program = "sh", Args = { "-c", $"sleep 0.1; echo done host-{i}" } },
+        }));
+        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        var (full, light) = (0, 0);
+        page.Request += (_, request) =>
+        {
+            if (request.Url.Contains($"/v1/jobs/{job.Id}?countsOnly=true", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref light);
+            }
+            else if (request.Url.EndsWith($"/v1/jobs/{job.Id}", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref full);
+            }
+        };
+        var opened = System.Diagnostics.Stopwatch.StartNew();
+
+        await page.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{job.Id}").ToString());
+        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 120_000 });
+        await page.Locator("#task-table tr[data-task='149']", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
+
+        // Counts every 500 ms; the 150-task list at most every 5 s (and once more at the end).
+        Assert.True(light >= 4, $"{light} count polls");
+        Assert.True(full <= (int)(opened.Elapsed.TotalSeconds / 5) + 3, $"{full} whole-job fetches in {opened.Elapsed.TotalSeconds:0} s");
+        Assert.Contains("150 succeeded", await page.Locator("#job-meta").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("host-77", await page.Locator("#task-table tr[data-task='76']").InnerTextAsync(), StringComparison.Ordinal);
+        await page.Locator("#output", new() { HasTextString = "[host-150] done host-150" }).WaitForAsync(new() { Timeout = 30_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-batch.png"), FullPage = false });
+    }
+
     private static TaskSpec Echo() => new() { Command = new CommandSpec { Program = "echo", Args = { "hi" } } };
 
     private static async Task<Job> SubmitAsync(Cluster cluster, string program, params string[] args) =>
