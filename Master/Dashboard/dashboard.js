@@ -12,7 +12,20 @@ let generation = 0;
 
 const short = (state) => (state || "").replace(/^(TASK_STATE_|WORKER_STATE_)/, "");
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-const when = (ts) => (ts ? new Date(ts).toLocaleTimeString() : "");
+// Relative ("3 min ago"), the exact local date and time on hover.
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+function ago(date) {
+  const seconds = Math.round((date.getTime() - Date.now()) / 1000);
+  for (const [unit, size] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (Math.abs(seconds) >= size) return relative.format(Math.round(seconds / size), unit);
+  }
+  return relative.format(seconds, "second");
+}
+const when = (ts) => {
+  if (!ts) return "";
+  const date = new Date(ts);
+  return `<time datetime="${esc(date.toISOString())}" title="${esc(date.toLocaleString())}">${esc(ago(date))}</time>`;
+};
 const badge = (state) => `<span class="state state-${short(state)}">${esc(short(state))}</span>`;
 
 async function api(path) {
@@ -135,8 +148,8 @@ async function showJob(id) {
     multi = (job.taskCount || 0) > 1;
     const counts = job.counts || {};
     document.getElementById("job-state").innerHTML = badge(job.state);
-    document.getElementById("job-meta").textContent =
-      `pool ${job.pool} · ${job.taskCount} task(s): ${["succeeded", "failed", "timedOut", "canceled", "running", "queued"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`).join(", ") || "none started"}` +
+    document.getElementById("job-meta").innerHTML =
+      `pool ${esc(job.pool)} · ${esc(job.taskCount)} task(s): ${esc(["succeeded", "failed", "timedOut", "canceled", "running", "queued"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`).join(", ") || "none started")}` +
       ` · created ${when(job.createdAt)}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}`;
     const key = JSON.stringify(counts) + job.state;
     const due = (job.taskCount || 0) <= 100 || Date.now() - lastFull > 5000 || TERMINAL.has(job.state);

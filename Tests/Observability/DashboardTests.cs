@@ -99,6 +99,25 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task Pages_FollowTheSystemsLightOrDarkPreference()
+    {
+        await using var cluster = await Cluster.StartAsync(0);
+        await using var browser = await BrowserAsync();
+        var colours = new Dictionary<ColorScheme, string>();
+        foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
+        {
+            var page = await browser.NewPageAsync(new() { ColorScheme = scheme });
+            await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+            await page.Locator("#jobs").WaitForAsync(new() { Timeout = 30_000 });
+            colours[scheme] = await page.EvaluateAsync<string>("getComputedStyle(document.body).backgroundColor");
+            await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, $"jobs-{scheme.ToString().ToLowerInvariant()}.png") });
+        }
+
+        Assert.Equal("rgb(246, 248, 250)", colours[ColorScheme.Light]);
+        Assert.Equal("rgb(15, 17, 21)", colours[ColorScheme.Dark]);
+    }
+
+    [Fact]
     public async Task JobPage_BigBatch_PollsCountsAndRefetchesTheTaskListRarely_OutputByItem()
     {
         await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "4" });
@@ -133,6 +152,11 @@ public sealed partial class DashboardTests
         Assert.True(light >= 4, $"{light} count polls");
         Assert.True(full <= (int)(opened.Elapsed.TotalSeconds / 5) + 3, $"{full} whole-job fetches in {opened.Elapsed.TotalSeconds:0} s");
         Assert.Contains("150 succeeded", await page.Locator("#job-meta").InnerTextAsync(), StringComparison.Ordinal);
+
+        // Times read relative, the exact date and time on hover.
+        var created = page.Locator("#job-meta time").First;
+        Assert.Matches(@"(ago|now)", await created.InnerTextAsync());
+        Assert.False(string.IsNullOrEmpty(await created.GetAttributeAsync("title")));
         Assert.Contains("host-77", await page.Locator("#task-table tr[data-task='76']").InnerTextAsync(), StringComparison.Ordinal);
         await page.Locator("#output", new() { HasTextString = "[host-150] done host-150" }).WaitForAsync(new() { Timeout = 30_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-batch.png"), FullPage = false });
