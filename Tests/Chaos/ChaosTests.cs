@@ -96,7 +96,15 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             var (index, _) = await RunningWithTimeLeftAsync(cluster, jobId, seconds, TimeSpan.FromSeconds(1));
             await chaos.Broker.StopServerAsync();
             await chaos.Broker.StartServerAsync();
-            var job = await run.WaitRecoveredAsync(jobId, Stopwatch.StartNew(), Recovery);
+            Job job;
+            try
+            {
+                job = await run.WaitRecoveredAsync(jobId, Stopwatch.StartNew(), Recovery);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException($"{ex.Message}\n{Tail(cluster.Logs())}", ex);
+            }
 
             // A task running when the broker went was stopped by its worker and run again.
             Assert.True(job.Tasks.Single(t => t.Index == index).Attempts.Count >= 2, $"task {index}, running when the broker stopped, ran only once");
