@@ -61,12 +61,20 @@ internal sealed partial class ExecuteTaskConsumer(
 
         var attemptId = NewId.NextGuid();
         var startedAt = time.GetUtcNow();
+
+        // The attempt's reports wait for the broker for as long as this message is held. Once the consume token
+        // fired (the connection was lost, or a drain ran out) the message goes back to the queue whatever is
+        // reported, so they get ReportGrace more and then give up: a report stuck on a bus that is recovering must
+        // not keep this consumer's slot, or the messages the new channel prefetches would never run.
+        using var reports = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        using var bounded = context.CancellationToken.Register(() => reports.CancelAfter(ReportGrace));
+
         // The broker confirms TaskStarted while the task starts; output and TaskFinished go out only after that
         // confirmation, so the master still sees them in order.
-        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), CancellationToken.None);
+        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), reports.Token);
 
         var attempt = new Attempt(task, attemptId, node, running, executors, metrics, options.OutputCapBytes, logger);
-        var (result, truncated, lastOutput, outputBatches) = await attempt.RunAsync(started, batch => context.Publish(batch, CancellationToken.None), context.CancellationToken)
+        var (result, truncated, lastOutput, outputBatches) = await attempt.RunAsync(started, batch => context.Publish(batch, reports.Token), context.CancellationToken)
             .ConfigureAwait(false);
 
         var finishedAt = time.GetUtcNow();
@@ -80,7 +88,7 @@ internal sealed partial class ExecuteTaskConsumer(
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
             truncated, startedAt, finishedAt, result.HttpStatus, result.Outcome == TaskOutcome.Failed ? result.Failure : FailureKind.None, lastOutput,
-            task.Dispatch, deliveryCount, outputBatches), CancellationToken.None).ConfigureAwait(false);
+            task.Dispatch, deliveryCount, outputBatches), reports.Token).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Succeeded)
         {
             LogSucceeded(task.JobId, task.TaskId, attemptId);
@@ -97,6 +105,9 @@ internal sealed partial class ExecuteTaskConsumer(
             throw new OperationCanceledException("worker shutting down", context.CancellationToken);
         }
     }
+
+    /// <summary>How long an attempt's reports still try after its message was given back (see RunAsync).</summary>
+    public static readonly TimeSpan ReportGrace = TimeSpan.FromSeconds(10);
 
     private static int DeliveryCount(ConsumeContext context)
     {
