@@ -19,7 +19,7 @@ internal static class JobWatcher
     public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken,
         Func<OutputChunk, bool>? include = null, long fromOffset = 0)
     {
-        var atLineStart = new Dictionary<(int, OutputStream), bool>();
+        var lines = new LinePrefixer(prefixes);
         using var stdout = Console.OpenStandardOutput();
         using var stderr = Console.OpenStandardError();
         var offset = fromOffset;
@@ -42,31 +42,14 @@ internal static class JobWatcher
                             BeforeOutput?.Invoke();
                             var chunk = message.Output;
                             var target = chunk.Stream == OutputStream.Stderr ? stderr : stdout;
-                            if (prefixes is not null)
+                            foreach (var (bytes, startsLine, _) in lines.Pieces(chunk))
                             {
-                                var key = (chunk.TaskIndex, chunk.Stream);
-                                var prefix = System.Text.Encoding.UTF8.GetBytes($"[{(chunk.TaskIndex < prefixes.Count ? prefixes[chunk.TaskIndex] : chunk.TaskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ");
-                                var data = chunk.Data.Memory;
-                                var start = atLineStart.GetValueOrDefault(key, true);
-                                while (data.Length > 0)
+                                if (startsLine && lines.Prefixed)
                                 {
-                                    if (start)
-                                    {
-                                        await target.WriteAsync(prefix, cancellationToken).ConfigureAwait(false);
-                                    }
-
-                                    var newline = data.Span.IndexOf((byte)'\n');
-                                    var line = newline < 0 ? data : data[..(newline + 1)];
-                                    await target.WriteAsync(line, cancellationToken).ConfigureAwait(false);
-                                    start = newline >= 0;
-                                    data = data[line.Length..];
+                                    await target.WriteAsync(lines.PrefixOf(chunk.TaskIndex), cancellationToken).ConfigureAwait(false);
                                 }
 
-                                atLineStart[key] = start;
-                            }
-                            else
-                            {
-                                await target.WriteAsync(chunk.Data.Memory, cancellationToken).ConfigureAwait(false);
+                                await target.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
                             }
 
                             await target.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using DistributedExecutor.Contracts.V1;
 
 namespace DistributedExecutor.Cli.Commands;
@@ -80,35 +79,34 @@ internal static class LogsCommand
     private static void PrintTail(List<OutputChunk> chunks, int count, IReadOnlyList<string>? prefixes)
     {
         // Lines in the order they were stored (chunks come by offset); a line ends in the chunk that ends it.
-        var lines = new List<(OutputStream Stream, string Text)>();
-        var partial = new Dictionary<(int, OutputStream), StringBuilder>();
+        var prefixer = new LinePrefixer(prefixes);
+        var lines = new List<(OutputStream Stream, byte[] Bytes)>();
+        var partial = new Dictionary<(int, OutputStream), List<byte>>();
         foreach (var chunk in chunks)
         {
             var key = (chunk.TaskIndex, chunk.Stream);
-            var prefix = prefixes is null ? "" : $"[{(chunk.TaskIndex < prefixes.Count ? prefixes[chunk.TaskIndex] : chunk.TaskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ";
-            var text = chunk.Data.ToStringUtf8();
-            var start = 0;
-            for (var newline = text.IndexOf('\n', start); newline >= 0; newline = text.IndexOf('\n', start))
+            foreach (var (bytes, startsLine, endsLine) in prefixer.Pieces(chunk))
             {
-                var head = partial.Remove(key, out var pending) ? pending.ToString() : "";
-                lines.Add((chunk.Stream, prefix + head + text[start..newline]));
-                start = newline + 1;
-            }
+                if (startsLine)
+                {
+                    partial[key] = [.. prefixer.PrefixOf(chunk.TaskIndex)];
+                }
 
-            if (start < text.Length)
-            {
-                (partial.TryGetValue(key, out var pending) ? pending : partial[key] = new StringBuilder()).Append(text[start..]);
+                partial[key].AddRange(bytes.Span);
+                if (endsLine && partial.Remove(key, out var line))
+                {
+                    lines.Add((chunk.Stream, [.. line]));
+                }
             }
         }
 
-        foreach (var ((index, stream), rest) in partial)
+        // Lines still unfinished (no newline yet) come last, ended here.
+        lines.AddRange(partial.Select(p => (p.Key.Item2, (byte[])[.. p.Value, (byte)'\n'])));
+        using var stdout = Console.OpenStandardOutput();
+        using var stderr = Console.OpenStandardError();
+        foreach (var (stream, bytes) in lines.Skip(Math.Max(0, lines.Count - count)))
         {
-            lines.Add((stream, (prefixes is null ? "" : $"[{(index < prefixes.Count ? prefixes[index] : index.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ") + rest));
-        }
-
-        foreach (var (stream, text) in lines.Skip(Math.Max(0, lines.Count - count)))
-        {
-            (stream == OutputStream.Stderr ? Console.Error : Console.Out).Write(text + "\n");
+            (stream == OutputStream.Stderr ? stderr : stdout).Write(bytes);
         }
     }
 }

@@ -53,7 +53,6 @@ internal static class RunCommand
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
             RejectUnknownOptions(result, run, argv);
-            var cancellationToken = Interrupts.Token;
             if (result.GetValue(file) is { } path)
             {
                 // The file is the whole job: only how to wait for it may come from the command line.
@@ -65,24 +64,8 @@ internal static class RunCommand
                 }
 
                 var spec = JobFile.Read(path);
-                using var fileMaster = GlobalOptions.Connect(result);
-                var accepted = await fileMaster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (!result.GetValue(wait))
-                {
-                    Console.Out.WriteLine(accepted.Job.Id);
-                    return ExitCodes.Success;
-                }
-
                 var itemized = spec.Tasks.Any(t => t.Item.Length > 0) ? spec.Tasks.Select(t => t.Item).ToList() : null;
-                try
-                {
-                    Interrupts.LeftBehind = $"distctl: job {accepted.Job.Id} may still be running; cancel it with: distctl cancel {accepted.Job.Id}";
-                    return await WaitAsync(result.GetValue(group), result.GetValue(quiet), spec.AllWorkers, fileMaster, accepted, itemized, cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
-                {
-                    return await CancelOnInterruptAsync(fileMaster, accepted.Job.Id).ConfigureAwait(false);
-                }
+                return await SubmitAndFollowAsync(result, spec, itemized).ConfigureAwait(false);
             }
 
             var task = result.GetValue(http) is not null ? new TaskSpec { Http = HttpSpecOf(result) }
@@ -122,8 +105,16 @@ internal static class RunCommand
                 job.Tasks.AddRange(batch.Select(item => BatchItems.Expand(task, item)));
             }
 
+            return await SubmitAndFollowAsync(result, job, batch).ConfigureAwait(false);
+        }));
+        return run;
+
+        // Submits the job; without --wait prints its id, with it follows the job to its end (Ctrl-C cancels the job).
+        async Task<int> SubmitAndFollowAsync(ParseResult result, JobSpec spec, List<string>? itemized)
+        {
+            var cancellationToken = Interrupts.Token;
             using var master = GlobalOptions.Connect(result);
-            var submitted = await master.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = job }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var submitted = await master.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: cancellationToken).ConfigureAwait(false);
             if (!result.GetValue(wait))
             {
                 Console.Out.WriteLine(submitted.Job.Id);
@@ -133,14 +124,13 @@ internal static class RunCommand
             try
             {
                 Interrupts.LeftBehind = $"distctl: job {submitted.Job.Id} may still be running; cancel it with: distctl cancel {submitted.Job.Id}";
-                return await WaitAsync(result.GetValue(group), result.GetValue(quiet), job.AllWorkers, master, submitted, batch, cancellationToken).ConfigureAwait(false);
+                return await WaitAsync(result.GetValue(group), result.GetValue(quiet), spec.AllWorkers, master, submitted, itemized, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
             {
                 return await CancelOnInterruptAsync(master, submitted.Job.Id).ConfigureAwait(false);
             }
-        }));
-        return run;
+        }
 
         RetryPolicy? RetryOf(ParseResult result)
         {

@@ -11,38 +11,29 @@ internal sealed partial class RetentionService(IJobStore store, MasterOptions op
 {
     private const int Batch = 100;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // SQLite needs room in its log even to delete: with the store full the clean-up waits for a later tick.
         var retention = TimeSpan.FromHours(options.JobRetentionHours);
         var interval = TimeSpan.FromTicks(Math.Clamp(retention.Ticks / 2, TimeSpan.FromMilliseconds(500).Ticks, TimeSpan.FromMinutes(1).Ticks));
-        using var timer = new PeriodicTimer(interval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-        {
-            try
-            {
-                var removed = 0;
-                int batch;
-                do
-                {
-                    batch = store.DeleteFinishedBefore(time.GetUtcNow() - retention, Batch);
-                    removed += batch;
-                    await Task.Yield();
-                }
-                while (batch == Batch && !stoppingToken.IsCancellationRequested);
+        return StoreDuty.EveryAsync(interval, time, ct => RemoveAsync(retention, ct), LogFailed, stoppingToken);
+    }
 
-                if (removed > 0)
-                {
-                    LogRemoved(removed, options.JobRetentionHours);
-                }
-            }
-            catch (StoreFullException)
-            {
-                // SQLite needs room in its log even to delete: tried again on the next tick, once space is freed.
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogFailed(ex);
-            }
+    private async Task RemoveAsync(TimeSpan retention, CancellationToken stoppingToken)
+    {
+        var removed = 0;
+        int batch;
+        do
+        {
+            batch = store.DeleteFinishedBefore(time.GetUtcNow() - retention, Batch);
+            removed += batch;
+            await Task.Yield();
+        }
+        while (batch == Batch && !stoppingToken.IsCancellationRequested);
+
+        if (removed > 0)
+        {
+            LogRemoved(removed, options.JobRetentionHours);
         }
     }
 

@@ -12,38 +12,24 @@ internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dis
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(Tick, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
-        {
-            if (broker is { Usable: false })
-            {
-                // The broker is away (BrokerLink said so once): the retries stay scheduled until it is back.
-                continue;
-            }
+    // The broker away or the store full: the retries stay scheduled and go out on a later tick.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        StoreDuty.EveryAsync(Tick, time, PublishDueAsync, LogFailed, stoppingToken, pauseAfterFailure: TimeSpan.FromSeconds(1));
 
-            try
-            {
-                foreach (var retry in store.DueRetries(256))
-                {
-                    using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, publishTimeout.Token);
-                    await dispatcher.DispatchRetryAsync(retry, timeout.Token).ConfigureAwait(false);
-                    LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
-                }
-            }
-            catch (StoreFullException) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The store said once that it is full; the retries stay scheduled.
-                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The broker is away: the retries stay scheduled and go out on a later tick.
-                LogFailed(ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken).ConfigureAwait(false);
-            }
+    private async Task PublishDueAsync(CancellationToken stoppingToken)
+    {
+        if (broker is { Usable: false })
+        {
+            // The broker is away (BrokerLink said so once): the retries stay scheduled until it is back.
+            return;
+        }
+
+        foreach (var retry in store.DueRetries(256))
+        {
+            using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, publishTimeout.Token);
+            await dispatcher.DispatchRetryAsync(retry, timeout.Token).ConfigureAwait(false);
+            LogPublished(retry.TaskId, retry.JobId, retry.Dispatch);
         }
     }
 

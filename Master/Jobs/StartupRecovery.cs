@@ -31,22 +31,13 @@ internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher di
                 continue;
             }
 
-            try
+            if (await StoreDuty.TryAsync(ct => dispatcher.DispatchRecoveredAsync(pending, ct), LogRetry, stoppingToken).ConfigureAwait(false))
             {
-                await dispatcher.DispatchRecoveredAsync(pending, stoppingToken).ConfigureAwait(false);
-
                 LogRecovered(pending.Count);
                 return;
             }
-            catch (StoreFullException)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogRetry(ex);
-                await Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken).ConfigureAwait(false);
-            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), time, stoppingToken).ConfigureAwait(false);
         }
     }
 

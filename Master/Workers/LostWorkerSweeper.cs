@@ -18,43 +18,31 @@ internal sealed partial class LostWorkerSweeper(
     TimeProvider time,
     ILogger<LostWorkerSweeper> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        StoreDuty.EveryAsync(TimeSpan.FromSeconds(1), time, SweepAsync, LogSweepFailed, stoppingToken);
+
+    private async Task SweepAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        if (time.GetUtcNow() - registry.StartedAt < registry.Timeout)
         {
-            if (time.GetUtcNow() - registry.StartedAt < registry.Timeout)
-            {
-                continue;
-            }
+            return;
+        }
 
-            try
-            {
-                var lost = registry.NewlyLost();
-                metrics.WorkersLost.Add(lost.Count);
-                foreach (var worker in lost)
-                {
-                    // Its own queue has no other consumer: fan-out copies it had not finished end as lost.
-                    var released = store.FailTasksOfLostWorker(worker);
-                    await dispatcher.DispatchAsync(released, stoppingToken).ConfigureAwait(false);
-                }
+        var lost = registry.NewlyLost();
+        metrics.WorkersLost.Add(lost.Count);
+        foreach (var worker in lost)
+        {
+            // Its own queue has no other consumer: fan-out copies it had not finished end as lost.
+            var released = store.FailTasksOfLostWorker(worker);
+            await dispatcher.DispatchAsync(released, stoppingToken).ConfigureAwait(false);
+        }
 
-                foreach (var worker in store.WorkersWithRunningAttempts())
-                {
-                    if (!registry.IsAlive(worker))
-                    {
-                        var jobs = store.MarkWorkerLost(worker, $"worker {worker} lost: no heartbeat for {registry.Timeout.TotalSeconds:0}s");
-                        LogLost(worker, jobs.Count);
-                    }
-                }
-            }
-            catch (StoreFullException)
+        foreach (var worker in store.WorkersWithRunningAttempts())
+        {
+            if (!registry.IsAlive(worker))
             {
-                // The store said once that it is full; the sweep is tried again on the next tick.
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogSweepFailed(ex);
+                var jobs = store.MarkWorkerLost(worker, $"worker {worker} lost: no heartbeat for {registry.Timeout.TotalSeconds:0}s");
+                LogLost(worker, jobs.Count);
             }
         }
     }

@@ -17,22 +17,16 @@ public sealed class DistTests
         var verified = await ProcessRunner.RunAsync("sha256sum", ["-c", "SHA256SUMS"], null, workingDirectory: dist);
         Assert.True(verified.ExitCode == 0, verified.ToString());
 
-        var unpacked = Directory.CreateTempSubdirectory("distexec-dist-").FullName;
-        try
-        {
-            var untar = await ProcessRunner.RunAsync("tar", ["-xzf", tarball, "-C", unpacked], null);
-            Assert.True(untar.ExitCode == 0, untar.ToString());
-            Assert.Equal(["distctl"], Directory.GetFiles(unpacked).Select(Path.GetFileName));
+        using var unpackedFolder = new TempDirectory("distexec-dist-");
+        var unpacked = unpackedFolder.FullName;
+        var untar = await ProcessRunner.RunAsync("tar", ["-xzf", tarball, "-C", unpacked], null);
+        Assert.True(untar.ExitCode == 0, untar.ToString());
+        Assert.Equal(["distctl"], Directory.GetFiles(unpacked).Select(Path.GetFileName));
 
-            // No .NET on the PATH or in DOTNET_ROOT: the binary is Native AOT.
-            var help = await ProcessRunner.RunAsync(Path.Combine(unpacked, "distctl"), ["--help"],
-                new Dictionary<string, string?> { ["PATH"] = "/usr/bin:/bin", ["DOTNET_ROOT"] = "/nonexistent" });
-            Assert.True(help.ExitCode == 0, help.ToString());
-            Assert.Contains("run", help.Stdout, StringComparison.Ordinal);
-        }
-        finally
-        {
-            Directory.Delete(unpacked, recursive: true);
-        }
+        // No .NET on the PATH or in DOTNET_ROOT: the binary is Native AOT.
+        var help = await ProcessRunner.RunAsync(Path.Combine(unpacked, "distctl"), ["--help"],
+            new Dictionary<string, string?> { ["PATH"] = "/usr/bin:/bin", ["DOTNET_ROOT"] = "/nonexistent" });
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("run", help.Stdout, StringComparison.Ordinal);
     }
 }

@@ -74,30 +74,24 @@ public sealed class CommandHardeningTests(ClusterFixture fixture)
     [Fact]
     public async Task Run_BlockedProgramThroughPathTricks_RefusedAtSubmission()
     {
-        var dir = Directory.CreateTempSubdirectory("distexec-trick-").FullName;
-        try
+        using var dirFolder = new TempDirectory("distexec-trick-");
+        var dir = dirFolder.FullName;
+        File.CreateSymbolicLink(Path.Combine(dir, "innocent"), "/bin/rm");
+        foreach (var argv in new[]
         {
-            File.CreateSymbolicLink(Path.Combine(dir, "innocent"), "/bin/rm");
-            foreach (var argv in new[]
-            {
-                new[] { "/bin/../bin/rm", "-rf", "/tmp/x" },
-                new[] { "/usr/bin/rm" },
-                new[] { Path.Combine(dir, "innocent") },
-                new[] { "rm" },
-            })
-            {
-                var result = await Cluster.DistctlAsync(["run", "--wait", "--", .. argv]);
-                Assert.True(result.ExitCode == 125, $"{argv[0]}: {result}");
-                Assert.Contains("blocked", result.Stderr, StringComparison.Ordinal);
-            }
+            new[] { "/bin/../bin/rm", "-rf", "/tmp/x" },
+            new[] { "/usr/bin/rm" },
+            new[] { Path.Combine(dir, "innocent") },
+            new[] { "rm" },
+        })
+        {
+            var result = await Cluster.DistctlAsync(["run", "--wait", "--", .. argv]);
+            Assert.True(result.ExitCode == 125, $"{argv[0]}: {result}");
+            Assert.Contains("blocked", result.Stderr, StringComparison.Ordinal);
+        }
 
-            var viaPath = await Cluster.DistctlAsync("run", "--wait", "-e", $"PATH={dir}:/usr/bin:/bin", "--", "innocent", "/tmp/x");
-            Assert.True(viaPath.ExitCode == 125, viaPath.ToString());
-        }
-        finally
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        var viaPath = await Cluster.DistctlAsync("run", "--wait", "-e", $"PATH={dir}:/usr/bin:/bin", "--", "innocent", "/tmp/x");
+        Assert.True(viaPath.ExitCode == 125, viaPath.ToString());
     }
 }
 

@@ -184,89 +184,75 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     [Fact]
     public async Task RunFile_YamlOrJsonJobSpec_SubmittedWhole_UnknownFieldsAndMixedFlagsRefused()
     {
-        var dir = Directory.CreateTempSubdirectory("distexec-jobfile-");
-        try
-        {
-            var yaml = Path.Combine(dir.FullName, "job.yaml");
-            await File.WriteAllTextAsync(yaml, """
-                # Every field the JSON API has, in YAML.
-                labels: { source: file }
-                maxParallel: 1
-                tasks:
-                  - item: one
-                    command: { program: echo, args: ["from yaml", "1"] }
-                  - item: two
-                    timeout: 30s
-                    command: { program: sh, args: [-c, "echo two; exit 0"] }
-                """);
-            var run = await Cluster.DistctlAsync("run", "-f", yaml, "--wait");
-            Assert.True(run.ExitCode == 0, run.ToString());
-            Assert.Contains("[one] from yaml 1\n", run.Stdout, StringComparison.Ordinal);
-            Assert.Contains("[two] two\n", run.Stdout, StringComparison.Ordinal);
-            var job = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["source"] = "file" } })).Jobs.Single();
-            Assert.Equal(1, job.MaxParallel);
+        using var dir = new TempDirectory("distexec-jobfile-");
+        var yaml = Path.Combine(dir.FullName, "job.yaml");
+        await File.WriteAllTextAsync(yaml, """
+            # Every field the JSON API has, in YAML.
+            labels: { source: file }
+            maxParallel: 1
+            tasks:
+              - item: one
+                command: { program: echo, args: ["from yaml", "1"] }
+              - item: two
+                timeout: 30s
+                command: { program: sh, args: [-c, "echo two; exit 0"] }
+            """);
+        var run = await Cluster.DistctlAsync("run", "-f", yaml, "--wait");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("[one] from yaml 1\n", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("[two] two\n", run.Stdout, StringComparison.Ordinal);
+        var job = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["source"] = "file" } })).Jobs.Single();
+        Assert.Equal(1, job.MaxParallel);
 
-            var json = Path.Combine(dir.FullName, "job.json");
-            await File.WriteAllTextAsync(json, """{"tasks":[{"command":{"program":"echo","args":["from json"]}}]}""");
-            var fromJson = await Cluster.DistctlAsync("run", "-f", json, "--wait");
-            Assert.Equal("from json\n", fromJson.Stdout);
+        var json = Path.Combine(dir.FullName, "job.json");
+        await File.WriteAllTextAsync(json, """{"tasks":[{"command":{"program":"echo","args":["from json"]}}]}""");
+        var fromJson = await Cluster.DistctlAsync("run", "-f", json, "--wait");
+        Assert.Equal("from json\n", fromJson.Stdout);
 
-            var typo = Path.Combine(dir.FullName, "typo.yaml");
-            await File.WriteAllTextAsync(typo, "tasks:\n  - comand: { program: echo }\n");
-            var refused = await Cluster.DistctlAsync("run", "-f", typo);
-            Assert.True(refused.ExitCode == 2, refused.ToString());
-            Assert.Contains("comand", refused.Stderr, StringComparison.Ordinal);
+        var typo = Path.Combine(dir.FullName, "typo.yaml");
+        await File.WriteAllTextAsync(typo, "tasks:\n  - comand: { program: echo }\n");
+        var refused = await Cluster.DistctlAsync("run", "-f", typo);
+        Assert.True(refused.ExitCode == 2, refused.ToString());
+        Assert.Contains("comand", refused.Stderr, StringComparison.Ordinal);
 
-            var mixed = await Cluster.DistctlAsync("run", "-f", json, "--pool", "default");
-            Assert.True(mixed.ExitCode == 2, mixed.ToString());
-            Assert.Contains("--pool goes into the file", mixed.Stderr, StringComparison.Ordinal);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        var mixed = await Cluster.DistctlAsync("run", "-f", json, "--pool", "default");
+        Assert.True(mixed.ExitCode == 2, mixed.ToString());
+        Assert.Contains("--pool goes into the file", mixed.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Contexts_NamedMastersInTheConfigFile_FlagsAndVariablesWin()
     {
-        var dir = Directory.CreateTempSubdirectory("distexec-config-");
-        try
-        {
-            var config = Path.Combine(dir.FullName, "config.yaml");
-            await File.WriteAllTextAsync(config, $"""
-                current-context: nowhere
-                contexts:
-                  here: {"{"} master: "{Cluster.MasterAddress}" {"}"}
-                  nowhere: {"{"} master: "127.0.0.1:1" {"}"}
-                """);
-            Task<CliResult> Distctl(Dictionary<string, string?> variables, params string[] args) =>
-                ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>(variables)
-                {
-                    ["DISTEXEC_CONFIG"] = config,
-                    ["API_TOKEN"] = null,
-                    ["DISTEXEC_TOKEN"] = null,
-                    ["DISTEXEC_TOKEN_FILE"] = null,
-                    ["DISTEXEC_CA_CERT"] = null,
-                });
-            var none = new Dictionary<string, string?> { ["MASTER_ADDRESS"] = null, ["DISTEXEC_MASTER"] = null, ["DISTEXEC_CONTEXT"] = null };
+        using var dir = new TempDirectory("distexec-config-");
+        var config = Path.Combine(dir.FullName, "config.yaml");
+        await File.WriteAllTextAsync(config, $"""
+            current-context: nowhere
+            contexts:
+              here: {"{"} master: "{Cluster.MasterAddress}" {"}"}
+              nowhere: {"{"} master: "127.0.0.1:1" {"}"}
+            """);
+        Task<CliResult> Distctl(Dictionary<string, string?> variables, params string[] args) =>
+            ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>(variables)
+            {
+                ["DISTEXEC_CONFIG"] = config,
+                ["API_TOKEN"] = null,
+                ["DISTEXEC_TOKEN"] = null,
+                ["DISTEXEC_TOKEN_FILE"] = null,
+                ["DISTEXEC_CA_CERT"] = null,
+            });
+        var none = new Dictionary<string, string?> { ["MASTER_ADDRESS"] = null, ["DISTEXEC_MASTER"] = null, ["DISTEXEC_CONTEXT"] = null };
 
-            Assert.Equal(69, (await Distctl(none, "list")).ExitCode);
-            var picked = await Distctl(none, "--context", "here", "list", "-q");
-            Assert.True(picked.ExitCode == 0, picked.ToString());
-            var byVariable = await Distctl(new(none) { ["DISTEXEC_CONTEXT"] = "here" }, "list", "-q");
-            Assert.True(byVariable.ExitCode == 0, byVariable.ToString());
-            var variableWins = await Distctl(new(none) { ["DISTEXEC_MASTER"] = Cluster.MasterAddress }, "list", "-q");
-            Assert.True(variableWins.ExitCode == 0, variableWins.ToString());
+        Assert.Equal(69, (await Distctl(none, "list")).ExitCode);
+        var picked = await Distctl(none, "--context", "here", "list", "-q");
+        Assert.True(picked.ExitCode == 0, picked.ToString());
+        var byVariable = await Distctl(new(none) { ["DISTEXEC_CONTEXT"] = "here" }, "list", "-q");
+        Assert.True(byVariable.ExitCode == 0, byVariable.ToString());
+        var variableWins = await Distctl(new(none) { ["DISTEXEC_MASTER"] = Cluster.MasterAddress }, "list", "-q");
+        Assert.True(variableWins.ExitCode == 0, variableWins.ToString());
 
-            var unknown = await Distctl(none, "--context", "elsewhere", "list");
-            Assert.True(unknown.ExitCode == 2, unknown.ToString());
-            Assert.Contains("it has: here, nowhere", unknown.Stderr, StringComparison.Ordinal);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        var unknown = await Distctl(none, "--context", "elsewhere", "list");
+        Assert.True(unknown.ExitCode == 2, unknown.ToString());
+        Assert.Contains("it has: here, nowhere", unknown.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

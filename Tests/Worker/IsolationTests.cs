@@ -1,3 +1,4 @@
+using DistributedExecutor.Tests.Fixtures;
 using System.Net;
 using DistributedExecutor.Executors.Http;
 using DistributedExecutor.Executors.Isolation;
@@ -62,30 +63,23 @@ public sealed class IsolationTests : IDisposable
             return;
         }
 
-        var dir = Directory.CreateTempSubdirectory("distexec-isolation-");
-        try
-        {
-            File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
-            var open = Path.Combine(dir.FullName, "open");
-            var closed = Path.Combine(dir.FullName, "closed");
-            File.WriteAllText(open, "secret");
-            File.WriteAllText(closed, "secret");
-            File.SetUnixFileMode(open, (UnixFileMode)0b110_100_100);
-            File.SetUnixFileMode(closed, (UnixFileMode)0b110_000_000);
-            var problems = new List<string>();
+        using var dir = new TempDirectory("distexec-isolation-");
+        File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
+        var open = Path.Combine(dir.FullName, "open");
+        var closed = Path.Combine(dir.FullName, "closed");
+        File.WriteAllText(open, "secret");
+        File.WriteAllText(closed, "secret");
+        File.SetUnixFileMode(open, (UnixFileMode)0b110_100_100);
+        File.SetUnixFileMode(closed, (UnixFileMode)0b110_000_000);
+        var problems = new List<string>();
 
-            var isolation = TaskIsolation.Create(null, [("A_FILE", open), ("B_FILE", closed)], problems, "reaper");
+        var isolation = TaskIsolation.Create(null, [("A_FILE", open), ("B_FILE", closed)], problems, "reaper");
 
-            Assert.Null(isolation);
-            Assert.Equal([$"A_FILE={open} is readable by the task user nobody; make it readable by the worker's user only (chmod 600; in Kubernetes a secret volume's defaultMode 0400)"], problems);
-            using var reaper = TaskIsolation.Create(null, [("B_FILE", closed)], problems = [], "reaper");
-            Assert.Equal(ContainmentKind.Reaper, reaper!.Kind);
-            Assert.Empty(problems);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.Null(isolation);
+        Assert.Equal([$"A_FILE={open} is readable by the task user nobody; make it readable by the worker's user only (chmod 600; in Kubernetes a secret volume's defaultMode 0400)"], problems);
+        using var reaper = TaskIsolation.Create(null, [("B_FILE", closed)], problems = [], "reaper");
+        Assert.Equal(ContainmentKind.Reaper, reaper!.Kind);
+        Assert.Empty(problems);
     }
 
     [Fact]
