@@ -28,8 +28,6 @@ internal sealed partial class JobSubmitter(
     /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused (within PUBLISH_TIMEOUT_SECONDS).</summary>
     private TimeSpan BrokerGrace => TimeSpan.FromSeconds(Math.Min(3, options.PublishTimeoutSeconds));
 
-    private readonly SemaphoreSlim _admission = new(1, 1);
-
     public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken)
     {
         using var span = Tracing.Source.StartActivity("admit job");
@@ -75,20 +73,12 @@ internal sealed partial class JobSubmitter(
         var jobId = Guid.NewGuid();
         var tasks = spec.Tasks.Select(t => (NewId.NextGuid(), t)).ToList();
 
-        Job job;
-        var released = false;
-
-        // Counting and inserting under one gate keeps concurrent submissions from overshooting the limit.
-        await _admission.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Job? job;
         try
         {
-            if (store.ActiveJobs >= options.MaxConcurrentJobs)
-            {
-                return SubmitResult.Refuse(Refusal.Exhausted, $"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
-            }
-
+            // The count and the insert in one write: concurrent submissions never overshoot the limit.
             using var write = Tracing.Source.StartActivity("store job");
-            job = store.CreateJob(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors);
+            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs).ConfigureAwait(false);
         }
         catch (StoreFullException full)
         {
@@ -97,18 +87,14 @@ internal sealed partial class JobSubmitter(
         catch (DuplicateIdempotencyKeyException)
         {
             // An identical submission won the race: answer with its job once the broker has confirmed it.
-            _admission.Release();
-            released = true;
             return await ExistingAsync(key!, cancellationToken).ConfigureAwait(false) is { } winner
                 ? new SubmitResult.Accepted(winner)
                 : SubmitResult.Refuse(Refusal.Unavailable, "a submission with the same idempotency key was not accepted; submit again");
         }
-        finally
+
+        if (job is null)
         {
-            if (!released)
-            {
-                _admission.Release();
-            }
+            return SubmitResult.Refuse(Refusal.Exhausted, $"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
         }
 
         // With max_parallel only the first tasks go out now; the rest are released as tasks end.
@@ -135,7 +121,7 @@ internal sealed partial class JobSubmitter(
 
         try
         {
-            store.MarkPublished(jobId);
+            await store.MarkPublishedAsync(jobId).ConfigureAwait(false);
         }
         catch (StoreFullException)
         {

@@ -46,7 +46,7 @@ internal sealed class TaskDispatcher(ITaskPublisher publisher, IJobStore store, 
         foreach (var group in tasks.GroupBy(p => (p.Pool, p.JobId)))
         {
             await publisher.PublishAsync(group.Key.Pool, [.. group.Select(Message)], cancellationToken).ConfigureAwait(false);
-            store.MarkPublished(group.Key.JobId);
+            await store.MarkPublishedAsync(group.Key.JobId).ConfigureAwait(false);
         }
     }
 

@@ -15,6 +15,9 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     private const int MaxLabelFilters = 16;
 
     private const int OutputPage = 512;
+
+    /// <summary>Output chunks a watcher reads with its job at a wake-up, on the store's writing connection.</summary>
+    private const int ProgressPage = 16;
     private const int MaxOutputLimit = 5000;
 
     public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
@@ -136,36 +139,36 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             throw RpcErrors.Invalid("from_offset must not be negative");
         }
 
-        if (store.GetJob(id, withTasks: false) is null)
-        {
-            throw RpcErrors.NotFound($"job {id}");
-        }
-
         var cancellationToken = context.CancellationToken;
         var offset = request.FromOffset;
         var lastState = TaskState.Unspecified;
         while (!cancellationToken.IsCancellationRequested)
         {
-            // Take the wake-up before reading so a change between the read and the wait is not missed.
+            // Take the wake-up before reading so a change between the read and the wait is not missed. The job and
+            // its output come from one snapshot: a job seen ended comes with all its output.
             var changed = signals.NextChange(id);
-            var job = store.GetJob(id, withTasks: false) ?? throw RpcErrors.NotFound($"job {id}");
-            IReadOnlyList<OutputChunk> chunks;
-            do
+            // The first page small (it is read where writes wait), the rest, if any, in full pages.
+            var (job, chunks) = store.ReadProgress(id, offset, ProgressPage) ?? throw RpcErrors.NotFound($"job {id}");
+            for (var page = ProgressPage; ; page = OutputPage)
             {
-                chunks = store.ReadOutput(id, offset, OutputPage);
                 foreach (var chunk in chunks)
                 {
                     await responseStream.WriteAsync(new WatchJobResponse { Output = chunk }, cancellationToken).ConfigureAwait(false);
                     offset = chunk.Offset;
                 }
+
+                if (chunks.Count < page)
+                {
+                    break;
+                }
+
+                chunks = store.ReadOutput(id, offset, OutputPage);
             }
-            while (chunks.Count == OutputPage);
 
             if (job.State != lastState)
             {
                 lastState = job.State;
-                var full = TaskRules.IsTerminal(job.State) ? store.GetJob(id, withTasks: true)! : job;
-                await responseStream.WriteAsync(new WatchJobResponse { State = new JobStateChange { Job = full } }, cancellationToken).ConfigureAwait(false);
+                await responseStream.WriteAsync(new WatchJobResponse { State = new JobStateChange { Job = job } }, cancellationToken).ConfigureAwait(false);
             }
 
             if (TaskRules.IsTerminal(job.State))

@@ -9,7 +9,8 @@ using MassTransit;
 namespace DistributedExecutor.Worker.Consumers;
 
 /// <summary>
-/// Runs one delivery of a task as a new attempt: TaskStarted, output batches, TaskFinished, then the ack.
+/// Runs one delivery of a task as a new attempt: TaskStarted (unless the task ends within <see cref="StartReport.Delay"/>),
+/// output batches, TaskFinished, then the ack.
 /// When the worker shuts down past its drain period the attempt is given back (Abandoned) and the message
 /// returns to the queue for another worker.
 /// </summary>
@@ -69,12 +70,13 @@ internal sealed partial class ExecuteTaskConsumer(
         using var reports = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
         using var bounded = context.CancellationToken.Register(() => reports.CancelAfter(ReportGrace));
 
-        // The broker confirms TaskStarted while the task starts; output and TaskFinished go out only after that
-        // confirmation, so the master still sees them in order.
-        var started = context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), reports.Token);
+        // TaskStarted only for a task that runs a while or prints before it ends (see StartReport); once sent, output
+        // and TaskFinished go out only after the broker confirmed it, so the master still sees them in order.
+        using var started = new StartReport(
+            () => context.Publish(new TaskStarted(task.JobId, task.TaskId, attemptId, node.Id, deliveryCount, startedAt, task.Dispatch), reports.Token), time);
 
         var attempt = new Attempt(task, attemptId, node, running, executors, metrics, options.OutputCapBytes, logger);
-        var (result, truncated, lastOutput, outputBatches) = await attempt.RunAsync(started, batch => context.Publish(batch, reports.Token), context.CancellationToken)
+        var (result, truncated, lastOutput, outputBatches) = await attempt.RunAsync(started.SendAsync, batch => context.Publish(batch, reports.Token), context.CancellationToken)
             .ConfigureAwait(false);
 
         var finishedAt = time.GetUtcNow();
@@ -84,7 +86,7 @@ internal sealed partial class ExecuteTaskConsumer(
         }
 
         span?.SetTag("distexec.outcome", result.Outcome.ToString());
-        await started.ConfigureAwait(false);
+        await started.BeforeFinishedAsync().ConfigureAwait(false);
         await context.Publish(new TaskFinished(
             task.JobId, task.TaskId, attemptId, node.Id, result.Outcome, result.ExitCode, result.Signal, result.Error,
             truncated, startedAt, finishedAt, result.HttpStatus, result.Outcome == TaskOutcome.Failed ? result.Failure : FailureKind.None, lastOutput,

@@ -8,7 +8,7 @@ namespace DistributedExecutor.Worker.Running;
 /// <summary>
 /// One run of a task on this worker, from the decision to run it to its result: refused before it starts
 /// (canceled job, executor missing, spec invalid or denied), or executed with its output batched out through
-/// <paramref name="publish"/> once <paramref name="started"/> is confirmed, stopped gracefully on cancel and at
+/// <paramref name="publish"/> once <paramref name="started"/> (sending TaskStarted) is confirmed, stopped gracefully on cancel and at
 /// once when the broker link is lost, and given back (Abandoned) when this worker stops or loses the broker.
 /// </summary>
 internal sealed partial class Attempt(
@@ -25,7 +25,7 @@ internal sealed partial class Attempt(
     /// The result, whether output was cut, the last output for TaskFinished to carry (null: none, or all published)
     /// and how many output batches the attempt produced, that one included.
     /// </summary>
-    public async Task<(TaskRunResult Result, bool Truncated, TaskOutput? LastOutput, long OutputBatches)> RunAsync(Task started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
+    public async Task<(TaskRunResult Result, bool Truncated, TaskOutput? LastOutput, long OutputBatches)> RunAsync(Func<Task> started, Func<TaskOutput, Task> publish, CancellationToken consumeToken)
     {
         if (running.IsCanceled(task.JobId, task.TaskId))
         {
@@ -62,7 +62,7 @@ internal sealed partial class Attempt(
             {
                 CountOutput(batch);
 
-                await started.ConfigureAwait(false);
+                await started().ConfigureAwait(false);
                 await publish(batch).ConfigureAwait(false);
             },
             task.JobId, task.TaskId, attemptId, outputCapBytes);

@@ -14,10 +14,12 @@ internal interface IJobStore
     int ActiveJobs { get; }
 
     // Admission and the job's own life.
-    Job CreateJob(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
-        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0);
+    /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
+    Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
+        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue);
 
-    void MarkPublished(Guid jobId);
+    /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
+    Task MarkPublishedAsync(Guid jobId);
 
     void DeleteUnpublishedJob(Guid jobId);
 
@@ -61,6 +63,9 @@ internal interface IJobStore
     (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null);
 
     IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit);
+
+    /// <summary>The job (with its tasks once it has ended) and its output after the offset, read from one snapshot; null when there is no such job.</summary>
+    (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Guid jobId, long afterOffset, int limit);
 
     (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key);
 

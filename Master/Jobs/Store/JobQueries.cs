@@ -70,6 +70,20 @@ internal sealed class JobQueries(string connectionString)
     public Job? GetJob(Guid jobId, bool withTasks)
     {
         using var connection = StoreSql.Open(connectionString);
+        return GetJob(connection, jobId, withTasks ? _ => true : _ => false);
+    }
+
+    /// <summary>
+    /// What a watcher needs at a wake-up, on <paramref name="connection"/> while nothing writes: the job (with its tasks
+    /// once it has ended) and its output after <paramref name="afterOffset"/>. Null when there is no such job.
+    /// </summary>
+    public static (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(SqliteConnection connection, Guid jobId, long afterOffset, int limit) =>
+        GetJob(connection, jobId, state => TaskRules.IsTerminal(state)) is { } job
+            ? (job, ReadOutput(connection, jobId, afterOffset, limit))
+            : null;
+
+    private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks)
+    {
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
@@ -80,7 +94,7 @@ internal sealed class JobQueries(string connectionString)
         }
 
         var job = ReadJob(reader);
-        if (withTasks)
+        if (withTasks(job.State))
         {
             LoadTasks(connection, job);
         }
@@ -151,6 +165,11 @@ internal sealed class JobQueries(string connectionString)
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit)
     {
         using var connection = StoreSql.Open(connectionString);
+        return ReadOutput(connection, jobId, afterOffset, limit);
+    }
+
+    private static List<OutputChunk> ReadOutput(SqliteConnection connection, Guid jobId, long afterOffset, int limit)
+    {
         using var query = connection.CreateCommand();
         query.CommandText = """
             SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number

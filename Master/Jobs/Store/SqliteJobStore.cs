@@ -68,15 +68,20 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public void Dispose() => _writer.Dispose();
 
-    /// <summary>Stores a new job with its tasks, not yet published; returns the record as stored (Queued).</summary>
-    public Job CreateJob(
+    /// <summary>
+    /// Stores a new job with its tasks, not yet published, in the writer's next group; returns the record as stored
+    /// (Queued), or null when <paramref name="activeLimit"/> jobs are already queued or running (checked in the same
+    /// write, so concurrent submissions never overshoot it).
+    /// </summary>
+    public async Task<Job?> CreateJobAsync(
         Guid jobId,
         string pool,
         IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks,
         string? idempotencyKey = null,
         IReadOnlyDictionary<string, string>? labels = null,
         int maxParallel = 0,
-        int maxErrors = 0)
+        int maxErrors = 0,
+        int activeLimit = int.MaxValue)
     {
         var now = _writer.Now();
         var job = new Job
@@ -99,8 +104,13 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             job.Tasks.Add(new JobTask { Id = Id(tasks[i].TaskId), Index = i, State = TaskState.Queued, Spec = tasks[i].Spec });
         }
 
-        _writer.Write(() =>
+        var admitted = await _writer.WriteGroupedAsync(() =>
         {
+            if (_writer.ActiveJobs >= activeLimit)
+            {
+                return false;
+            }
+
             try
             {
                 _writer.Execute($"""
@@ -139,9 +149,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             }
 
             _writer.JobAdded();
-        });
+            return true;
+        }).ConfigureAwait(false);
 
-        return job;
+        return admitted ? job : null;
     }
 
     /// <summary>
@@ -161,11 +172,12 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         return ids.Count;
     });
 
-    public void MarkPublished(Guid jobId) => _writer.Write(() =>
+    public Task MarkPublishedAsync(Guid jobId) => _writer.WriteGroupedAsync(() =>
     {
         // Only now, with every task confirmed by the broker, does the job become visible as Queued.
         _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
         _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
+        return 0;
     });
 
     /// <summary>Removes a job that was never published (the broker refused it), so nothing half-created stays.</summary>
@@ -249,6 +261,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         _queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
 
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => _queries.ReadOutput(jobId, afterOffset, limit);
+
+    // On the writer's connection, whose pages are always current: a watcher wakes at every change of its job.
+    public (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Guid jobId, long afterOffset, int limit) =>
+        _writer.Read(connection => JobQueries.ReadProgress(connection, jobId, afterOffset, limit));
 
     public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key) => _queries.FindByIdempotencyKey(key);
 

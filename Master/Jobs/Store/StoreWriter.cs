@@ -53,6 +53,27 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
         return write.Result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="read"/> on the writing connection between transactions. Its page cache is always current,
+    /// whereas any other connection finds its own stale after each commit and reads again every page it touches: for
+    /// a small read that comes often (a watcher's wake-up) this is a fraction of the cost. It holds writes up while it
+    /// runs, so only small reads belong here.
+    /// </summary>
+    public T Read<T>(Func<SqliteConnection, T> read)
+    {
+        if (Thread.CurrentThread == _groupThread)
+        {
+            throw new InvalidOperationException("a store read inside a write would wait for itself");
+        }
+
+        Interlocked.Increment(ref _waiting);
+        lock (_lock)
+        {
+            Interlocked.Decrement(ref _waiting);
+            return read(connection);
+        }
+    }
+
     public void Write(Action work) => Write(() =>
     {
         work();

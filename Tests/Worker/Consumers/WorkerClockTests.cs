@@ -51,10 +51,38 @@ public sealed class WorkerClockTests : IAsyncLifetime
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == task.TaskId));
-        var started = Harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
-        Assert.Equal(2, started.DeliveryCount);
-        Assert.Equal(_time.Start + ExecuteTaskConsumer.RedeliveryFence, started.StartedAt);
+        var finished = Harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == task.TaskId).Context.Message;
+        Assert.Equal(2, finished.DeliveryCount);
+        Assert.Equal(_time.Start + ExecuteTaskConsumer.RedeliveryFence, finished.StartedAt);
         Assert.Equal([task.TaskId], _ran.Tasks);
+    }
+
+    [Fact]
+    public async Task TaskStarted_OnlyForATaskStillRunningAfterTheDelay_BeforeItsFinished()
+    {
+        // A task that ends at once: its TaskFinished is the attempt's only report.
+        var quick = Task();
+        await Harness.Bus.Publish(quick);
+        Assert.True(await Harness.Published.Any<TaskFinished>(m => m.Context.Message.TaskId == quick.TaskId));
+        Assert.DoesNotContain(Harness.Published.Select<TaskStarted>(), m => m.Context.Message.TaskId == quick.TaskId);
+
+        // A task still running after StartReport.Delay reports TaskStarted then, not before.
+        var slow = Task();
+        var release = _ran.Hold(slow.TaskId);
+        var armed = _time.NextTimer(StartReport.Delay);
+        await Harness.Bus.Publish(slow);
+        await armed.WaitAsync(Deadline);
+        await _ran.Running(slow.TaskId).WaitAsync(Deadline);
+        _time.Advance(StartReport.Delay - TimeSpan.FromMilliseconds(1));
+        Assert.DoesNotContain(Harness.Published.Select<TaskStarted>(), m => m.Context.Message.TaskId == slow.TaskId);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        await Eventually.Until(() => Harness.Published.Select<TaskStarted>().Any(m => m.Context.Message.TaskId == slow.TaskId), Deadline, "TaskStarted after the delay");
+
+        release.SetResult();
+        await Eventually.Until(() => Harness.Published.Select<TaskFinished>().Any(m => m.Context.Message.TaskId == slow.TaskId), Deadline, "TaskFinished once released");
+        var started = Harness.Published.Select<TaskStarted>().Single(m => m.Context.Message.TaskId == slow.TaskId).Context.Message;
+        var finished = Harness.Published.Select<TaskFinished>().Single(m => m.Context.Message.TaskId == slow.TaskId).Context.Message;
+        Assert.Equal((started.AttemptId, started.StartedAt, started.DeliveryCount), (finished.AttemptId, finished.StartedAt, finished.DeliveryCount));
     }
 
     [Fact]
@@ -181,16 +209,31 @@ public sealed class WorkerClockTests : IAsyncLifetime
     {
         public const string ExecutorName = "clocked";
 
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (TaskCompletionSource Running, TaskCompletionSource Release)> _held = [];
+
         public System.Collections.Concurrent.ConcurrentQueue<Guid> Tasks { get; } = [];
 
         public string Name => ExecutorName;
 
+        /// <summary>The task, once it runs, waits for the returned source to be set.</summary>
+        public TaskCompletionSource Hold(Guid taskId) =>
+            _held.GetOrAdd(taskId, _ => (new(TaskCreationOptions.RunContinuationsAsynchronously), new(TaskCreationOptions.RunContinuationsAsynchronously))).Release;
+
+        /// <summary>Completes when the held task has started running.</summary>
+        public Task Running(Guid taskId) => _held[taskId].Running.Task;
+
         public SpecVerdict Validate(ExecuteTask task) => SpecVerdict.Ok;
 
-        public Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
+        public async Task<TaskRunResult> ExecuteAsync(ExecuteTask task, IOutputSink output, TaskStop stop)
         {
             Tasks.Enqueue(task.TaskId);
-            return System.Threading.Tasks.Task.FromResult(TaskRunResult.Succeeded());
+            if (_held.TryGetValue(task.TaskId, out var held))
+            {
+                held.Running.SetResult();
+                await held.Release.Task.ConfigureAwait(false);
+            }
+
+            return TaskRunResult.Succeeded();
         }
     }
 
