@@ -19,6 +19,8 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     VersionCommand.Create(),
     CompletionCommand.Create(),
     RerunCommand.Create(),
+    WhoAmICommand.Create(),
+    TokenCommand.Create(),
 };
 
 // Bare distctl: the help, not an error.

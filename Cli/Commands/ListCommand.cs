@@ -14,10 +14,11 @@ internal static class ListCommand
         var limit = new Option<int>("--limit", "-n") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
         var output = OutputFormat.Option();
         var quiet = OutputFormat.Quiet();
-        var list = new Command("list", "List jobs, newest first") { state, pool, label, limit, output, quiet };
+        var by = new Option<string?>("--submitted-by", "--by") { Description = "Only jobs submitted by the token of this name" };
+        var list = new Command("list", "List jobs, newest first") { state, pool, label, by, limit, output, quiet };
         list.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
-            var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit) };
+            var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit), SubmittedBy = result.GetValue(by) ?? "" };
             foreach (var pair in result.GetValue(label) ?? [])
             {
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
@@ -52,16 +53,18 @@ internal static class ListCommand
             }
 
             var wide = format == OutputFormat.Wide;
-            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-23}  {(wide ? $"{"FINISHED",-23}  {"KEY",-20}  " : "")}LABELS"));
+            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-23}  {"BY",-12}  {(wide ? $"{"FINISHED",-23}  {"CANCELED BY",-12}  {"KEY",-20}  " : "")}LABELS"));
             foreach (var job in reply.Jobs)
             {
                 var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
-                var more = wide ? $"{Formatting.Time(job.FinishedAt),-23}  {(job.IdempotencyKey.Length > 0 ? job.IdempotencyKey : "-"),-20}  " : "";
-                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {more}{labels}"));
+                var more = wide ? $"{Formatting.Time(job.FinishedAt),-23}  {Or(job.CanceledBy),-12}  {Or(job.IdempotencyKey),-20}  " : "";
+                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {Or(job.SubmittedBy),-12}  {more}{labels}"));
             }
 
             return ExitCodes.Success;
         }));
         return list;
+
+        static string Or(string value) => value.Length > 0 ? value : "-";
     }
 }

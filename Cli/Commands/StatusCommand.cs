@@ -39,6 +39,15 @@ internal static class StatusCommand
         o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
         o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
         o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
+        if (job.SubmittedBy.Length > 0)
+        {
+            o.WriteLine(Formatting.Safe($"Submitted by: {job.SubmittedBy}"));
+        }
+
+        if (job.CanceledBy.Length > 0)
+        {
+            o.WriteLine(Formatting.Safe($"Canceled by:  {job.CanceledBy}"));
+        }
         if (job.Labels.Count > 0)
         {
             o.WriteLine(Formatting.Safe($"Labels:    {string.Join(", ", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"))}"));

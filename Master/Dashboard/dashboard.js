@@ -28,14 +28,25 @@ const when = (ts) => {
 };
 const badge = (state) => `<span class="state state-${short(state)}">${esc(short(state))}</span>`;
 
-async function api(path) {
+async function api(path, body) {
   const headers = { Accept: "application/json" };
   const token = sessionStorage.getItem("distexec-token");
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(path, { headers });
-  if (response.status === 401 || response.status === 403) {
+  const init = { headers };
+  if (body !== undefined) {
+    init.method = "POST";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  if (response.status === 401) {
     tokenForm.hidden = false;
     throw new Error("this master needs an API token: enter it above");
+  }
+  if (response.status === 403) {
+    let message = "this token may not do that";
+    try { message = (await response.json()).message || message; } catch { /* not JSON */ }
+    throw new Error(message);
   }
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
@@ -49,8 +60,17 @@ tokenForm.addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem("distexec-token", document.getElementById("token").value);
   tokenForm.hidden = true;
+  me = null;
   route();
 });
+
+// Who the token is (name, roles, what it may do): the actions shown are only those it may take.
+let me = null;
+async function whoami() {
+  if (!me) me = await api("/v1/whoami");
+  document.getElementById("whoami").textContent = me.name ? `${me.name} (${(me.roles || []).join(", ")})` : "";
+  return me;
+}
 
 function schedule(fn, ms) {
   const mine = generation;
@@ -82,10 +102,10 @@ async function showJobs(params) {
       <select id="filter-state" aria-label="State">${STATES.map((s) => `<option value="${s}" ${s === state ? "selected" : ""}>${s ? short(s) : "any state"}</option>`).join("")}</select>
       <input id="filter-pool" placeholder="pool" value="${esc(pool)}" aria-label="Pool">
     </div>
-    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>created</th><th>finished</th></tr></thead><tbody>
+    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>by</th><th>created</th><th>finished</th></tr></thead><tbody>
       ${jobs.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/jobs/${esc(j.id)}">${esc(j.id)}</a></td><td>${badge(j.state)}</td>
-        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
-        || `<tr><td colspan="6" class="muted">no jobs</td></tr>`}
+        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td class="by">${esc(j.submittedBy || "")}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
+        || `<tr><td colspan="7" class="muted">no jobs</td></tr>`}
     </tbody></table>`;
   const apply = () => {
     const next = new URLSearchParams();
@@ -103,6 +123,7 @@ async function showJobs(params) {
 async function showJob(id) {
   view.innerHTML = `<h1>Job <span id="job-id">${esc(id)}</span> <span id="job-state"></span></h1>
     <div id="job-meta" class="muted"></div>
+    <div id="job-actions"><button id="cancel-job" hidden>Cancel job</button> <button id="rerun-failed" hidden>Re-run failed tasks</button></div>
     <h2>Tasks</h2><div id="tasks"></div>
     <h2>Output <span class="muted">(stderr in red)</span></h2><pre id="output" aria-live="polite"></pre>`;
   const output = document.getElementById("output");
@@ -143,14 +164,35 @@ async function showJob(id) {
       </tbody></table>`;
   };
 
+  const caller = await whoami();
+  const cancel = document.getElementById("cancel-job");
+  const rerun = document.getElementById("rerun-failed");
+  cancel.addEventListener("click", async () => {
+    if (!confirm(`Cancel job ${id}? Running tasks are stopped; queued ones never start.`)) return;
+    cancel.disabled = true;
+    await api(`/v1/jobs/${encodeURIComponent(id)}:cancel`, {}).catch(fail);
+  });
+  rerun.addEventListener("click", async () => {
+    const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}`);
+    const failed = (job.tasks || []).filter((t) => t.state !== "TASK_STATE_SUCCEEDED").sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    if (!confirm(`Submit a new job with the ${failed.length} task(s) of ${id} that did not succeed?`)) return;
+    const spec = { pool: job.pool, maxParallel: job.maxParallel || 0, maxErrors: job.maxErrors || 0, labels: { ...(job.labels || {}), "rerun-of": job.id }, tasks: failed.map((t) => t.spec) };
+    const submitted = await api("/v1/jobs", spec).catch(fail);
+    if (submitted) location.hash = `#/jobs/${submitted.job.id}`;
+  });
+
   const tick = async () => {
     const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}?countsOnly=true`);
+    const ended = TERMINAL.has(job.state);
+    cancel.hidden = !caller.canCancel || ended;
+    rerun.hidden = !caller.canSubmit || !ended || !["failed", "timedOut", "canceled"].some((k) => (job.counts || {})[k]);
     multi = (job.taskCount || 0) > 1;
     const counts = job.counts || {};
     document.getElementById("job-state").innerHTML = badge(job.state);
     document.getElementById("job-meta").innerHTML =
       `pool ${esc(job.pool)} · ${esc(job.taskCount)} task(s): ${esc(["succeeded", "failed", "timedOut", "canceled", "running", "queued"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`).join(", ") || "none started")}` +
-      ` · created ${when(job.createdAt)}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}`;
+      ` · created ${when(job.createdAt)}${job.submittedBy ? " by " + esc(job.submittedBy) : ""}${job.finishedAt ? " · finished " + when(job.finishedAt) : ""}` +
+      (job.canceledBy ? ` · <span id="canceled-by">canceled by ${esc(job.canceledBy)}</span>` : "");
     const key = JSON.stringify(counts) + job.state;
     const due = (job.taskCount || 0) <= 100 || Date.now() - lastFull > 5000 || TERMINAL.has(job.state);
     if (key !== lastCounts && due) {
@@ -197,6 +239,7 @@ function route() {
   document.getElementById("nav-jobs").classList.toggle("active", parts[0] !== "workers");
   document.getElementById("nav-workers").classList.toggle("active", parts[0] === "workers");
   refreshPools();
+  whoami().catch(() => { /* shown by the main view */ });
   const shown = parts[0] === "workers" ? showWorkers()
     : parts[0] === "jobs" && parts[1] ? showJob(decodeURIComponent(parts[1]))
     : showJobs(new URLSearchParams(query));

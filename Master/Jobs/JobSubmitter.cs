@@ -28,7 +28,8 @@ internal sealed partial class JobSubmitter(
     /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused (within PUBLISH_TIMEOUT_SECONDS).</summary>
     private TimeSpan BrokerGrace => TimeSpan.FromSeconds(Math.Min(3, options.PublishTimeoutSeconds));
 
-    public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken)
+    /// <summary>Admits and publishes the job; <paramref name="submittedBy"/> is the caller's token name, recorded with it.</summary>
+    public async Task<SubmitResult> SubmitAsync(JobSpec? spec, CancellationToken cancellationToken, string submittedBy = "")
     {
         using var span = Tracing.Source.StartActivity("admit job");
         var verdict = validator.Validate(spec);
@@ -78,7 +79,7 @@ internal sealed partial class JobSubmitter(
         {
             // The count and the insert in one write: concurrent submissions never overshoot the limit.
             using var write = Tracing.Source.StartActivity("store job");
-            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs).ConfigureAwait(false);
+            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy).ConfigureAwait(false);
         }
         catch (StoreFullException full)
         {

@@ -38,6 +38,12 @@ internal sealed class MasterOptions
     /// <summary>WORKER_TOKEN (or WORKER_TOKEN_FILE): bearer token workers present; unset, workers present API_TOKEN.</summary>
     public string? WorkerToken { get; set; }
 
+    /// <summary>TOKENS_FILE: named tokens with roles (who submitted and who canceled each job is recorded by name).</summary>
+    public IReadOnlyList<Services.NamedToken> Tokens { get; set; } = [];
+
+    /// <summary>Whether calls need a token at all (API_TOKEN or TOKENS_FILE): required to listen beyond loopback.</summary>
+    public bool Authenticated => ApiToken is not null || Tokens.Count > 0;
+
     /// <summary>TLS_CERT_FILE and TLS_KEY_FILE: serve gRPC over TLS.</summary>
     public TlsOptions? Tls { get; set; }
 
@@ -93,16 +99,31 @@ internal sealed class MasterOptions
             JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", defaults.JobRetentionHours, 0.0001, 24 * 365 * 100),
         };
 
-        options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.ApiToken is not null, "API_TOKEN");
+        if (settings.ExistingFile("TOKENS_FILE") is { } tokensFile)
+        {
+            var problems = new List<string>();
+            options.Tokens = Services.NamedTokens.Parse(File.ReadAllText(tokensFile), $"TOKENS_FILE {tokensFile}", problems);
+            problems.ForEach(settings.Fail);
+            foreach (var (name, token) in (ReadOnlySpan<(string, string?)>)[("API_TOKEN", options.ApiToken), ("WORKER_TOKEN", options.WorkerToken)])
+            {
+                var sha = token is null ? null : System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
+                if (sha is not null && options.Tokens.FirstOrDefault(t => t.Sha256.AsSpan().SequenceEqual(sha)) is { } same)
+                {
+                    settings.Fail($"{name} is the token of {same.Name} in TOKENS_FILE: each token needs one name");
+                }
+            }
+        }
+
+        options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.Authenticated, "API_TOKEN or TOKENS_FILE");
 
         if (options.DefaultTaskTimeoutSeconds > options.MaxTaskTimeoutSeconds)
         {
             settings.Fail($"DEFAULT_TASK_TIMEOUT_SECONDS={options.DefaultTaskTimeoutSeconds} exceeds MAX_TASK_TIMEOUT_SECONDS={options.MaxTaskTimeoutSeconds}");
         }
 
-        if (ListenAddress.TryParse(options.MasterAddress, out var address, out _) && !address.IsLoopback && options.ApiToken is null)
+        if (ListenAddress.TryParse(options.MasterAddress, out var address, out _) && !address.IsLoopback && !options.Authenticated)
         {
-            settings.Fail($"MASTER_ADDRESS={options.MasterAddress} listens beyond loopback without authentication: set API_TOKEN (and WORKER_TOKEN), or listen on 127.0.0.1 / localhost");
+            settings.Fail($"MASTER_ADDRESS={options.MasterAddress} listens beyond loopback without authentication: set API_TOKEN (and WORKER_TOKEN) or TOKENS_FILE, or listen on 127.0.0.1 / localhost");
         }
 
         if (options.ApiToken is not null && options.ApiToken == options.WorkerToken)

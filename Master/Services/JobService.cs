@@ -22,7 +22,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
 
     public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
-        var result = await submitter.SubmitAsync(request.Spec, context.CancellationToken).ConfigureAwait(false);
+        var result = await submitter.SubmitAsync(request.Spec, context.CancellationToken, TokenAuthInterceptor.CallerOf(context).Name).ConfigureAwait(false);
         return result switch
         {
             SubmitResult.Accepted accepted => new SubmitJobResponse { Job = accepted.Job },
@@ -77,7 +77,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             }
         }
 
-        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before, request.Labels);
+        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before, request.Labels, request.SubmittedBy);
         var response = new ListJobsResponse { NextPageToken = next };
         response.Jobs.AddRange(jobs);
         return Task.FromResult(response);
@@ -86,9 +86,23 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override async Task<CancelJobResponse> CancelJob(CancelJobRequest request, ServerCallContext context)
     {
         var id = ResolveJobId(request.JobId);
-        var job = store.CancelJob(id) ?? throw RpcErrors.NotFound($"job {id}");
-        await bus.Publish(new Contracts.Messages.CancelTask(id, null, "canceled by user"), context.CancellationToken).ConfigureAwait(false);
+        var caller = TokenAuthInterceptor.CallerOf(context).Name;
+        var job = store.CancelJob(id, caller) ?? throw RpcErrors.NotFound($"job {id}");
+        await bus.Publish(new Contracts.Messages.CancelTask(id, null, caller.Length > 0 ? $"canceled by {caller}" : "canceled by user"), context.CancellationToken).ConfigureAwait(false);
         return new CancelJobResponse { Job = job };
+    }
+
+    public override Task<WhoAmIResponse> WhoAmI(WhoAmIRequest request, ServerCallContext context)
+    {
+        var caller = TokenAuthInterceptor.CallerOf(context);
+        var response = new WhoAmIResponse
+        {
+            Name = caller.Name,
+            CanSubmit = caller.Roles.Overlaps(TokenAuthorizer.RolesFor("/distexec.v1.JobService/SubmitJob")),
+            CanCancel = caller.Roles.Overlaps(TokenAuthorizer.RolesFor("/distexec.v1.JobService/CancelJob")),
+        };
+        response.Roles.AddRange(caller.Roles.Order().Select(r => r.ToString().ToLowerInvariant()));
+        return Task.FromResult(response);
     }
 
     public override Task<GetOutputResponse> GetOutput(GetOutputRequest request, ServerCallContext context)

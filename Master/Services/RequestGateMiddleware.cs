@@ -18,14 +18,14 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
 {
     public Task InvokeAsync(HttpContext context)
     {
-        if (options.ApiToken is null && ForeignHostOrOrigin(context.Request) is { } foreign)
+        if (!options.Authenticated && ForeignHostOrOrigin(context.Request) is { } foreign)
         {
             return RejectAsync(context, new Status(StatusCode.PermissionDenied,
                 $"{foreign} is not a loopback name: without API_TOKEN the master answers only requests to and from localhost, 127.0.0.1 or [::1]"));
         }
 
         var method = context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.FullName;
-        if (method is not null && authorizer.Check(method, context.Request.Headers.Authorization.FirstOrDefault()) is { } status)
+        if (method is not null && authorizer.Check(method, context.Request.Headers.Authorization.FirstOrDefault()).Refusal is { } status)
         {
             return RejectAsync(context, status);
         }

@@ -5,7 +5,8 @@ namespace DistributedExecutor.Master.Services;
 
 /// <summary>
 /// The token check again at the gRPC layer, for calls that reach a service without passing
-/// <see cref="RequestGateMiddleware"/> (which checks first, before any body is read).
+/// <see cref="RequestGateMiddleware"/> (which checks first, before any body is read); it also tells the service who
+/// calls (<see cref="CallerOf"/>), so what a token does is recorded under its name.
 /// </summary>
 internal sealed class TokenAuthInterceptor(TokenAuthorizer authorizer) : Interceptor
 {
@@ -35,9 +36,18 @@ internal sealed class TokenAuthInterceptor(TokenAuthorizer authorizer) : Interce
 
     private void Check(ServerCallContext context)
     {
-        if (authorizer.Check(context.Method, context.RequestHeaders.GetValue("authorization")) is { } status)
+        var (caller, refusal) = authorizer.Check(context.Method, context.RequestHeaders.GetValue("authorization"));
+        if (refusal is { } status)
         {
             throw new RpcException(status);
         }
+
+        context.UserState[CallerKey] = caller!;
     }
+
+    private const string CallerKey = "distexec.caller";
+
+    /// <summary>Who makes this call (its token's name and roles; <see cref="Caller.Open"/> where no token is needed).</summary>
+    public static Caller CallerOf(ServerCallContext context) =>
+        context.UserState.TryGetValue(CallerKey, out var caller) && caller is Caller known ? known : Caller.Open;
 }

@@ -99,6 +99,63 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task JobPage_CancelAndRerunOnlyForATokenThatMay_WhoDidItShown()
+    {
+        const string operatorToken = "dashboard-operator-token-0001", viewerToken = "dashboard-viewer-token-000001";
+        using var folder = new TempDirectory("distexec-dashboard-tokens-");
+        await File.WriteAllTextAsync(folder.File("tokens"), $"{TokenLine("olga", "operator", operatorToken)}\n{TokenLine("victor", "viewer", viewerToken)}\n");
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string>
+        {
+            ["TOKENS_FILE"] = folder.File("tokens"),
+            ["API_TOKEN"] = "dashboard-fixture-api-token-01",
+            ["WORKER_TOKEN"] = "dashboard-fixture-worker-token-1",
+        });
+        var sleeper = await SubmitAsync(cluster, "sleep", "300");
+        await cluster.WaitForJobAsync(sleeper.Id, j => j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the sleep to run");
+        await using var browser = await BrowserAsync();
+
+        // The viewer sees the job and who submitted it, and no button to change it.
+        var viewer = await browser.NewPageAsync();
+        await viewer.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+        await viewer.EvaluateAsync($"sessionStorage.setItem('distexec-token', '{viewerToken}')");
+        await viewer.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{sleeper.Id}").ToString());
+        await viewer.ReloadAsync();
+        await viewer.Locator("#job-state", new() { HasTextString = "RUNNING" }).WaitForAsync(new() { Timeout = 30_000 });
+        await viewer.Locator("#whoami", new() { HasTextString = "victor (viewer)" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Contains("by api-token", await viewer.Locator("#job-meta").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.False(await viewer.Locator("#cancel-job").IsVisibleAsync());
+
+        // The operator cancels, after confirming, and the page says who did; then re-runs what did not succeed.
+        var operatorPage = await browser.NewPageAsync();
+        var confirmations = new List<string>();
+        operatorPage.Dialog += async (_, dialog) =>
+        {
+            confirmations.Add(dialog.Message);
+            await dialog.AcceptAsync();
+        };
+        await operatorPage.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+        await operatorPage.EvaluateAsync($"sessionStorage.setItem('distexec-token', '{operatorToken}')");
+        await operatorPage.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{sleeper.Id}").ToString());
+        await operatorPage.ReloadAsync();
+        await operatorPage.Locator("#cancel-job").WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+        await operatorPage.ClickAsync("#cancel-job");
+        await operatorPage.Locator("#canceled-by", new() { HasTextString = "canceled by olga" }).WaitForAsync(new() { Timeout = 60_000 });
+        Assert.Equal("olga", (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = sleeper.Id })).Job.CanceledBy);
+        await operatorPage.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-canceled-by.png"), FullPage = true });
+
+        await operatorPage.ClickAsync("#rerun-failed");
+        await operatorPage.WaitForURLAsync(new Regex("#/jobs/(?!" + sleeper.Id + ")"), new() { Timeout = 30_000 });
+        var rerun = (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["rerun-of"] = sleeper.Id } })).Jobs.Single();
+        Assert.Equal(("olga", 1), (rerun.SubmittedBy, rerun.TaskCount));
+        Assert.Equal(2, confirmations.Count);
+        Assert.False(await viewer.Locator("#rerun-failed").IsVisibleAsync());
+        await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = rerun.Id });
+    }
+
+    private static string TokenLine(string name, string role, string token) =>
+        $"{name} {role} sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)))}";
+
+    [Fact]
     public async Task Pages_FollowTheSystemsLightOrDarkPreference()
     {
         await using var cluster = await Cluster.StartAsync(0);

@@ -16,14 +16,15 @@ internal interface IJobStore
     // Admission and the job's own life.
     /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
     Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
-        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue);
+        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null);
 
     /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
     Task MarkPublishedAsync(Guid jobId);
 
     void DeleteUnpublishedJob(Guid jobId);
 
-    Job? CancelJob(Guid jobId);
+    /// <summary>Cancels the job, recording <paramref name="canceledBy"/> (the first to cancel); null when there is no such job.</summary>
+    Job? CancelJob(Guid jobId, string? canceledBy = null);
 
     int DeleteFinishedBefore(DateTimeOffset before, int batch);
 
@@ -60,7 +61,7 @@ internal interface IJobStore
     /// <summary>Up to <paramref name="limit"/> job ids that start with <paramref name="prefix"/> (lower-case), in order.</summary>
     IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit);
 
-    (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null);
+    (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null);
 
     IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit);
 

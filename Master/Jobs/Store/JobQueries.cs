@@ -85,7 +85,7 @@ internal sealed class JobQueries(string connectionString)
     private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks)
     {
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -102,7 +102,7 @@ internal sealed class JobQueries(string connectionString)
         return job;
     }
 
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null)
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null)
     {
         using var connection = StoreSql.Open(connectionString);
         using var query = connection.CreateCommand();
@@ -128,13 +128,19 @@ internal sealed class JobQueries(string connectionString)
             n++;
         }
 
+        if (!string.IsNullOrEmpty(submittedBy))
+        {
+            where.Add("submitted_by = $by");
+            query.Parameters.AddWithValue("$by", submittedBy);
+        }
+
         if (beforeSeq is { } before)
         {
             where.Add("seq < $before");
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -386,6 +392,8 @@ internal sealed class JobQueries(string connectionString)
             IdempotencyKey = reader.IsDBNull(7) ? "" : reader.GetString(7),
             MaxParallel = reader.GetInt32(8),
             MaxErrors = reader.GetInt32(9),
+            SubmittedBy = reader.IsDBNull(11) ? "" : reader.GetString(11),
+            CanceledBy = reader.IsDBNull(12) ? "" : reader.GetString(12),
         };
         if (!reader.IsDBNull(6))
         {

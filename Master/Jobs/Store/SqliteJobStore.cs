@@ -81,7 +81,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         IReadOnlyDictionary<string, string>? labels = null,
         int maxParallel = 0,
         int maxErrors = 0,
-        int activeLimit = int.MaxValue)
+        int activeLimit = int.MaxValue,
+        string? submittedBy = null)
     {
         var now = _writer.Now();
         var job = new Job
@@ -94,6 +95,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             IdempotencyKey = idempotencyKey ?? "",
             MaxParallel = maxParallel,
             MaxErrors = maxErrors,
+            SubmittedBy = submittedBy ?? "",
         };
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
@@ -114,9 +116,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by)
                     """,
+                    ("$by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
                     ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
                     ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
                     ("$labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
@@ -199,11 +202,13 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     }
 
     /// <summary>Marks the job canceled-by-request and cancels its queued tasks. Null when there is no such job.</summary>
-    public Job? CancelJob(Guid jobId)
+    public Job? CancelJob(Guid jobId, string? canceledBy = null)
     {
         var found = _writer.Write(() =>
         {
-            if (_writer.Execute("UPDATE jobs SET cancel_requested = 1 WHERE id = $job AND accepted = 1", ("$job", Id(jobId))) == 0)
+            // The first to cancel is recorded; canceling again changes nothing.
+            if (_writer.Execute("UPDATE jobs SET cancel_requested = 1, canceled_by = CASE WHEN cancel_requested = 1 THEN canceled_by ELSE $by END WHERE id = $job AND accepted = 1",
+                ("$job", Id(jobId)), ("$by", string.IsNullOrEmpty(canceledBy) ? null : canceledBy)) == 0)
             {
                 return false;
             }
@@ -257,8 +262,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public TaskCounts TaskCounts(Guid jobId) => _queries.TaskCounts(jobId);
 
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null) =>
-        _queries.ListJobs(state, pool, pageSize, beforeSeq, labels);
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null) =>
+        _queries.ListJobs(state, pool, pageSize, beforeSeq, labels, submittedBy);
 
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => _queries.ReadOutput(jobId, afterOffset, limit);
 

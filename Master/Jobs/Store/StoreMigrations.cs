@@ -107,6 +107,14 @@ internal static class StoreMigrations
                 CREATE INDEX IF NOT EXISTS retries_due ON retries(due_at);
                 """);
         },
+
+        // 2: who submitted and who canceled each job (named tokens).
+        db =>
+        {
+            AddColumnIfMissing(db, "jobs", "submitted_by", "TEXT");
+            AddColumnIfMissing(db, "jobs", "canceled_by", "TEXT");
+            Execute(db, "CREATE INDEX IF NOT EXISTS jobs_submitted_by ON jobs(submitted_by, seq) WHERE submitted_by IS NOT NULL");
+        },
     ];
 
     /// <summary>The version this code brings a store to.</summary>
