@@ -15,16 +15,25 @@ namespace DistributedExecutor.Tests.EndToEnd;
 [Trait("Category", "EndToEnd")]
 public sealed class NamedTokenTests
 {
-    private const string Alice = "alice-operator-token-0001", Victor = "victor-viewer-token-00001", Root = "root-admin-token-000000001";
+    private const string Victor = "victor-viewer-token-00001", Root = "root-admin-token-000000001";
 
     [Fact]
     public async Task NamedTokens_RecordWhoSubmittedAndCanceled_ViewerReadsButChangesNothing()
     {
         using var folder = new TempDirectory("distexec-tokens-");
         var tokensFile = folder.File("tokens");
+
+        // distctl makes alice's token and the line naming it; the file holds only its hash.
+        var made = await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), ["token", "new", "alice", "operator"], null);
+        Assert.True(made.ExitCode == 0, made.ToString());
+        var alice = made.Stdout.Trim();
+        Assert.Matches("^[0-9a-f]{48}$", alice);
+        var aliceLine = made.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.Equal(Line("alice", "operator", alice), aliceLine);
+        Assert.Equal(2, (await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), ["token", "new", "eve", "superuser"], null)).ExitCode);
         await File.WriteAllTextAsync(tokensFile, $"""
             # name role sha256 of the token
-            {Line("alice", "operator", Alice)}
+            {aliceLine}
             {Line("victor", "viewer", Victor)}
             {Line("root", "admin", Root)}
             """);
@@ -37,7 +46,7 @@ public sealed class NamedTokenTests
         Task<CliResult> As(string token, params string[] args) => cluster.DistctlAsync(["--token", token, .. args]);
 
         // An operator submits; the job says so, and list filters on it.
-        var ran = await As(Alice, "run", "--wait", "--", "echo", "by alice");
+        var ran = await As(alice, "run", "--wait", "--", "echo", "by alice");
         Assert.True(ran.ExitCode == 0, ran.ToString());
         var mine = await As(Victor, "list", "--submitted-by", "alice", "-q");
         Assert.True(mine.ExitCode == 0, mine.ToString());
@@ -51,7 +60,7 @@ public sealed class NamedTokenTests
         var refused = await As(Victor, "run", "--", "echo", "never");
         Assert.True(refused.ExitCode == 125, refused.ToString());
         Assert.Contains("token \"victor\" (viewer) may not call SubmitJob", refused.Stderr, StringComparison.Ordinal);
-        var sleeper = (await As(Alice, "run", "--", "sleep", "300")).Stdout.Trim();
+        var sleeper = (await As(alice, "run", "--", "sleep", "300")).Stdout.Trim();
         var notCanceled = await As(Victor, "cancel", sleeper);
         Assert.True(notCanceled.ExitCode == 125, notCanceled.ToString());
         var untouched = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = sleeper })).Job;
@@ -86,7 +95,7 @@ public sealed class NamedTokenTests
     {
         using var folder = new TempDirectory("distexec-tokens-");
         var tokensFile = folder.File("tokens");
-        await File.WriteAllTextAsync(tokensFile, $"{Line("alice", "operator", Alice)}\nbob superuser sha256:{new string('0', 64)}\n");
+        await File.WriteAllTextAsync(tokensFile, $"{Line("alice", "operator", "alice-operator-token-0001")}\nbob superuser sha256:{new string('0', 64)}\n");
 
         var master = await ProcessRunner.RunAsync(RepoPaths.Bin("master"), [], new Dictionary<string, string?>
         {
