@@ -19,6 +19,45 @@ internal static class Formatting
         _ => "-",
     };
 
+    /// <summary>
+    /// Whether states are coloured: standard output is a terminal that can show colour, and NO_COLOR
+    /// (https://no-color.org) is unset or empty.
+    /// </summary>
+    public static bool Colour { get; } = !Console.IsOutputRedirected
+        && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
+        && Environment.GetEnvironmentVariable("TERM") is not "dumb";
+
+    /// <summary>The state padded to <paramref name="width"/>, in its colour on a terminal (green done, red failed, …).</summary>
+    public static string StateCell(TaskState state, int width = 0) => Paint(State(state).PadRight(width), state switch
+    {
+        TaskState.Succeeded => 32,
+        TaskState.Failed or TaskState.TimedOut or TaskState.Lost => 31,
+        TaskState.Running => 36,
+        TaskState.Queued => 33,
+        TaskState.Canceled => 35,
+        _ => 0,
+    });
+
+    public static string StateCell(WorkerState state, int width = 0) => Paint(State(state).PadRight(width), state switch
+    {
+        WorkerState.Alive => 32,
+        WorkerState.Draining => 33,
+        WorkerState.Lost => 31,
+        _ => 0,
+    });
+
+    // Padding stays outside the colour, so columns line up whatever the terminal makes of the codes.
+    private static string Paint(string padded, int sgr)
+    {
+        if (!Colour || sgr == 0)
+        {
+            return padded;
+        }
+
+        var text = padded.TrimEnd();
+        return $"\u001b[{sgr}m{text}\u001b[0m{padded[text.Length..]}";
+    }
+
     public static string State(WorkerState state) => state switch
     {
         WorkerState.Alive => "Alive",

@@ -23,13 +23,15 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     TokenCommand.Create(),
 };
 
+HelpExamples.Install(root);
+
 // Bare distctl: the help, not an error.
 var result = root.Parse(args.Length == 0 ? ["--help"] : args);
-if (result.Errors.Count > 0)
+if (result.Errors.Count > 0 && !HelpExamples.IsHelp(result))
 {
-    foreach (var error in result.Errors)
+    foreach (var message in result.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal))
     {
-        Console.Error.WriteLine($"distctl: {error.Message}");
+        Console.Error.WriteLine($"distctl: {message}");
     }
 
     Console.Error.WriteLine("Run 'distctl --help' for usage.");

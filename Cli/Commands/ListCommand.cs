@@ -58,7 +58,7 @@ internal static class ListCommand
             {
                 var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
                 var more = wide ? $"{Formatting.Time(job.FinishedAt),-23}  {Or(job.CanceledBy),-12}  {Or(job.IdempotencyKey),-20}  " : "";
-                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  {Formatting.State(job.State),-9}  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {Or(job.SubmittedBy),-12}  {more}{labels}"));
+                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  ") + Formatting.StateCell(job.State, 9) + Formatting.Safe($"  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {Or(job.SubmittedBy),-12}  {more}{labels}"));
             }
 
             return ExitCodes.Success;

@@ -35,7 +35,7 @@ internal static class StatusCommand
     {
         var o = Console.Out;
         o.WriteLine(Formatting.Safe($"Job:       {job.Id}"));
-        o.WriteLine(Formatting.Safe($"State:     {Formatting.State(job.State)}"));
+        o.WriteLine("State:     " + Formatting.StateCell(job.State));
         o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
         o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
         o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
@@ -95,7 +95,7 @@ internal static class StatusCommand
                 o.WriteLine(Formatting.Safe($"  Item:      {task.Spec.Item}"));
             }
 
-            o.WriteLine(Formatting.Safe($"  State:     {Formatting.State(task.State)}"));
+            o.WriteLine("  State:     " + Formatting.StateCell(task.State));
             o.WriteLine(Formatting.Safe($"  Exit code: {(task.HasExitCode ? task.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-")}{(task.HasSignal ? $" (signal {task.Signal})" : "")}"));
             if (task.Error.Length > 0)
             {

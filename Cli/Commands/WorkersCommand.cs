@@ -36,7 +36,7 @@ internal static class WorkersCommand
             foreach (var w in all)
             {
                 var more = wide ? $"{Formatting.Time(w.RegisteredAt),-23}  {string.Join(",", w.Executors),-20}  " : "";
-                Console.Out.WriteLine(Formatting.Safe($"{w.WorkerId,-30}  {Formatting.State(w.State),-8}  {w.Pool,-12}  {$"{w.RunningTasks}/{w.Capacity}",7}  {Formatting.Time(w.LastHeartbeatAt),-23}  {more}{(w.TaskIsolation.Length > 0 ? w.TaskIsolation : "-")}"));
+                Console.Out.WriteLine(Formatting.Safe($"{w.WorkerId,-30}  ") + Formatting.StateCell(w.State, 8) + Formatting.Safe($"  {w.Pool,-12}  {$"{w.RunningTasks}/{w.Capacity}",7}  {Formatting.Time(w.LastHeartbeatAt),-23}  {more}{(w.TaskIsolation.Length > 0 ? w.TaskIsolation : "-")}"));
             }
 
             return ExitCodes.Success;

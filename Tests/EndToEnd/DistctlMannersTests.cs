@@ -298,6 +298,29 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task States_ColouredOnATerminal_NotWithNoColorNorInAPipe()
+    {
+        var failed = (await Cluster.DistctlAsync("run", "--label", "colour-test=yes", "--", "false")).Stdout.Trim();
+        await Cluster.WaitForJobAsync(failed, Deadline);
+        Task<CliResult> OnATerminal(string? noColor) => ProcessRunner.RunAsync("script", ["-qec", $"{RepoPaths.Bin("distctl")} list --label colour-test=yes", "/dev/null"],
+            new Dictionary<string, string?> { ["MASTER_ADDRESS"] = Cluster.MasterAddress, ["API_TOKEN"] = null, ["DISTEXEC_TOKEN"] = null, ["TERM"] = "xterm", ["NO_COLOR"] = noColor });
+
+        var coloured = await OnATerminal(null);
+        Assert.True(coloured.ExitCode == 0, coloured.ToString());
+        Assert.Contains("\u001b[31mFailed\u001b[0m", coloured.Stdout, StringComparison.Ordinal);
+        // The padding stays outside the colour: the next column starts where it would without it.
+        Assert.Matches(@"\u001b\[31mFailed\u001b\[0m {3}  default ", coloured.Stdout);
+
+        var noColour = await OnATerminal("1");
+        Assert.Contains("Failed", noColour.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\u001b\[\d*m", noColour.Stdout);
+
+        var piped = await Cluster.DistctlAsync("list", "--label", "colour-test=yes");
+        Assert.Contains("Failed", piped.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"\u001b\[\d*m", piped.Stdout);
+    }
+
+    [Fact]
     public async Task Distctl_WithoutArguments_PrintsHelp()
     {
         var bare = await Cluster.DistctlAsync();
@@ -305,5 +328,21 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         Assert.True(bare.ExitCode == 0, bare.ToString());
         Assert.Contains("run", bare.Stdout, StringComparison.Ordinal);
         Assert.Contains("wait", bare.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Examples:\n  distctl run --wait -- echo hello world\n", bare.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("run", "distctl run --items a b c --wait -- echo item {}")]
+    [InlineData("logs", "distctl logs -f <job-id>")]
+    [InlineData("list", "distctl list --label team=data --submitted-by alice")]
+    [InlineData("token new", "distctl token new alice operator")]
+    public async Task EveryVerbsHelp_EndsWithExamples_EvenWithItsArgumentsMissing(string verb, string example)
+    {
+        var help = await Cluster.DistctlAsync([.. verb.Split(' '), "--help"]);
+
+        Assert.True(help.ExitCode == 0, help.ToString());
+        var examples = help.Stdout.IndexOf("Examples:", StringComparison.Ordinal);
+        Assert.True(examples > 0 && help.Stdout.IndexOf("Options:", StringComparison.Ordinal) < examples, help.Stdout);
+        Assert.Contains("  " + example, help.Stdout[examples..], StringComparison.Ordinal);
     }
 }
