@@ -92,32 +92,63 @@ async function refreshPools() {
 async function showJobs(params) {
   const state = params.get("state") || "";
   const pool = params.get("pool") || "";
+  const by = params.get("by") || "";
+  const label = params.get("label") || "";
+  const page = params.get("page") || "";
   const query = new URLSearchParams({ pageSize: "100" });
   if (state) query.set("state", state);
   if (pool) query.set("pool", pool);
-  const { jobs = [] } = await api(`/v1/jobs?${query}`);
+  if (by) query.set("submittedBy", by);
+  if (page) query.set("pageToken", page);
+  if (label) {
+    const eq = label.indexOf("=");
+    if (eq <= 0) throw new Error(`label filter "${label}" is not KEY=VALUE`);
+    query.set("labelFilter", label);
+  }
+  const { jobs = [], nextPageToken = "" } = await api(`/v1/jobs?${query}`);
+  const labels = (j) => Object.entries(j.labels || {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `<span class="label">${esc(k)}=${esc(v)}</span>`).join(" ");
   view.innerHTML = `
     <h1>Jobs</h1>
     <div class="filters">
+      <form id="find-job"><input id="find-id" placeholder="job id or prefix" aria-label="Go to job" size="18"></form>
       <select id="filter-state" aria-label="State">${STATES.map((s) => `<option value="${s}" ${s === state ? "selected" : ""}>${s ? short(s) : "any state"}</option>`).join("")}</select>
       <input id="filter-pool" placeholder="pool" value="${esc(pool)}" aria-label="Pool">
+      <input id="filter-label" placeholder="label key=value" value="${esc(label)}" aria-label="Label">
+      <input id="filter-by" placeholder="submitted by" value="${esc(by)}" aria-label="Submitted by">
     </div>
-    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>by</th><th>created</th><th>finished</th></tr></thead><tbody>
+    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>by</th><th>labels</th><th>created</th><th>finished</th></tr></thead><tbody>
       ${jobs.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/jobs/${esc(j.id)}">${esc(j.id)}</a></td><td>${badge(j.state)}</td>
-        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td class="by">${esc(j.submittedBy || "")}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
-        || `<tr><td colspan="7" class="muted">no jobs</td></tr>`}
-    </tbody></table>`;
+        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td class="by">${esc(j.submittedBy || "")}</td><td class="labels">${labels(j)}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
+        || `<tr><td colspan="8" class="muted">no jobs</td></tr>`}
+    </tbody></table>
+    <div class="pager">${page ? `<a id="newest" href="#/jobs${filtersQuery({ state, pool, by, label })}">« newest</a>` : ""}
+      ${nextPageToken ? `<a id="older" href="#/jobs${filtersQuery({ state, pool, by, label, page: nextPageToken })}">older »</a>` : ""}</div>`;
   const apply = () => {
-    const next = new URLSearchParams();
-    const s = document.getElementById("filter-state").value;
-    const p = document.getElementById("filter-pool").value.trim();
-    if (s) next.set("state", s);
-    if (p) next.set("pool", p);
-    location.hash = `#/jobs${next.toString() ? "?" + next : ""}`;
+    location.hash = `#/jobs${filtersQuery({
+      state: document.getElementById("filter-state").value,
+      pool: document.getElementById("filter-pool").value.trim(),
+      label: document.getElementById("filter-label").value.trim(),
+      by: document.getElementById("filter-by").value.trim(),
+    })}`;
   };
-  document.getElementById("filter-state").addEventListener("change", apply);
-  document.getElementById("filter-pool").addEventListener("change", apply);
-  schedule(() => showJobs(params).catch(fail), 2000);
+  for (const id of ["filter-state", "filter-pool", "filter-label", "filter-by"]) document.getElementById(id).addEventListener("change", apply);
+  document.getElementById("find-job").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    // Any unique prefix of 4 or more names a job (the master says when it names none or several).
+    const wanted = document.getElementById("find-id").value.trim();
+    try {
+      const { job } = await api(`/v1/jobs/${encodeURIComponent(wanted)}?countsOnly=true`);
+      location.hash = `#/jobs/${job.id}`;
+    } catch (error) { fail(error); }
+  });
+  // Only the newest page follows new jobs; an older page stays put while it is read.
+  if (!page) schedule(() => showJobs(params).catch(fail), 2000);
+}
+
+function filtersQuery(filters) {
+  const next = new URLSearchParams();
+  for (const [key, value] of Object.entries(filters)) if (value) next.set(key, value);
+  return next.toString() ? `?${next}` : "";
 }
 
 async function showJob(id) {

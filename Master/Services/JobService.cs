@@ -64,6 +64,17 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
                 : throw RpcErrors.Invalid("page_token is not one this server issued");
         }
 
+        foreach (var filter in request.LabelFilter)
+        {
+            var eq = filter.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw RpcErrors.Invalid($"label_filter \"{DistributedExecutor.Executors.SpecText.Printable(filter)}\" is not key=value");
+            }
+
+            request.Labels[filter[..eq]] = filter[(eq + 1)..];
+        }
+
         if (request.Labels.Count > MaxLabelFilters)
         {
             throw RpcErrors.Invalid($"{request.Labels.Count} label filters: at most {MaxLabelFilters} at once");

@@ -99,6 +99,47 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task JobsPage_FindsByLabelAndIdPrefix_PagesThroughOlderJobs()
+    {
+        // No workers: the jobs stay queued, which is all a list needs.
+        await using var cluster = await Cluster.StartAsync(0);
+        var team = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Labels = { ["team"] = "data" }, Tasks = { Echo() } } })).Job;
+        var paged = new List<string>();
+        for (var i = 0; i < 101; i++)
+        {
+            paged.Add((await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Labels = { ["page"] = "yes" }, Tasks = { Echo() } } })).Job.Id);
+        }
+
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
+        await page.Locator("#jobs tr[data-job]").First.WaitForAsync(new() { Timeout = 30_000 });
+
+        await page.FillAsync("#filter-label", "team=data");
+        await page.DispatchEventAsync("#filter-label", "change");
+        await page.Locator($"#jobs tr[data-job='{team.Id}'] .labels", new() { HasTextString = "team=data" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(1, await page.Locator("#jobs tr[data-job]").CountAsync());
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "jobs-filtered.png"), FullPage = true });
+
+        // 101 jobs: the newest 100, then the oldest one on the next page, and back.
+        await page.FillAsync("#filter-label", "page=yes");
+        await page.DispatchEventAsync("#filter-label", "change");
+        await page.Locator($"#jobs tr[data-job='{paged[^1]}']").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(100, await page.Locator("#jobs tr[data-job]").CountAsync());
+        await page.ClickAsync("#older");
+        await page.Locator($"#jobs tr[data-job='{paged[0]}']").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(1, await page.Locator("#jobs tr[data-job]").CountAsync());
+        Assert.Equal(0, await page.Locator("#older").CountAsync());
+        await page.ClickAsync("#newest");
+        await page.Locator($"#jobs tr[data-job='{paged[^1]}']").WaitForAsync(new() { Timeout = 30_000 });
+
+        // A prefix of an id goes to its job.
+        await page.FillAsync("#find-id", team.Id[..8]);
+        await page.PressAsync("#find-id", "Enter");
+        await page.Locator("#job-id", new() { HasTextString = team.Id }).WaitForAsync(new() { Timeout = 30_000 });
+    }
+
+    [Fact]
     public async Task JobPage_CancelAndRerunOnlyForATokenThatMay_WhoDidItShown()
     {
         const string operatorToken = "dashboard-operator-token-0001", viewerToken = "dashboard-viewer-token-000001";
