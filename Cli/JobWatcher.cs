@@ -17,9 +17,9 @@ internal static class JobWatcher
     /// <summary>Streams the job's output; with <paramref name="prefixes"/> (one per task) each line starts "[prefix] ".</summary>
     /// <paramref name="include"/> picks the chunks to print (all when null); printing starts after <paramref name="fromOffset"/>.
     public static async Task<Job> WatchAsync(JobService.JobServiceClient jobs, string jobId, bool follow, IReadOnlyList<string>? prefixes, CancellationToken cancellationToken,
-        Func<OutputChunk, bool>? include = null, long fromOffset = 0)
+        Func<OutputChunk, bool>? include = null, long fromOffset = 0, bool timestamps = false)
     {
-        var lines = new LinePrefixer(prefixes);
+        var lines = new LinePrefixer(prefixes, timestamps);
         using var stdout = Console.OpenStandardOutput();
         using var stderr = Console.OpenStandardError();
         var offset = fromOffset;
@@ -46,7 +46,7 @@ internal static class JobWatcher
                             {
                                 if (startsLine && lines.Prefixed)
                                 {
-                                    await target.WriteAsync(lines.PrefixOf(chunk.TaskIndex), cancellationToken).ConfigureAwait(false);
+                                    await target.WriteAsync(lines.PrefixOf(chunk), cancellationToken).ConfigureAwait(false);
                                 }
 
                                 await target.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);

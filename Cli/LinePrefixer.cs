@@ -3,19 +3,27 @@ using DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Cli;
 
 /// <summary>
-/// Cuts a job's output into line pieces per (task, stream), so a batch's lines can start with "[item] " however
-/// the chunks split them. Used for live output (run --wait, logs -f) and for logs --tail alike.
+/// Cuts a job's output into line pieces per (task, stream), so a batch's lines can start with "[item] " (and, with
+/// timestamps, the time the worker read them) however the chunks split them. Used for live output (run --wait,
+/// logs -f) and for logs --tail alike.
 /// </summary>
-internal sealed class LinePrefixer(IReadOnlyList<string>? prefixes)
+internal sealed class LinePrefixer(IReadOnlyList<string>? prefixes, bool timestamps = false)
 {
     private readonly Dictionary<(int, OutputStream), bool> atLineStart = [];
 
-    /// <summary>Whether lines get a prefix at all (a batch or an --all-workers job).</summary>
-    public bool Prefixed => prefixes is not null;
+    /// <summary>Whether lines get a prefix at all (a batch, an --all-workers job, or timestamps).</summary>
+    public bool Prefixed => prefixes is not null || timestamps;
 
-    /// <summary>"[item] " for the task, "" when the job is not a batch.</summary>
-    public byte[] PrefixOf(int taskIndex) => prefixes is null ? []
-        : System.Text.Encoding.UTF8.GetBytes($"[{(taskIndex < prefixes.Count ? prefixes[taskIndex] : taskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ");
+    /// <summary>"2026-11-28T04:55:27.123+00:00 [item] " for a line starting in this chunk; parts not asked for are left out.</summary>
+    public byte[] PrefixOf(OutputChunk chunk)
+    {
+        var time = !timestamps ? ""
+            : chunk.At is { } at ? at.ToDateTimeOffset().ToLocalTime().ToString("yyyy-MM-ddTHH:mm:ss.fffzzz ", System.Globalization.CultureInfo.InvariantCulture)
+            : "-                             ";
+        var item = prefixes is null ? ""
+            : $"[{(chunk.TaskIndex < prefixes.Count ? prefixes[chunk.TaskIndex] : chunk.TaskIndex.ToString(System.Globalization.CultureInfo.InvariantCulture))}] ";
+        return System.Text.Encoding.UTF8.GetBytes(time + item);
+    }
 
     /// <summary>The chunk's bytes in pieces of at most one line: whether a piece starts a line, and whether it ends one ('\n' included).</summary>
     public IEnumerable<(ReadOnlyMemory<byte> Bytes, bool StartsLine, bool EndsLine)> Pieces(OutputChunk chunk)

@@ -18,7 +18,9 @@ internal static class LogsCommand
         var tail = new Option<int?>("--tail", "-n") { Description = "Only the last N lines of what is stored so far (then, with -f, what follows)" };
         var stdoutOnly = new Option<bool>("--stdout") { Description = "Only standard output" };
         var stderrOnly = new Option<bool>("--stderr") { Description = "Only standard error" };
-        var logs = new Command("logs", "Print a job's output") { jobId, follow, item, task, tail, stdoutOnly, stderrOnly };
+        var timestamps = new Option<bool>("--timestamps") { Description = "Start each line with the time its worker read it" };
+        var since = new Option<string?>("--since") { Description = "Only output read since then: a duration ago (10m, 1h30m) or a time (2026-11-28T04:00:00Z)" };
+        var logs = new Command("logs", "Print a job's output") { jobId, follow, item, task, tail, stdoutOnly, stderrOnly, timestamps, since };
         logs.SetAction((result, _) => CliErrors.Guard(async () =>
         {
             if (result.GetValue(stdoutOnly) && result.GetValue(stderrOnly))
@@ -50,20 +52,23 @@ internal static class LogsCommand
                 }
 
                 var stream = result.GetValue(stdoutOnly) ? OutputStream.Stdout : result.GetValue(stderrOnly) ? OutputStream.Stderr : (OutputStream?)null;
-                bool Include(OutputChunk chunk) => (index is null || chunk.TaskIndex == index) && (stream is null || chunk.Stream == stream);
+                var from = SinceOf(result.GetValue(since));
+                bool Include(OutputChunk chunk) => (index is null || chunk.TaskIndex == index) && (stream is null || chunk.Stream == stream)
+                    && (from is null || (chunk.At is { } at && at.ToDateTimeOffset() >= from));
+                var stamped = result.GetValue(timestamps);
 
-                long from = 0;
+                long offset = 0;
                 if (result.GetValue(tail) is { } lines)
                 {
-                    (var chunks, from) = await JobWatcher.ReadAllAsync(master.Jobs, job.Id, Include, cancellationToken).ConfigureAwait(false);
-                    PrintTail(chunks, lines, prefixes);
+                    (var chunks, offset) = await JobWatcher.ReadAllAsync(master.Jobs, job.Id, Include, cancellationToken).ConfigureAwait(false);
+                    PrintTail(chunks, lines, new LinePrefixer(prefixes, stamped));
                     if (!result.GetValue(follow))
                     {
                         return ExitCodes.Success;
                     }
                 }
 
-                var ended = await JobWatcher.WatchAsync(master.Jobs, job.Id, result.GetValue(follow), prefixes, cancellationToken, Include, from).ConfigureAwait(false);
+                var ended = await JobWatcher.WatchAsync(master.Jobs, job.Id, result.GetValue(follow), prefixes, cancellationToken, Include, offset, stamped).ConfigureAwait(false);
                 return result.GetValue(follow) ? JobWatcher.ExitCodeOf(ended) : ExitCodes.Success;
             }
             catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
@@ -76,10 +81,32 @@ internal static class LogsCommand
     }
 
     /// <summary>The last <paramref name="count"/> lines of the chunks, each to its stream, prefixed by item in a batch.</summary>
-    private static void PrintTail(List<OutputChunk> chunks, int count, IReadOnlyList<string>? prefixes)
+    /// <summary>--since: a duration ago or a point in time; null when not given.</summary>
+    private static DateTimeOffset? SinceOf(string? value)
+    {
+        if (value is null)
+        {
+            return null;
+        }
+
+        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeLocal, out var time) && value.Contains('-', StringComparison.Ordinal))
+        {
+            return time;
+        }
+
+        try
+        {
+            return DateTimeOffset.Now - DurationParser.Parse(value);
+        }
+        catch (FormatException)
+        {
+            throw new UsageException($"--since {value}: give a duration ago (10m, 1h30m) or a time (2026-11-28T04:00:00Z)");
+        }
+    }
+
+    private static void PrintTail(List<OutputChunk> chunks, int count, LinePrefixer prefixer)
     {
         // Lines in the order they were stored (chunks come by offset); a line ends in the chunk that ends it.
-        var prefixer = new LinePrefixer(prefixes);
         var lines = new List<(OutputStream Stream, byte[] Bytes)>();
         var partial = new Dictionary<(int, OutputStream), List<byte>>();
         foreach (var chunk in chunks)
@@ -89,7 +116,7 @@ internal static class LogsCommand
             {
                 if (startsLine)
                 {
-                    partial[key] = [.. prefixer.PrefixOf(chunk.TaskIndex)];
+                    partial[key] = [.. prefixer.PrefixOf(chunk)];
                 }
 
                 partial[key].AddRange(bytes.Span);

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+using System.Globalization;
 using System.Text.Json;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Tests.Fixtures;
@@ -318,6 +320,30 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         var piped = await Cluster.DistctlAsync("list", "--label", "colour-test=yes");
         Assert.Contains("Failed", piped.Stdout, StringComparison.Ordinal);
         Assert.DoesNotMatch(@"\u001b\[\d*m", piped.Stdout);
+    }
+
+    [Fact]
+    public async Task Logs_TimestampsFromTheWorker_SinceKeepsOnlyLaterOutput()
+    {
+        var id = (await Cluster.DistctlAsync("run", "--", "sh", "-c", "echo early; sleep 2; echo late >&2")).Stdout.Trim();
+        await Cluster.WaitForJobAsync(id, Deadline);
+
+        var stamped = await Cluster.DistctlAsync("logs", id, "--timestamps");
+        Assert.True(stamped.ExitCode == 0, stamped.ToString());
+        var early = Regex.Match(stamped.Stdout, @"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) early\n$");
+        var late = Regex.Match(stamped.Stderr, @"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) late\n$");
+        Assert.True(early.Success && late.Success, stamped.ToString());
+        var (earlyAt, lateAt) = (DateTimeOffset.Parse(early.Groups[1].Value, CultureInfo.InvariantCulture), DateTimeOffset.Parse(late.Groups[1].Value, CultureInfo.InvariantCulture));
+        Assert.InRange(lateAt - earlyAt, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(30));
+
+        var between = (earlyAt + TimeSpan.FromSeconds(1)).ToString("O", CultureInfo.InvariantCulture);
+        var since = await Cluster.DistctlAsync("logs", id, "--since", between);
+        Assert.True(since.ExitCode == 0, since.ToString());
+        Assert.Equal(("", "late\n"), (since.Stdout, since.Stderr));
+        var hour = await Cluster.DistctlAsync("logs", id, "--since", "1h");
+        Assert.Equal(("early\n", "late\n"), (hour.Stdout, hour.Stderr));
+        var wrong = await Cluster.DistctlAsync("logs", id, "--since", "yesterday");
+        Assert.True(wrong.ExitCode == 2, wrong.ToString());
     }
 
     [Fact]

@@ -35,6 +35,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     private List<OutputChunkData> _pending = [];
     private MemoryStream? _current;
     private OutputStreamKind _currentStream;
+    private DateTimeOffset _currentAt;
     private int _pendingBytes;
     private long _sequence;
     private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -178,6 +179,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
             SealCurrent();
             _current = new MemoryStream();
             _currentStream = stream;
+            _currentAt = DateTimeOffset.UtcNow;
         }
 
         _current.Write(bytes);
@@ -188,7 +190,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     {
         if (_current is { Length: > 0 })
         {
-            _pending.Add(new OutputChunkData(_currentStream, _current.ToArray()));
+            _pending.Add(new OutputChunkData(_currentStream, _current.ToArray(), _currentAt));
         }
 
         _current = null;

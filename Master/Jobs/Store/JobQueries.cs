@@ -178,7 +178,7 @@ internal sealed class JobQueries(string connectionString)
     {
         using var query = connection.CreateCommand();
         query.CommandText = """
-            SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number
+            SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number, o.at
             FROM output o
             JOIN tasks t ON t.id = o.task_id
             LEFT JOIN attempts a ON a.id = o.attempt_id
@@ -201,6 +201,7 @@ internal sealed class JobQueries(string connectionString)
                 Stream = (OutputStream)reader.GetInt32(3),
                 Data = ByteString.CopyFrom((byte[])reader[4]),
                 Attempt = reader.IsDBNull(5) ? 0 : reader.GetInt32(5),
+                At = Time(reader, 6),
             });
         }
 

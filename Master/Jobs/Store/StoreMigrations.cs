@@ -115,6 +115,9 @@ internal static class StoreMigrations
             AddColumnIfMissing(db, "jobs", "canceled_by", "TEXT");
             Execute(db, "CREATE INDEX IF NOT EXISTS jobs_submitted_by ON jobs(submitted_by, seq) WHERE submitted_by IS NOT NULL");
         },
+
+        // 3: when each output chunk was read on its worker (logs --timestamps, --since).
+        db => AddColumnIfMissing(db, "output", "at", "INTEGER"),
     ];
 
     /// <summary>The version this code brings a store to.</summary>

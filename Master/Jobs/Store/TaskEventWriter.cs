@@ -114,18 +114,20 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     private void InsertOutput(TaskOutput message)
     {
         var insert = writer.Prepared("""
-            INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data)
-            VALUES($job, $task, $attempt, $seq, $part, $stream, $data)
+            INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data, at)
+            VALUES($job, $task, $attempt, $seq, $part, $stream, $data, $at)
             """,
             ("$job", Id(message.JobId)), ("$task", Id(message.TaskId)), ("$attempt", Id(message.AttemptId)), ("$seq", message.Sequence));
         var part = insert.Parameters.Add("$part", SqliteType.Integer);
         var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
         var data = insert.Parameters.Add("$data", SqliteType.Blob);
+        var at = insert.Parameters.Add("$at", SqliteType.Integer);
         for (var i = 0; i < message.Chunks.Count; i++)
         {
             part.Value = i;
             stream.Value = (int)message.Chunks[i].Stream;
             data.Value = message.Chunks[i].Data;
+            at.Value = message.Chunks[i].At is { } when ? when.ToUnixTimeMilliseconds() : DBNull.Value;
             if (insert.ExecuteNonQuery() > 0 && metrics is not null)
             {
                 var (length, kind) = (message.Chunks[i].Data.Length, message.Chunks[i].Stream == OutputStreamKind.Stderr ? "stderr" : "stdout");
