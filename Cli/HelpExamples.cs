@@ -32,6 +32,7 @@ internal static class HelpExamples
         ["cancel"] = ["distctl cancel <job-id>"],
         ["list"] = ["distctl list --state running", "distctl list --label team=data --submitted-by alice", "distctl list --state failed -q | xargs -n1 distctl rerun --failed"],
         ["workers"] = ["distctl workers", "distctl workers -o json"],
+        ["pools"] = ["distctl pools", "distctl pools -o json | jq '.[] | select(.queuedTasks > 100) | .name'"],
         ["wait"] = ["distctl wait <job-id> --timeout 10m && echo done"],
         ["rerun"] = ["distctl rerun <job-id> --failed --wait"],
         ["version"] = ["distctl version"],

@@ -15,6 +15,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     CancelCommand.Create(),
     ListCommand.Create(),
     WorkersCommand.Create(),
+    PoolsCommand.Create(),
     WaitCommand.Create(),
     VersionCommand.Create(),
     CompletionCommand.Create(),

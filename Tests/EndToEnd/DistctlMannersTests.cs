@@ -98,6 +98,16 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
             Assert.NotEqual(0, document.RootElement.GetArrayLength());
         }
 
+        var pools = await Cluster.DistctlAsync("pools", "-o", "json");
+        using (var document = JsonDocument.Parse(pools.Stdout))
+        {
+            var pool = Assert.Single(document.RootElement.EnumerateArray(), p => p.GetProperty("name").GetString() == "default");
+            Assert.True(pool.GetProperty("workersAlive").GetInt32() > 0, pools.Stdout);
+        }
+
+        Assert.Equal("default\n", (await Cluster.DistctlAsync("pools", "-q")).Stdout);
+        Assert.Matches(@"^POOL +QUEUED +RUNNING +WORKERS +CAPACITY\ndefault +\d+ +\d+ +\d+ +\d+\n$", (await Cluster.DistctlAsync("pools")).Stdout);
+
         var bad = await Cluster.DistctlAsync("list", "-o", "xml");
         Assert.True(bad.ExitCode == 2, bad.ToString());
     }
