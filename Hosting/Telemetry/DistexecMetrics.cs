@@ -68,7 +68,13 @@ internal sealed class DistexecMetrics : IDisposable
         var tag = new KeyValuePair<string, object?>("outcome", outcome);
         TasksFinished.Add(1, tag);
         TaskDuration.Record(Math.Max(0, duration.TotalSeconds), tag);
+        Interlocked.Increment(ref outcome == "Succeeded" ? ref _succeeded : ref _notSucceeded);
     }
+
+    private long _succeeded, _notSucceeded;
+
+    /// <summary>Tasks that ended since the last call: succeeded, and failed (failed, timed out or canceled). The dashboard's history reads it.</summary>
+    public (long Succeeded, long Failed) TakeFinished() => (Interlocked.Exchange(ref _succeeded, 0), Interlocked.Exchange(ref _notSucceeded, 0));
 
     public void Dispose() => _meter.Dispose();
 }

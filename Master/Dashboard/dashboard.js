@@ -245,6 +245,41 @@ function describe(spec) {
   return "";
 }
 
+// History: the tasks that ended per interval (bars: succeeded green, failed red) and each pool's queue (lines),
+// over the last hour or day, from what the master records every HISTORY_INTERVAL_SECONDS.
+async function showHistory(params) {
+  const minutes = params.get("window") === "day" ? 1440 : 60;
+  const { points = [], intervalSeconds = 60 } = await api(`/v1/history?minutes=${minutes}`);
+  const ended = points.filter((p) => !p.pool);
+  const pools = [...new Set(points.filter((p) => p.pool).map((p) => p.pool))].sort();
+  const end = Date.now();
+  const start = end - minutes * 60_000;
+  const x = (at) => 40 + ((new Date(at).getTime() - start) / (end - start)) * 740;
+  const chart = (id, title, max, body) => `<figure class="chart" id="${id}"><figcaption>${esc(title)} <span class="muted">(most: ${esc(max)})</span></figcaption>
+    <svg viewBox="0 0 800 180" role="img" aria-label="${esc(title)}"><line x1="40" y1="160" x2="780" y2="160" class="axis"/>
+    <text x="36" y="24" class="tick" text-anchor="end">${esc(max)}</text><text x="36" y="160" class="tick" text-anchor="end">0</text>
+    <text x="40" y="176" class="tick">${esc(minutes === 60 ? "1 hour ago" : "1 day ago")}</text><text x="780" y="176" class="tick" text-anchor="end">now</text>${body}</svg></figure>`;
+  const y = (value, max) => 160 - (value / Math.max(max, 1)) * 140;
+  const barWidth = Math.max(1, (intervalSeconds * 1000 / (end - start)) * 740 - 1);
+  const endedMax = Math.max(0, ...ended.map((p) => Number(p.succeeded || 0) + Number(p.failed || 0)));
+  const bars = ended.map((p) => {
+    const ok = Number(p.succeeded || 0), bad = Number(p.failed || 0);
+    return `<rect class="bar-ok" data-at="${esc(p.at)}" x="${x(p.at) - barWidth}" y="${y(ok, endedMax)}" width="${barWidth}" height="${160 - y(ok, endedMax)}"/>` +
+      `<rect class="bar-bad" data-at="${esc(p.at)}" x="${x(p.at) - barWidth}" y="${y(ok + bad, endedMax)}" width="${barWidth}" height="${y(ok, endedMax) - y(ok + bad, endedMax)}"/>`;
+  }).join("");
+  const queuedMax = Math.max(0, ...points.filter((p) => p.pool).map((p) => Number(p.queued || 0)));
+  const lines = pools.map((pool, i) => `<polyline class="series series-${i % 6}" data-pool="${esc(pool)}" points="${points.filter((p) => p.pool === pool).map((p) => `${x(p.at)},${y(Number(p.queued || 0), queuedMax)}`).join(" ")}"/>`).join("");
+  const okTotal = ended.reduce((n, p) => n + Number(p.succeeded || 0), 0);
+  const badTotal = ended.reduce((n, p) => n + Number(p.failed || 0), 0);
+  view.innerHTML = `<h1>History</h1>
+    <div class="filters"><a href="#/history" class="${minutes === 60 ? "active" : ""}" id="window-hour">last hour</a> <a href="#/history?window=day" class="${minutes === 1440 ? "active" : ""}" id="window-day">last day</a>
+      <span class="muted">a point every ${esc(intervalSeconds)} s · <span id="ended-totals">${esc(okTotal)} succeeded, ${esc(badTotal)} failed</span></span></div>
+    ${chart("chart-ended", "Tasks ended per interval: succeeded, failed", endedMax, bars)}
+    ${chart("chart-queued", "Tasks queued per pool", queuedMax, lines)}
+    <div class="legend">${pools.map((pool, i) => `<span class="series-${i % 6}">■ ${esc(pool)}</span>`).join(" ") || `<span class="muted">no pools yet</span>`}</div>`;
+  schedule(() => showHistory(params).catch(fail), Math.max(5000, intervalSeconds * 1000));
+}
+
 async function showWorkers() {
   const { workers = [] } = await api("/v1/workers");
   view.innerHTML = `<h1>Workers</h1>
@@ -267,11 +302,13 @@ function route() {
   const hash = location.hash || "#/jobs";
   const [path, query = ""] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
-  document.getElementById("nav-jobs").classList.toggle("active", parts[0] !== "workers");
+  document.getElementById("nav-jobs").classList.toggle("active", parts[0] !== "workers" && parts[0] !== "history");
   document.getElementById("nav-workers").classList.toggle("active", parts[0] === "workers");
+  document.getElementById("nav-history").classList.toggle("active", parts[0] === "history");
   refreshPools();
   whoami().catch(() => { /* shown by the main view */ });
   const shown = parts[0] === "workers" ? showWorkers()
+    : parts[0] === "history" ? showHistory(new URLSearchParams(query))
     : parts[0] === "jobs" && parts[1] ? showJob(decodeURIComponent(parts[1]))
     : showJobs(new URLSearchParams(query));
   shown.catch(fail);

@@ -36,6 +36,7 @@ internal static class MasterExtensions
         services.AddHostedService<StartupRecovery>();
         services.AddHostedService<RetentionService>();
         services.AddHostedService<RetryScheduler>();
+        services.AddHostedService<HistoryRecorder>();
 
         services.AddExecutors(policyOptions, plugins);
         return services;

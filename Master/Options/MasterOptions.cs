@@ -64,6 +64,9 @@ internal sealed class MasterOptions
 
     public const int DefaultMaxRequestBytes = 16 * 1024 * 1024;
 
+    /// <summary>HISTORY_INTERVAL_SECONDS: the dashboard's history records a point this often (kept a day).</summary>
+    public int HistoryIntervalSeconds { get; set; } = 60;
+
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
@@ -96,6 +99,7 @@ internal sealed class MasterOptions
             MaxRequestBytes = settings.Int("MAX_REQUEST_BYTES", defaults.MaxRequestBytes, 64 * 1024, 1024 * 1024 * 1024),
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
+            HistoryIntervalSeconds = settings.Int("HISTORY_INTERVAL_SECONDS", defaults.HistoryIntervalSeconds, 1, 3600),
             JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", defaults.JobRetentionHours, 0.0001, 24 * 365 * 100),
         };
 

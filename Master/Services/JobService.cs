@@ -9,7 +9,7 @@ using V1 = DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
-internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time) : V1.JobService.JobServiceBase
+internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time, Options.MasterOptions options) : V1.JobService.JobServiceBase
 {
     /// <summary>Label filters ListJobs takes at once: each is a join, and a query joins at most 64 tables.</summary>
     private const int MaxLabelFilters = 16;
@@ -101,6 +101,19 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         var job = store.CancelJob(id, caller) ?? throw RpcErrors.NotFound($"job {id}");
         await bus.Publish(new Contracts.Messages.CancelTask(id, null, caller.Length > 0 ? $"canceled by {caller}" : "canceled by user"), context.CancellationToken).ConfigureAwait(false);
         return new CancelJobResponse { Job = job };
+    }
+
+    public override Task<GetHistoryResponse> GetHistory(GetHistoryRequest request, ServerCallContext context)
+    {
+        var minutes = request.Minutes switch
+        {
+            0 => 60,
+            < 0 or > 1440 => throw RpcErrors.Invalid($"minutes {request.Minutes} must be between 1 and 1440 (the master keeps a day)"),
+            var m => m,
+        };
+        var response = new GetHistoryResponse { IntervalSeconds = options.HistoryIntervalSeconds };
+        response.Points.AddRange(store.ReadHistory(time.GetUtcNow() - TimeSpan.FromMinutes(minutes)));
+        return Task.FromResult(response);
     }
 
     public override Task<WhoAmIResponse> WhoAmI(WhoAmIRequest request, ServerCallContext context)

@@ -29,6 +29,7 @@ internal sealed class TokenAuthorizer
         "/distexec.v1.JobService/GetOutput",
         "/distexec.v1.JobService/ListPools",
         "/distexec.v1.JobService/WhoAmI",
+        "/distexec.v1.JobService/GetHistory",
         "/distexec.v1.WorkerService/ListWorkers",
     };
 

@@ -99,6 +99,30 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
+    public async Task HistoryPage_ChartsTasksEndedAndQueueDepth_FromTheMastersRecords()
+    {
+        // A point a second instead of a minute, so the test sees several.
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["HISTORY_INTERVAL_SECONDS"] = "1" });
+        foreach (var program in (string[])["true", "true", "false"])
+        {
+            await cluster.WaitForJobAsync((await SubmitAsync(cluster, program)).Id, TimeSpan.FromSeconds(30));
+        }
+
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await page.GotoAsync(new Uri(cluster.HttpBase, "ui#/history").ToString());
+        await page.Locator("#ended-totals", new() { HasTextString = "2 succeeded, 1 failed" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.True(await page.Locator("#chart-ended rect.bar-ok").CountAsync() > 0);
+        Assert.True(await page.Locator("#chart-ended rect.bar-bad[height]").CountAsync() > 0);
+        await page.Locator("#chart-queued polyline[data-pool='default']").WaitForAsync(new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "history.png"), FullPage = true });
+
+        await page.ClickAsync("#window-day");
+        await page.Locator("#window-day.active").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Contains("1 day ago", await page.Locator("#chart-ended").InnerTextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task JobsPage_FindsByLabelAndIdPrefix_PagesThroughOlderJobs()
     {
         // No workers: the jobs stay queued, which is all a list needs.

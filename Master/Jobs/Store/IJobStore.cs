@@ -74,6 +74,14 @@ internal interface IJobStore
 
     IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts();
 
+    // The dashboard's history.
+
+    /// <summary>Stores one interval's figures (pool "" carries the tasks that ended) and forgets those older than <paramref name="keepSince"/>.</summary>
+    void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset keepSince);
+
+    /// <summary>The stored intervals since <paramref name="since"/>, oldest first.</summary>
+    IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since);
+
     /// <summary>"ok", or what the store's own check found wrong.</summary>
     string IntegrityCheck();
 }

@@ -208,6 +208,30 @@ internal sealed class JobQueries(string connectionString)
         return chunks;
     }
 
+    public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = connection.CreateCommand();
+        query.CommandText = "SELECT at, pool, queued, running, succeeded, failed FROM history WHERE at >= $since ORDER BY at, pool";
+        query.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        using var reader = query.ExecuteReader();
+        var points = new List<HistoryPoint>();
+        while (reader.Read())
+        {
+            points.Add(new HistoryPoint
+            {
+                At = Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0))),
+                Pool = reader.GetString(1),
+                Queued = reader.GetInt64(2),
+                Running = reader.GetInt64(3),
+                Succeeded = reader.GetInt64(4),
+                Failed = reader.GetInt64(5),
+            });
+        }
+
+        return points;
+    }
+
     /// <summary>Per pool: tasks queued and running (one indexed pass over the unfinished tasks).</summary>
     public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts()
     {

@@ -277,6 +277,21 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts() => _queries.PoolCounts();
 
+    public void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset keepSince) => _writer.Write(() =>
+    {
+        foreach (var point in points)
+        {
+            _writer.Execute(
+                "INSERT OR REPLACE INTO history(at, pool, queued, running, succeeded, failed) VALUES($at, $pool, $queued, $running, $succeeded, $failed)",
+                ("$at", at.ToUnixTimeMilliseconds()), ("$pool", point.Pool), ("$queued", point.Queued), ("$running", point.Running),
+                ("$succeeded", point.Succeeded), ("$failed", point.Failed));
+        }
+
+        _writer.Execute("DELETE FROM history WHERE at < $keep", ("$keep", keepSince.ToUnixTimeMilliseconds()));
+    });
+
+    public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since) => _queries.ReadHistory(since);
+
     public string IntegrityCheck() => _queries.IntegrityCheck();
 }
 

@@ -118,6 +118,18 @@ internal static class StoreMigrations
 
         // 3: when each output chunk was read on its worker (logs --timestamps, --since).
         db => AddColumnIfMissing(db, "output", "at", "INTEGER"),
+
+        // 4: the dashboard's history, a row per interval and pool (pool '' for the tasks that ended).
+        db => Execute(db, """
+            CREATE TABLE IF NOT EXISTS history(
+                at INTEGER NOT NULL,
+                pool TEXT NOT NULL,
+                queued INTEGER NOT NULL DEFAULT 0,
+                running INTEGER NOT NULL DEFAULT 0,
+                succeeded INTEGER NOT NULL DEFAULT 0,
+                failed INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY(at, pool));
+            """),
     ];
 
     /// <summary>The version this code brings a store to.</summary>
