@@ -155,25 +155,38 @@ async function showJob(id) {
   view.innerHTML = `<h1>Job <span id="job-id">${esc(id)}</span> <span id="job-state"></span></h1>
     <div id="job-meta" class="muted"></div>
     <div id="job-actions"><button id="cancel-job" hidden>Cancel job</button> <button id="rerun-failed" hidden>Re-run failed tasks</button></div>
-    <h2>Tasks</h2><div id="tasks"></div>
-    <h2>Output <span class="muted">(stderr in red)</span></h2><pre id="output" aria-live="polite"></pre>`;
+    <h2>Tasks</h2>
+    <div class="filters"><select id="task-state" aria-label="Tasks in state">${STATES.map((s) => `<option value="${s}">${s ? short(s) : "every state"}</option>`).join("")}</select>
+      <span id="task-range" class="muted"></span> <a href="#" id="tasks-prev" hidden>« previous</a> <a href="#" id="tasks-next" hidden>next »</a></div>
+    <div id="tasks"></div>
+    <h2>Output <span class="muted">(stderr in red)</span></h2>
+    <div class="filters"><input id="output-item" placeholder="only this item or #index" aria-label="Only the output of this item"></div>
+    <pre id="output" aria-live="polite"></pre>`;
   const output = document.getElementById("output");
   let offset = "0";
   let multi = false;
   let names = [];
   let lastCounts = "";
   let lastFull = 0;
+  // The task table shows a page of PAGE tasks (by index, optionally of one state), fetched alone.
+  const PAGE = 100;
+  let taskOffset = 0;
+  let taskState = "";
+  let itemIndex = new Map();
+  let shownTask = null;
   const decoder = new TextDecoder();
 
   const appendOutput = async () => {
     for (;;) {
       const page = await api(`/v1/jobs/${encodeURIComponent(id)}/output?fromOffset=${offset}&limit=1000`);
       const chunks = page.chunks || [];
+      if (multi) await learnNames(chunks.map((c) => c.taskIndex ?? 0));
       for (const chunk of chunks) {
         const bytes = Uint8Array.from(atob(chunk.data || ""), (c) => c.charCodeAt(0));
         const span = document.createElement("span");
         span.className = chunk.stream === "OUTPUT_STREAM_STDERR" ? "stderr" : "stdout";
         span.dataset.task = chunk.taskIndex ?? 0;
+        span.hidden = shownTask !== null && shownTask !== (chunk.taskIndex ?? 0);
         const text = decoder.decode(bytes);
         const name = names[chunk.taskIndex ?? 0] || String(chunk.taskIndex ?? 0);
         span.textContent = multi ? text.replace(/^(?=.)/gm, `[${name}] `) : text;
@@ -187,13 +200,58 @@ async function showJob(id) {
   // Every 500 ms the job's state and counts (no tasks: small whatever the job's size); the task list only when
   // the counts changed, and for a big job at most every 5 s, so a 1,000-task job is not refetched whole each tick.
   const renderTasks = (job) => {
-    names = (job.tasks || []).map((t) => t.spec?.item || String(t.index ?? 0));
+    for (const t of job.tasks || []) {
+      names[t.index ?? 0] = t.spec?.item || String(t.index ?? 0);
+      if (t.spec?.item) itemIndex.set(t.spec.item, t.index ?? 0);
+    }
+    const matching = taskState ? Number((job.counts || {})[{ TASK_STATE_QUEUED: "queued", TASK_STATE_RUNNING: "running", TASK_STATE_SUCCEEDED: "succeeded", TASK_STATE_FAILED: "failed", TASK_STATE_TIMED_OUT: "timedOut", TASK_STATE_CANCELED: "canceled" }[taskState]] || 0) : (job.taskCount || 0);
+    document.getElementById("task-range").textContent = matching ? `${taskOffset + 1}–${Math.min(taskOffset + PAGE, matching)} of ${matching}` : "none";
+    document.getElementById("tasks-prev").hidden = taskOffset === 0;
+    document.getElementById("tasks-next").hidden = taskOffset + PAGE >= matching;
     document.getElementById("tasks").innerHTML = `<table id="task-table"><thead><tr><th>#</th><th>item</th><th>state</th><th>command</th><th>worker</th><th>exit</th><th>attempts</th><th>error</th></tr></thead><tbody>
       ${(job.tasks || []).map((t) => `<tr data-task="${esc(t.index ?? 0)}"><td>${esc(t.index ?? 0)}</td><td>${esc(t.spec?.item || "")}</td><td>${badge(t.state)}</td><td><code>${esc(describe(t.spec))}</code></td>
         <td>${esc(t.workerId)}</td><td>${esc(t.exitCode ?? (t.signal ? "signal " + t.signal : t.httpStatus ?? ""))}</td>
         <td>${(t.attempts || []).map((a) => `#${esc(a.number)} ${esc(a.workerId)} ${badge(a.state)}`).join("<br>")}</td><td>${esc(t.error)}</td></tr>`).join("")}
       </tbody></table>`;
   };
+
+  // Item names for output prefixes, a page of tasks at a time and once per page, only for tasks that printed.
+  const namePages = new Set();
+  const learnNames = async (indexes) => {
+    for (const start of new Set(indexes.filter((i) => names[i] === undefined).map((i) => Math.floor(i / PAGE) * PAGE))) {
+      if (namePages.has(start)) continue;
+      namePages.add(start);
+      const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}?taskOffset=${start}&taskLimit=${PAGE}`);
+      for (const t of job.tasks || []) {
+        names[t.index ?? 0] = t.spec?.item || String(t.index ?? 0);
+        if (t.spec?.item) itemIndex.set(t.spec.item, t.index ?? 0);
+      }
+    }
+  };
+
+  const loadTasks = async () => {
+    const query = new URLSearchParams({ taskOffset: String(taskOffset), taskLimit: String(PAGE) });
+    if (taskState) query.set("taskState", taskState);
+    renderTasks((await api(`/v1/jobs/${encodeURIComponent(id)}?${query}`)).job);
+  };
+  document.getElementById("task-state").addEventListener("change", (event) => {
+    taskState = event.target.value;
+    taskOffset = 0;
+    loadTasks().catch(fail);
+  });
+  for (const [button, step] of [["tasks-prev", -PAGE], ["tasks-next", PAGE]]) {
+    document.getElementById(button).addEventListener("click", (event) => {
+      event.preventDefault();
+      taskOffset = Math.max(0, taskOffset + step);
+      loadTasks().catch(fail);
+    });
+  }
+  document.getElementById("output-item").addEventListener("change", (event) => {
+    // An item's name (or #index) shows that task's output alone; empty shows every task's.
+    const wanted = event.target.value.trim();
+    shownTask = !wanted ? null : wanted.startsWith("#") ? Number(wanted.slice(1)) : itemIndex.has(wanted) ? itemIndex.get(wanted) : -1;
+    for (const span of output.children) span.hidden = shownTask !== null && shownTask !== Number(span.dataset.task);
+  });
 
   const caller = await whoami();
   const cancel = document.getElementById("cancel-job");
@@ -227,7 +285,7 @@ async function showJob(id) {
     const key = JSON.stringify(counts) + job.state;
     const due = (job.taskCount || 0) <= 100 || Date.now() - lastFull > 5000 || TERMINAL.has(job.state);
     if (key !== lastCounts && due) {
-      renderTasks((await api(`/v1/jobs/${encodeURIComponent(id)}`)).job);
+      await loadTasks();
       lastCounts = key;
       lastFull = Date.now();
     }

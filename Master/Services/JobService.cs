@@ -38,7 +38,15 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
     {
         var id = ResolveJobId(request.JobId);
-        var job = store.GetJob(id, withTasks: !request.CountsOnly) ?? throw RpcErrors.NotFound($"job {id}");
+        if (request.TaskOffset < 0 || request.TaskLimit < 0 || !Enum.IsDefined(request.TaskState))
+        {
+            throw RpcErrors.Invalid("task_offset and task_limit must not be negative, and task_state must be a task state");
+        }
+
+        var page = request.TaskOffset > 0 || request.TaskLimit > 0 || request.TaskState != TaskState.Unspecified
+            ? new TaskPage(request.TaskOffset, request.TaskLimit, request.TaskState == TaskState.Unspecified ? null : request.TaskState)
+            : null;
+        var job = store.GetJob(id, withTasks: !request.CountsOnly, page) ?? throw RpcErrors.NotFound($"job {id}");
         job.Counts = store.TaskCounts(id);
         return Task.FromResult(new GetJobResponse { Job = job });
     }

@@ -370,6 +370,31 @@ public sealed class JobStoreTests : IDisposable
         store.MarkPublished(_jobId);
     }
 
+    [Fact]
+    public async Task GetJob_APageOfTasks_ByIndexAndState_WithOnlyTheirAttempts()
+    {
+        using var store = Open();
+        var tasks = Enumerable.Range(0, 6).Select(_ => (Id: Guid.NewGuid(), Attempt: Guid.NewGuid())).ToList();
+        store.CreateJob(_jobId, "default", [.. tasks.Select(t => (t.Id, new TaskSpec { Command = new CommandSpec { Program = "true" } }))]);
+        store.MarkPublished(_jobId);
+        foreach (var (task, i) in tasks.Select((t, i) => (t, i)))
+        {
+            // Odd tasks fail, even ones succeed.
+            await store.ApplyFinishedAsync(new TaskFinished(_jobId, task.Id, task.Attempt, "w", i % 2 == 0 ? TaskOutcome.Succeeded : TaskOutcome.Failed, i % 2, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow));
+        }
+
+        var page = store.GetJob(_jobId, withTasks: true, new TaskPage(2, 3, null))!;
+        Assert.Equal([2, 3, 4], page.Tasks.Select(t => t.Index));
+        Assert.Equal(tasks.Skip(2).Take(3).Select(t => t.Id.ToString()), page.Tasks.Select(t => t.Id));
+        Assert.Equal([TaskState.Succeeded, TaskState.Failed, TaskState.Succeeded], page.Tasks.Select(t => Assert.Single(t.Attempts).State));
+        Assert.Equal([1, 1, 1], page.Tasks.Select(t => t.Attempts.Count));
+
+        var failed = store.GetJob(_jobId, withTasks: true, new TaskPage(1, 0, TaskState.Failed))!;
+        Assert.Equal([3, 5], failed.Tasks.Select(t => t.Index));
+        Assert.All(failed.Tasks, t => Assert.Equal(TaskState.Failed, Assert.Single(t.Attempts).State));
+        Assert.Equal(6, failed.TaskCount);
+    }
+
     private TaskFinished Finished(Guid attempt, TaskOutcome outcome, int? exitCode, string worker = "w") =>
         new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }

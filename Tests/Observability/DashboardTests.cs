@@ -240,47 +240,67 @@ public sealed partial class DashboardTests
     }
 
     [Fact]
-    public async Task JobPage_BigBatch_PollsCountsAndRefetchesTheTaskListRarely_OutputByItem()
+    public async Task JobPage_BigBatch_PollsCountsAndPagesTheTaskList_OutputByItem()
     {
         await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "4" });
         var spec = new JobSpec { MaxParallel = 4 };
         spec.Tasks.AddRange(Enumerable.Range(1, 150).Select(i => new TaskSpec
         {
             Item = $"host-{i}",
-            Command = new CommandSpec { Program = "sh", Args = { "-c", $"sleep 0.1; echo done host-{i}" } },
+            Command = new CommandSpec { Program = "sh", Args = { "-c", i % 50 == 0 ? $"echo broke host-{i}; exit 1" : $"sleep 0.1; echo done host-{i}" } },
         }));
         var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
         await using var browser = await BrowserAsync();
         var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
-        var (full, light) = (0, 0);
+        var (whole, pages, light) = (0, 0, 0);
         page.Request += (_, request) =>
         {
             if (request.Url.Contains($"/v1/jobs/{job.Id}?countsOnly=true", StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref light);
             }
+            else if (request.Url.Contains($"/v1/jobs/{job.Id}?taskOffset=", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref pages);
+            }
             else if (request.Url.EndsWith($"/v1/jobs/{job.Id}", StringComparison.Ordinal))
             {
-                Interlocked.Increment(ref full);
+                Interlocked.Increment(ref whole);
             }
         };
         var opened = System.Diagnostics.Stopwatch.StartNew();
 
         await page.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{job.Id}").ToString());
-        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 120_000 });
-        await page.Locator("#task-table tr[data-task='149']", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
+        await page.Locator("#job-state", new() { HasTextString = "FAILED" }).WaitForAsync(new() { Timeout = 120_000 });
+        await page.Locator("#task-table tr[data-task='98']", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
 
-        // Counts every 500 ms; the 150-task list at most every 5 s (and once more at the end).
+        // Counts every 500 ms; a page of 100 tasks at most every 5 s (and once more at the end), never the whole job.
         Assert.True(light >= 4, $"{light} count polls");
-        Assert.True(full <= (int)(opened.Elapsed.TotalSeconds / 5) + 3, $"{full} whole-job fetches in {opened.Elapsed.TotalSeconds:0} s");
-        Assert.Contains("150 succeeded", await page.Locator("#job-meta").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, whole);
+        Assert.True(pages <= (int)(opened.Elapsed.TotalSeconds / 5) + 5, $"{pages} task pages in {opened.Elapsed.TotalSeconds:0} s");
+        Assert.Contains("147 succeeded, 3 failed", await page.Locator("#job-meta").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(100, await page.Locator("#task-table tr[data-task]").CountAsync());
+        Assert.Equal("1–100 of 150", await page.Locator("#task-range").InnerTextAsync());
 
         // Times read relative, the exact date and time on hover.
         var created = page.Locator("#job-meta time").First;
         Assert.Matches(@"(ago|now)", await created.InnerTextAsync());
         Assert.False(string.IsNullOrEmpty(await created.GetAttributeAsync("title")));
         Assert.Contains("host-77", await page.Locator("#task-table tr[data-task='76']").InnerTextAsync(), StringComparison.Ordinal);
-        await page.Locator("#output", new() { HasTextString = "[host-150] done host-150" }).WaitForAsync(new() { Timeout = 30_000 });
+
+        // The next page, then only the failed tasks.
+        await page.ClickAsync("#tasks-next");
+        await page.Locator("#task-table tr[data-task='149']", new() { HasTextString = "host-150" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal("101–150 of 150", await page.Locator("#task-range").InnerTextAsync());
+        await page.SelectOptionAsync("#task-state", "TASK_STATE_FAILED");
+        await page.Locator("#task-range", new() { HasTextString = "1–3 of 3" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(["49", "99", "149"], await page.Locator("#task-table tr[data-task]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.task)"));
+
+        // Output by item: every line prefixed with its item (names learnt a page at a time), or one item's alone.
+        await page.Locator("#output", new() { HasTextString = "[host-150] broke host-150" }).WaitForAsync(new() { Timeout = 30_000 });
+        await page.FillAsync("#output-item", "host-120");
+        await page.DispatchEventAsync("#output-item", "change");
+        Assert.Equal("[host-120] done host-120\n", await page.Locator("#output").InnerTextAsync());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-batch.png"), FullPage = false });
     }
 

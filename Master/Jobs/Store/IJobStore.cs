@@ -53,7 +53,8 @@ internal interface IJobStore
     void MarkRetryPublished(Guid taskId, int dispatch);
 
     // Reads.
-    Job? GetJob(Guid jobId, bool withTasks);
+    /// <summary>The job; with its tasks (a page of them when <paramref name="page"/> is given).</summary>
+    Job? GetJob(Guid jobId, bool withTasks, TaskPage? page = null);
 
     /// <summary>How many of the job's tasks are in each state.</summary>
     TaskCounts TaskCounts(Guid jobId);

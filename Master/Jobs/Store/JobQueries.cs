@@ -6,6 +6,9 @@ using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
+/// <summary>A page of a job's tasks by index: skip <paramref name="Offset"/> of those in <paramref name="State"/> (all when null), take <paramref name="Limit"/> (0: all).</summary>
+internal sealed record TaskPage(int Offset, int Limit, TaskState? State);
+
 /// <summary>
 /// The read model: jobs, their tasks and attempts, and output as the API shows them. Each query opens a
 /// connection of its own (reads never wait for the writer in WAL mode).
@@ -67,10 +70,10 @@ internal sealed class JobQueries(string connectionString)
         return ids;
     }
 
-    public Job? GetJob(Guid jobId, bool withTasks)
+    public Job? GetJob(Guid jobId, bool withTasks, TaskPage? page = null)
     {
         using var connection = StoreSql.Open(connectionString);
-        return GetJob(connection, jobId, withTasks ? _ => true : _ => false);
+        return GetJob(connection, jobId, withTasks ? _ => true : _ => false, page);
     }
 
     /// <summary>
@@ -82,7 +85,7 @@ internal sealed class JobQueries(string connectionString)
             ? (job, ReadOutput(connection, jobId, afterOffset, limit))
             : null;
 
-    private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks)
+    private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
         using var query = connection.CreateCommand();
         query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by FROM jobs WHERE id = $id AND accepted = 1";
@@ -96,7 +99,7 @@ internal sealed class JobQueries(string connectionString)
         var job = ReadJob(reader);
         if (withTasks(job.State))
         {
-            LoadTasks(connection, job);
+            LoadTasks(connection, job, page);
         }
 
         return job;
@@ -262,16 +265,26 @@ internal sealed class JobQueries(string connectionString)
         return (string)Scalar(connection, "PRAGMA integrity_check")!;
     }
 
-    private static void LoadTasks(SqliteConnection connection, Job job)
+    private static void LoadTasks(SqliteConnection connection, Job job, TaskPage? page)
     {
+        // The page's tasks, by index: the attempts of exactly those.
+        var tasks = "SELECT id FROM tasks WHERE job_id = $job"
+            + (page?.State is { } state ? $" AND state = {StoredStates.Column(state)}" : "")
+            + " ORDER BY idx" + (page is { Limit: > 0 } ? " LIMIT $limit OFFSET $offset" : page is { Offset: > 0 } ? " LIMIT -1 OFFSET $offset" : "");
+        void Page(SqliteCommand query)
+        {
+            query.Parameters.AddWithValue("$job", job.Id);
+            query.Parameters.AddWithValue("$limit", page?.Limit ?? 0);
+            query.Parameters.AddWithValue("$offset", page?.Offset ?? 0);
+        }
+
         var attempts = new Dictionary<string, List<Attempt>>();
         using (var query = connection.CreateCommand())
         {
-            query.CommandText = """
-                SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure
-                FROM attempts WHERE job_id = $job ORDER BY number
-                """;
-            query.Parameters.AddWithValue("$job", job.Id);
+            query.CommandText = page is null
+                ? "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job ORDER BY number"
+                : $"SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job AND task_id IN ({tasks}) ORDER BY number";
+            Page(query);
             using var reader = query.ExecuteReader();
             while (reader.Read())
             {
@@ -313,11 +326,9 @@ internal sealed class JobQueries(string connectionString)
 
         using (var query = connection.CreateCommand())
         {
-            query.CommandText = """
-                SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure
-                FROM tasks WHERE job_id = $job ORDER BY idx
-                """;
-            query.Parameters.AddWithValue("$job", job.Id);
+            query.CommandText = "SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure FROM tasks"
+                + (page is null ? " WHERE job_id = $job ORDER BY idx" : $" WHERE id IN ({tasks}) ORDER BY idx");
+            Page(query);
             using var reader = query.ExecuteReader();
             while (reader.Read())
             {

@@ -256,7 +256,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) => _queries.TasksToPublish(allUnfinished);
 
-    public Job? GetJob(Guid jobId, bool withTasks) => _queries.GetJob(jobId, withTasks);
+    public Job? GetJob(Guid jobId, bool withTasks, TaskPage? page = null) => _queries.GetJob(jobId, withTasks, page);
 
     public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit) => _queries.JobIdsStartingWith(prefix, limit);
 
