@@ -30,7 +30,7 @@ internal static class HelpExamples
         ["status"] = ["distctl status <job-id>", "distctl status <job-id> --tasks -o yaml", "distctl status 3f2a   # any unique prefix of 4 or more"],
         ["logs"] = ["distctl logs -f <job-id>", "distctl logs <job-id> --item web-3 --stderr", "distctl logs <job-id> --tail 20"],
         ["cancel"] = ["distctl cancel <job-id>"],
-        ["list"] = ["distctl list --state running", "distctl list --label team=data --submitted-by alice", "distctl list --state failed -q | xargs -n1 distctl rerun --failed"],
+        ["list"] = ["distctl list --state running", "distctl list --search backup -o wide   # jobs running a command with 'backup', or an item named so", "distctl list --label team=data --submitted-by alice", "distctl list --state failed -q | xargs -n1 distctl rerun --failed"],
         ["workers"] = ["distctl workers", "distctl workers -o json"],
         ["pools"] = ["distctl pools", "distctl pools -o json | jq '.[] | select(.queuedTasks > 100) | .name'"],
         ["wait"] = ["distctl wait <job-id> --timeout 10m && echo done"],

@@ -15,10 +15,11 @@ internal static class ListCommand
         var output = OutputFormat.Option();
         var quiet = OutputFormat.Quiet();
         var by = new Option<string?>("--submitted-by", "--by") { Description = "Only jobs submitted by the token of this name" };
-        var list = new Command("list", "List jobs, newest first") { state, pool, label, by, limit, output, quiet };
+        var search = new Option<string?>("--search") { Description = "Only jobs whose command contains this text, or with a task of this item" };
+        var list = new Command("list", "List jobs, newest first") { state, pool, label, by, search, limit, output, quiet };
         list.SetAction((result, cancellationToken) => CliErrors.Guard(async () =>
         {
-            var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit), SubmittedBy = result.GetValue(by) ?? "" };
+            var request = new ListJobsRequest { Pool = result.GetValue(pool) ?? "", PageSize = result.GetValue(limit), SubmittedBy = result.GetValue(by) ?? "", Search = result.GetValue(search) ?? "" };
             foreach (var pair in result.GetValue(label) ?? [])
             {
                 var eq = pair.IndexOf('=', StringComparison.Ordinal);
@@ -53,12 +54,12 @@ internal static class ListCommand
             }
 
             var wide = format == OutputFormat.Wide;
-            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-23}  {"BY",-12}  {(wide ? $"{"FINISHED",-23}  {"CANCELED BY",-12}  {"KEY",-20}  " : "")}LABELS"));
+            Console.Out.WriteLine(Formatting.Safe($"{"JOB",-36}  {"STATE",-9}  {"POOL",-12}  {"TASKS",5}  {"CREATED",-23}  {"BY",-12}  {(wide ? $"{"FINISHED",-23}  {"CANCELED BY",-12}  {"KEY",-20}  " : "")}{(wide ? "LABELS  COMMAND" : "LABELS")}"));
             foreach (var job in reply.Jobs)
             {
                 var labels = string.Join(",", job.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}"));
                 var more = wide ? $"{Formatting.Time(job.FinishedAt),-23}  {Or(job.CanceledBy),-12}  {Or(job.IdempotencyKey),-20}  " : "";
-                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  ") + Formatting.StateCell(job.State, 9) + Formatting.Safe($"  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {Or(job.SubmittedBy),-12}  {more}{labels}"));
+                Console.Out.WriteLine(Formatting.Safe($"{job.Id,-36}  ") + Formatting.StateCell(job.State, 9) + Formatting.Safe($"  {job.Pool,-12}  {job.TaskCount,5}  {Formatting.Time(job.CreatedAt),-23}  {Or(job.SubmittedBy),-12}  {more}{labels}{(wide ? $"  {job.Command}" : "")}"));
             }
 
             return ExitCodes.Success;

@@ -95,18 +95,20 @@ async function showJobs(params) {
   const by = params.get("by") || "";
   const label = params.get("label") || "";
   const page = params.get("page") || "";
+  const search = params.get("search") || "";
   const query = new URLSearchParams({ pageSize: "100" });
   if (state) query.set("state", state);
   if (pool) query.set("pool", pool);
   if (by) query.set("submittedBy", by);
   if (page) query.set("pageToken", page);
+  if (search) query.set("search", search);
   if (label) {
     const eq = label.indexOf("=");
     if (eq <= 0) throw new Error(`label filter "${label}" is not KEY=VALUE`);
     query.set("labelFilter", label);
   }
-  const { jobs = [], nextPageToken = "" } = await api(`/v1/jobs?${query}`);
   const labels = (j) => Object.entries(j.labels || {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `<span class="label">${esc(k)}=${esc(v)}</span>`).join(" ");
+  // The filters are drawn once; the refresh redraws only the list, so what someone is typing stays.
   view.innerHTML = `
     <h1>Jobs</h1>
     <div class="filters">
@@ -115,23 +117,19 @@ async function showJobs(params) {
       <input id="filter-pool" placeholder="pool" value="${esc(pool)}" aria-label="Pool">
       <input id="filter-label" placeholder="label key=value" value="${esc(label)}" aria-label="Label">
       <input id="filter-by" placeholder="submitted by" value="${esc(by)}" aria-label="Submitted by">
+      <input id="filter-search" placeholder="command or item" value="${esc(search)}" aria-label="Command or item">
     </div>
-    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>by</th><th>labels</th><th>created</th><th>finished</th></tr></thead><tbody>
-      ${jobs.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/jobs/${esc(j.id)}">${esc(j.id)}</a></td><td>${badge(j.state)}</td>
-        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td class="by">${esc(j.submittedBy || "")}</td><td class="labels">${labels(j)}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
-        || `<tr><td colspan="8" class="muted">no jobs</td></tr>`}
-    </tbody></table>
-    <div class="pager">${page ? `<a id="newest" href="#/jobs${filtersQuery({ state, pool, by, label })}">« newest</a>` : ""}
-      ${nextPageToken ? `<a id="older" href="#/jobs${filtersQuery({ state, pool, by, label, page: nextPageToken })}">older »</a>` : ""}</div>`;
+    <div id="jobs-list"></div>`;
   const apply = () => {
     location.hash = `#/jobs${filtersQuery({
       state: document.getElementById("filter-state").value,
       pool: document.getElementById("filter-pool").value.trim(),
       label: document.getElementById("filter-label").value.trim(),
       by: document.getElementById("filter-by").value.trim(),
+      search: document.getElementById("filter-search").value.trim(),
     })}`;
   };
-  for (const id of ["filter-state", "filter-pool", "filter-label", "filter-by"]) document.getElementById(id).addEventListener("change", apply);
+  for (const id of ["filter-state", "filter-pool", "filter-label", "filter-by", "filter-search"]) document.getElementById(id).addEventListener("change", apply);
   document.getElementById("find-job").addEventListener("submit", async (event) => {
     event.preventDefault();
     // Any unique prefix of 4 or more names a job (the master says when it names none or several).
@@ -141,8 +139,20 @@ async function showJobs(params) {
       location.hash = `#/jobs/${job.id}`;
     } catch (error) { fail(error); }
   });
-  // Only the newest page follows new jobs; an older page stays put while it is read.
-  if (!page) schedule(() => showJobs(params).catch(fail), 2000);
+  const refresh = async () => {
+    const { jobs = [], nextPageToken = "" } = await api(`/v1/jobs?${query}`);
+    document.getElementById("jobs-list").innerHTML = `
+    <table id="jobs"><thead><tr><th>job</th><th>state</th><th>pool</th><th>tasks</th><th>command</th><th>by</th><th>labels</th><th>created</th><th>finished</th></tr></thead><tbody>
+      ${jobs.map((j) => `<tr data-job="${esc(j.id)}"><td><a href="#/jobs/${esc(j.id)}">${esc(j.id)}</a></td><td>${badge(j.state)}</td>
+        <td>${esc(j.pool)}</td><td>${esc(j.taskCount)}</td><td class="command"><code>${esc(j.command || "")}</code></td><td class="by">${esc(j.submittedBy || "")}</td><td class="labels">${labels(j)}</td><td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td></tr>`).join("")
+        || `<tr><td colspan="9" class="muted">no jobs</td></tr>`}
+    </tbody></table>
+    <div class="pager">${page ? `<a id="newest" href="#/jobs${filtersQuery({ state, pool, by, label, search })}">« newest</a>` : ""}
+      ${nextPageToken ? `<a id="older" href="#/jobs${filtersQuery({ state, pool, by, label, search, page: nextPageToken })}">older »</a>` : ""}</div>`;
+    // Only the newest page follows new jobs; an older page stays put while it is read.
+    if (!page) schedule(() => refresh().catch(fail), 2000);
+  };
+  await refresh();
 }
 
 function filtersQuery(filters) {

@@ -7,6 +7,20 @@ namespace DistributedExecutor.Master.Jobs;
 /// <summary>Limits on a job's labels, idempotency key, batch items and retry policy.</summary>
 internal static partial class JobRules
 {
+    /// <summary>What a task runs as one line (the jobs list's command column and its search): program and arguments,
+    /// "METHOD url" for HTTP, the executor's name for a plug-in; cut at 200 characters.</summary>
+    public static string Summary(TaskSpec spec)
+    {
+        var text = spec.ExecutorCase switch
+        {
+            TaskSpec.ExecutorOneofCase.Command => string.Join(' ', new[] { spec.Command.Program }.Concat(spec.Command.Args)),
+            TaskSpec.ExecutorOneofCase.Http => $"{(spec.Http.Method.Length > 0 ? spec.Http.Method : "GET")} {spec.Http.Url}",
+            TaskSpec.ExecutorOneofCase.Plugin => spec.Plugin.Executor,
+            _ => "",
+        };
+        return text.Length <= 200 ? text : text[..199] + "…";
+    }
+
     public const int MaxLabels = 64;
     public const int MaxLabelValue = 256;
     public const int MaxIdempotencyKey = 256;

@@ -96,7 +96,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             }
         }
 
-        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before, request.Labels, request.SubmittedBy);
+        var (jobs, next) = store.ListJobs(request.State, request.Pool, pageSize, before, request.Labels, request.SubmittedBy, request.Search.Trim());
         var response = new ListJobsResponse { NextPageToken = next };
         response.Jobs.AddRange(jobs);
         return Task.FromResult(response);

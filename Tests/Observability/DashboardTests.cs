@@ -127,7 +127,11 @@ public sealed partial class DashboardTests
     {
         // No workers: the jobs stay queued, which is all a list needs.
         await using var cluster = await Cluster.StartAsync(0);
-        var team = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Labels = { ["team"] = "data" }, Tasks = { Echo() } } })).Job;
+        var team = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest
+        {
+            Spec = new JobSpec { Labels = { ["team"] = "data" }, Tasks = { new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "team-report" } } } } },
+        })).Job;
+        var batch = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Tasks = { new TaskSpec { Item = "db-7", Command = new CommandSpec { Program = "true" } } } } })).Job;
         var paged = new List<string>();
         for (var i = 0; i < 101; i++)
         {
@@ -143,7 +147,24 @@ public sealed partial class DashboardTests
         await page.DispatchEventAsync("#filter-label", "change");
         await page.Locator($"#jobs tr[data-job='{team.Id}'] .labels", new() { HasTextString = "team=data" }).WaitForAsync(new() { Timeout = 30_000 });
         Assert.Equal(1, await page.Locator("#jobs tr[data-job]").CountAsync());
+        Assert.Equal("echo team-report", await page.Locator($"#jobs tr[data-job='{team.Id}'] .command").InnerTextAsync());
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "jobs-filtered.png"), FullPage = true });
+
+        // Search: a command's text (any case), or a task's item.
+        await page.FillAsync("#filter-label", "");
+        await page.DispatchEventAsync("#filter-label", "change");
+        await page.Locator("#jobs tr[data-job]").Nth(99).WaitForAsync(new() { Timeout = 30_000 });
+        await page.FillAsync("#filter-search", "TEAM-REP");
+        await page.DispatchEventAsync("#filter-search", "change");
+        await page.Locator("#jobs tr[data-job]", new() { HasTextString = "team-report" }).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal([team.Id], await page.Locator("#jobs tr[data-job]").EvaluateAllAsync<string[]>("rows => rows.map(r => r.dataset.job)"));
+        await page.FillAsync("#filter-search", "db-7");
+        await page.DispatchEventAsync("#filter-search", "change");
+        await page.Locator($"#jobs tr[data-job='{batch.Id}']").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(1, await page.Locator("#jobs tr[data-job]").CountAsync());
+        await page.FillAsync("#filter-search", "");
+        await page.DispatchEventAsync("#filter-search", "change");
+        await page.Locator("#jobs tr[data-job]").Nth(99).WaitForAsync(new() { Timeout = 30_000 });
 
         // 101 jobs: the newest 100, then the oldest one on the next page, and back.
         await page.FillAsync("#filter-label", "page=yes");

@@ -62,7 +62,7 @@ internal interface IJobStore
     /// <summary>Up to <paramref name="limit"/> job ids that start with <paramref name="prefix"/> (lower-case), in order.</summary>
     IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit);
 
-    (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null);
+    (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null);
 
     IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit);
 

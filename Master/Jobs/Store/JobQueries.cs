@@ -88,7 +88,7 @@ internal sealed class JobQueries(string connectionString)
     private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -105,7 +105,7 @@ internal sealed class JobQueries(string connectionString)
         return job;
     }
 
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null)
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null)
     {
         using var connection = StoreSql.Open(connectionString);
         using var query = connection.CreateCommand();
@@ -131,6 +131,13 @@ internal sealed class JobQueries(string connectionString)
             n++;
         }
 
+        if (!string.IsNullOrEmpty(search))
+        {
+            // A job whose command contains the text, or with a task of that item.
+            where.Add("(instr(lower(command), lower($search)) > 0 OR EXISTS (SELECT 1 FROM tasks i WHERE i.item = $search AND i.job_id = jobs.id))");
+            query.Parameters.AddWithValue("$search", search);
+        }
+
         if (!string.IsNullOrEmpty(submittedBy))
         {
             where.Add("submitted_by = $by");
@@ -143,7 +150,7 @@ internal sealed class JobQueries(string connectionString)
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -430,6 +437,7 @@ internal sealed class JobQueries(string connectionString)
             MaxErrors = reader.GetInt32(9),
             SubmittedBy = reader.IsDBNull(11) ? "" : reader.GetString(11),
             CanceledBy = reader.IsDBNull(12) ? "" : reader.GetString(12),
+            Command = reader.IsDBNull(13) ? "" : reader.GetString(13),
         };
         if (!reader.IsDBNull(6))
         {

@@ -96,6 +96,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             MaxParallel = maxParallel,
             MaxErrors = maxErrors,
             SubmittedBy = submittedBy ?? "",
+            Command = tasks.Count == 0 ? "" : JobRules.Summary(tasks[0].Spec),
         };
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
@@ -116,9 +117,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command)
                     """,
+                    ("$command", job.Command),
                     ("$by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
                     ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
                     ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
@@ -134,8 +136,9 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
             }
 
-            var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target)",
+            var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker, item) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target, $item)",
                 ("$job", Id(jobId)));
+            var item = insert.Parameters.Add("$item", SqliteType.Text);
             var target = insert.Parameters.Add("$target", SqliteType.Text);
             var id = insert.Parameters.Add("$id", SqliteType.Text);
             var held = insert.Parameters.Add("$held", SqliteType.Integer);
@@ -147,6 +150,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 idx.Value = i;
                 held.Value = JobLimits.HeldAtSubmission(maxParallel, i) ? 1 : 0;
                 target.Value = tasks[i].Spec.Worker.Length == 0 ? DBNull.Value : tasks[i].Spec.Worker;
+                item.Value = tasks[i].Spec.Item.Length == 0 ? DBNull.Value : tasks[i].Spec.Item;
                 spec.Value = tasks[i].Spec.ToByteArray();
                 insert.ExecuteNonQuery();
             }
@@ -262,8 +266,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public TaskCounts TaskCounts(Guid jobId) => _queries.TaskCounts(jobId);
 
-    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null) =>
-        _queries.ListJobs(state, pool, pageSize, beforeSeq, labels, submittedBy);
+    public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null) =>
+        _queries.ListJobs(state, pool, pageSize, beforeSeq, labels, submittedBy, search);
 
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => _queries.ReadOutput(jobId, afterOffset, limit);
 

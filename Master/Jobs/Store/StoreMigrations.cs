@@ -130,6 +130,14 @@ internal static class StoreMigrations
                 failed INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY(at, pool));
             """),
+
+        // 5: what a job runs, as a line (its first task's command), and each task's item, for search.
+        db =>
+        {
+            AddColumnIfMissing(db, "jobs", "command", "TEXT");
+            AddColumnIfMissing(db, "tasks", "item", "TEXT");
+            Execute(db, "CREATE INDEX IF NOT EXISTS tasks_item ON tasks(item, job_id) WHERE item IS NOT NULL");
+        },
     ];
 
     /// <summary>The version this code brings a store to.</summary>
