@@ -56,12 +56,61 @@ internal static class HelpExamples
     /// <summary>Whether the parse asks for help (which wins over a missing argument, as --help should).</summary>
     public static bool IsHelp(ParseResult result) => result.Action is WithExamples or HelpAction;
 
+    /// <summary>
+    /// A verb with many options shows them in groups (the rest under "Other options"); options every verb takes
+    /// come last. The standard help's lines are kept as they are, only regrouped.
+    /// </summary>
+    private static readonly Dictionary<string, (string Title, string[] Options)[]> Groups = new(StringComparer.Ordinal)
+    {
+        ["run"] =
+        [
+            ("What to run", ["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param"]),
+            ("HTTP calls", ["--http", "--method", "--header", "--data", "--data-file", "--expect", "--response-cap"]),
+            ("Where and how", ["--pool", "--timeout", "--all-workers", "--label", "--idempotency-key"]),
+            ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
+            ("Batches", ["--items", "--items-file", "--max-parallel", "--max-errors", "--group"]),
+            ("Waiting", ["--wait", "--quiet"]),
+        ],
+        ["logs"] =
+        [
+            ("Which output", ["--item", "--task", "--stdout", "--stderr", "--tail", "--since"]),
+            ("How", ["--follow", "--timestamps"]),
+        ],
+        ["list"] =
+        [
+            ("Filters", ["--state", "--pool", "--label", "--submitted-by", "--search", "--limit"]),
+            ("Output", ["--output", "--quiet"]),
+        ],
+    };
+
+    private static readonly string[] Connection = ["--master", "--token", "--token-file", "--ca-cert", "--context", "--help"];
+
     private sealed class WithExamples(HelpAction standard) : SynchronousCommandLineAction
     {
         public override int Invoke(ParseResult parseResult)
         {
-            var result = standard.Invoke(parseResult);
             var command = parseResult.CommandResult.Command;
+            int result;
+            if (Groups.TryGetValue(command.Name, out var groups) && command is not RootCommand)
+            {
+                var output = parseResult.InvocationConfiguration.Output;
+                var captured = new StringWriter();
+                parseResult.InvocationConfiguration.Output = captured;
+                try
+                {
+                    result = standard.Invoke(parseResult);
+                }
+                finally
+                {
+                    parseResult.InvocationConfiguration.Output = output;
+                }
+
+                output.Write(Regroup(captured.ToString(), groups));
+            }
+            else
+            {
+                result = standard.Invoke(parseResult);
+            }
             if (Examples.TryGetValue(command is RootCommand ? "distctl" : command.Name, out var examples))
             {
                 var output = parseResult.InvocationConfiguration.Output;
@@ -76,5 +125,71 @@ internal static class HelpExamples
 
             return result;
         }
+    }
+
+    /// <summary>The help text with its "Options:" section split into the groups, connection options last.</summary>
+    private static string Regroup(string help, (string Title, string[] Options)[] groups)
+    {
+        var lines = help.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var start = Array.IndexOf(lines, "Options:");
+        if (start < 0)
+        {
+            return help;
+        }
+
+        var end = start + 1;
+        var options = new List<(string Name, List<string> Lines)>();
+        for (; end < lines.Length && lines[end].Length > 0; end++)
+        {
+            var line = lines[end];
+            if (line.StartsWith("  -", StringComparison.Ordinal))
+            {
+                var names = line.TrimStart().Split("  ", 2)[0].Split(", ").Select(n => n.Split(' ')[0]);
+                options.Add((names.OrderByDescending(n => n.Length).First(), [line]));
+            }
+            else if (options.Count > 0)
+            {
+                options[^1].Lines.Add(line);
+            }
+        }
+
+        var text = new System.Text.StringBuilder();
+        foreach (var line in lines[..start])
+        {
+            text.Append(line).Append('\n');
+        }
+
+        var placed = new HashSet<string>(StringComparer.Ordinal);
+        void Section(string title, IEnumerable<string> names)
+        {
+            var members = names.SelectMany(n => options.Where(o => o.Name == n)).ToList();
+            if (members.Count == 0)
+            {
+                return;
+            }
+
+            text.Append(title).Append(":\n");
+            foreach (var (name, optionLines) in members)
+            {
+                placed.Add(name);
+                optionLines.ForEach(l => text.Append(l).Append('\n'));
+            }
+
+            text.Append('\n');
+        }
+
+        foreach (var (title, names) in groups)
+        {
+            Section(title, names);
+        }
+
+        Section("Other options", options.Select(o => o.Name).Where(n => !Connection.Contains(n) && !groups.Any(g => g.Options.Contains(n))));
+        Section("Connection (every verb)", Connection);
+        foreach (var line in lines[(end + 1)..])
+        {
+            text.Append(line).Append('\n');
+        }
+
+        return text.ToString().TrimEnd('\n') + "\n\n";
     }
 }

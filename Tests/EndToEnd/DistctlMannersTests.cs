@@ -380,6 +380,32 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         Assert.Contains("Examples:\n  distctl run --wait -- echo hello world\n", bare.Stdout, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RunHelp_OptionsInGroups_EachOnce_ConnectionLast()
+    {
+        var help = (await Cluster.DistctlAsync("run", "--help")).Stdout;
+
+        string Section(string title) => help[(help.IndexOf(title + ":\n", StringComparison.Ordinal) + title.Length + 2)..].Split("\n\n")[0];
+        Assert.Contains("--http <http>", Section("HTTP calls"), StringComparison.Ordinal);
+        Assert.Contains("--max-parallel <max-parallel>", Section("Batches"), StringComparison.Ordinal);
+        Assert.Contains("-w, --wait", Section("Waiting"), StringComparison.Ordinal);
+        Assert.Contains("--token <token>", Section("Connection (every verb)"), StringComparison.Ordinal);
+        Assert.True(help.IndexOf("Connection (every verb):", StringComparison.Ordinal) > help.IndexOf("Waiting:", StringComparison.Ordinal));
+        Assert.DoesNotContain("\nOptions:\n", help, StringComparison.Ordinal);
+
+        // Regrouping loses and repeats nothing: every option of run, and the global ones, exactly once.
+        var optionLines = help.Split('\n').Where(l => l.StartsWith("  -", StringComparison.Ordinal)).Select(l => l.Trim().Split("  ")[0]).ToList();
+        Assert.Equal(optionLines.Count, optionLines.Distinct().Count());
+        foreach (var option in (string[])["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param", "--http", "--method", "--header", "--data", "--data-file",
+            "--expect", "--response-cap", "--pool", "--timeout", "--all-workers", "--label", "--idempotency-key", "--retries", "--backoff", "--max-backoff", "--retry-on",
+            "--items", "--items-file", "--max-parallel", "--max-errors", "--group", "--wait", "--quiet", "--master", "--token", "--token-file", "--ca-cert", "--context", "--help"])
+        {
+            Assert.Single(optionLines, l => l.Split(", ").Any(n => n.Split(' ')[0] == option));
+        }
+
+        Assert.Equal(36, optionLines.Count);
+    }
+
     [Theory]
     [InlineData("run", "distctl run --items a b c --wait -- echo item {}")]
     [InlineData("logs", "distctl logs -f <job-id>")]
