@@ -58,12 +58,12 @@ native-deps: ## Install gcc and libc6-dev (distctl's Native AOT link, the static
 	fi
 
 browser-deps: ## Install Debian's chromium (the dashboard's browser tests drive it with Playwright) when missing
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/zoneinfo/Asia/Tokyo ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing chromium for the dashboard tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "Installing chromium (dashboard tests) and tzdata (distctl's times in a zone)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tzdata >/dev/null; \
 	  else \
-	    echo "chromium is missing; install it with: sudo apt-get install -y chromium"; exit 1; \
+	    echo "chromium or tzdata is missing; install them with: sudo apt-get install -y chromium tzdata"; exit 1; \
 	  fi; \
 	fi
 

@@ -324,6 +324,7 @@ internal static class RunCommand
     private static async Task<int> CancelOnInterruptAsync(MasterConnection master, string jobId)
     {
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Console.Error.WriteLine($"distctl: canceling job {jobId}; Ctrl-C again to stop waiting for it");
         try
         {
             await master.Jobs.CancelJobAsync(new CancelJobRequest { JobId = jobId }, cancellationToken: grace.Token).ConfigureAwait(false);

@@ -64,6 +64,36 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task RunWait_SecondInterrupt_ExitsAtOnceSayingHowToCancel()
+    {
+        // A task that ignores TERM: the first interrupt's cancel takes its grace period, the second does not wait.
+        var marker = $"{Random.Shared.Next(100, 999)}.{Random.Shared.Next(100000, 999999)}";
+        await using var distctl = ChildProcess.Start("distctl", RepoPaths.Bin("distctl"), ["run", "--wait", "--", "sh", "-c", "trap '' TERM; sleep $0; sleep $0", marker], new Dictionary<string, string?>
+        {
+            ["MASTER_ADDRESS"] = Cluster.MasterAddress,
+            ["API_TOKEN"] = null,
+            ["DISTEXEC_TOKEN"] = null,
+        });
+        await Eventually.Until(() => Processes.WithArgument(marker) >= 2, Deadline, "the task running");
+        var job = (await Eventually.Until(
+            async () => (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
+                .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
+                .SingleOrDefault(j => j.Tasks[0].Spec.Command.Args.Contains(marker)),
+            j => j is not null, Deadline, "its job running in the master's view"))!;
+
+        distctl.Signal(2);
+        await Eventually.Until(() => distctl.Output.Contains($"canceling job {job.Id}; Ctrl-C again", StringComparison.Ordinal), Deadline, "the first interrupt handled");
+        var second = System.Diagnostics.Stopwatch.StartNew();
+        distctl.Signal(2);
+
+        Assert.True(await distctl.WaitForExitAsync(TimeSpan.FromSeconds(5)), "distctl still running after a second SIGINT");
+        Assert.True(second.Elapsed < TimeSpan.FromSeconds(5), $"exited {second.Elapsed} after the second SIGINT");
+        Assert.True(distctl.ExitCode == 130, distctl.Output);
+        Assert.Contains($"cancel it with: distctl cancel {job.Id}", distctl.Output, StringComparison.Ordinal);
+        await Cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = job.Id });
+    }
+
+    [Fact]
     public async Task ReadVerbs_OutputForScripts_JsonYamlNameAndQuiet()
     {
         var submitted = await Cluster.DistctlAsync("run", "--label", "manners=yes", "--wait", "--", "true");
@@ -134,6 +164,47 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         var none = await Cluster.DistctlAsync("status", "0000000");
         Assert.NotEqual(0, none.ExitCode);
         Assert.Contains("no job id starts with it", none.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task JobIds_APrefixOfSeveralJobs_IsAnErrorNamingThem()
+    {
+        // A master of its own, no workers: random ids, submitted until two share their first four characters.
+        await using var cluster = await Cluster.StartAsync(0, new Dictionary<string, string> { ["MAX_CONCURRENT_JOBS"] = "5000" });
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        (string, string)? pair = null;
+        while (pair is null && seen.Count < 4000)
+        {
+            var id = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = new JobSpec { Tasks = { new TaskSpec { Command = new CommandSpec { Program = "true" } } } } })).Job.Id;
+            pair = seen.TryGetValue(id[..4], out var other) ? (other, id) : null;
+            seen[id[..4]] = id;
+        }
+
+        var (first, second) = pair ?? throw new InvalidOperationException($"no two of {seen.Count} random ids shared four characters");
+        var ambiguous = await cluster.DistctlAsync("status", first[..4]);
+
+        Assert.Equal(125, ambiguous.ExitCode); // the master refused the request (INVALID_ARGUMENT)
+        Assert.Contains($"job id prefix {first[..4]} is ambiguous", ambiguous.Stderr, StringComparison.Ordinal);
+        Assert.Contains(first, ambiguous.Stderr, StringComparison.Ordinal);
+        Assert.Contains(second, ambiguous.Stderr, StringComparison.Ordinal);
+        var longer = first.TakeWhile((c, i) => i < second.Length && second[i] == c).Count() + 1;
+        Assert.Equal(first, (await cluster.DistctlAsync("status", first[..longer], "-o", "name")).Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task Times_WithDateAndTheLocalZone()
+    {
+        var id = (await Cluster.DistctlAsync("run", "--wait", "--label", "zone-test=yes", "--", "true")).Stdout;
+        var job = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["zone-test"] = "yes" } })).Jobs[0];
+        Assert.True(File.Exists("/usr/share/zoneinfo/Asia/Tokyo"), "tzdata is missing: apt-get install tzdata (make test installs it as root)");
+
+        var inTokyo = await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), ["status", job.Id], new Dictionary<string, string?>
+        {
+            ["MASTER_ADDRESS"] = Cluster.MasterAddress, ["API_TOKEN"] = null, ["DISTEXEC_TOKEN"] = null, ["TZ"] = "Asia/Tokyo",
+        });
+
+        var created = job.CreatedAt.ToDateTimeOffset().ToOffset(TimeSpan.FromHours(9));
+        Assert.Contains($"Created:   {created:yyyy-MM-dd HH:mm:ss}+09:00", inTokyo.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
