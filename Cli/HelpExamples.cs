@@ -31,7 +31,7 @@ internal static class HelpExamples
         ["logs"] = ["distctl logs -f <job-id>", "distctl logs <job-id> --item web-3 --stderr", "distctl logs <job-id> --tail 20"],
         ["cancel"] = ["distctl cancel <job-id>"],
         ["list"] = ["distctl list --state running", "distctl list --search backup -o wide   # jobs running a command with 'backup', or an item named so", "distctl list --label team=data --submitted-by alice", "distctl list --state failed -q | xargs -n1 distctl rerun --failed"],
-        ["workers"] = ["distctl workers", "distctl workers -o json"],
+        ["workers"] = ["distctl workers", "distctl workers --where zone=a -o json"],
         ["pools"] = ["distctl pools", "distctl pools -o json | jq '.[] | select(.queuedTasks > 100) | .name'"],
         ["wait"] = ["distctl wait <job-id> --timeout 10m && echo done"],
         ["rerun"] = ["distctl rerun <job-id> --failed --wait"],
@@ -66,7 +66,7 @@ internal static class HelpExamples
         [
             ("What to run", ["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param"]),
             ("HTTP calls", ["--http", "--method", "--header", "--data", "--data-file", "--expect", "--response-cap"]),
-            ("Where and how", ["--pool", "--timeout", "--all-workers", "--label", "--idempotency-key"]),
+            ("Where and how", ["--pool", "--timeout", "--all-workers", "--where", "--label", "--idempotency-key"]),
             ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
             ("Batches", ["--items", "--items-file", "--max-parallel", "--max-errors", "--group"]),
             ("Waiting", ["--wait", "--quiet"]),

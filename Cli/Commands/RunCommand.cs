@@ -32,6 +32,7 @@ internal static class RunCommand
         var items = new Option<string[]>("--items") { Description = "One task per item, {} in the command replaced by it (else appended)", AllowMultipleArgumentsPerToken = true };
         var itemsFile = new Option<FileInfo?>("--items-file") { Description = "One task per line of this file (- for stdin), as --items" };
         var allWorkers = new Option<bool>("--all-workers") { Description = "Run the command once on every worker of the pool alive now; output per worker" };
+        var where = new Option<string[]>("--where") { Description = "With --all-workers: only workers with this label KEY=VALUE (WORKER_LABELS; repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Never more than N of this job's tasks queued or running at once, across all workers" };
         var maxErrors = new Option<int?>("--max-errors") { Description = "After N failed tasks, the tasks not yet started are canceled" };
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
@@ -48,7 +49,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, file, quiet, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, where, file, quiet, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
@@ -85,6 +86,11 @@ internal static class RunCommand
                 MaxErrors = result.GetValue(maxErrors) is { } e ? (e > 0 ? e : throw new UsageException($"--max-errors {e} must be at least 1")) : 0,
                 AllWorkers = result.GetValue(allWorkers),
             };
+            job.Where.AddRange(result.GetValue(where) ?? []);
+            if (job.Where.Count > 0 && !job.AllWorkers)
+            {
+                throw new UsageException("--where picks the workers of --all-workers; add --all-workers");
+            }
             foreach (var (key, value) in Pairs(result.GetValue(label), "--label"))
             {
                 job.Labels[key] = value;

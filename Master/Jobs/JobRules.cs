@@ -51,6 +51,15 @@ internal static partial class JobRules
             problems.Add($"max_errors {spec.MaxErrors} must not be negative (0: no limit)");
         }
 
+        if (spec.Where.Count > 0)
+        {
+            ParseWhere(spec.Where, problems);
+            if (!spec.AllWorkers)
+            {
+                problems.Add("where picks the workers of an all_workers job (distctl run --all-workers --where key=value)");
+            }
+        }
+
         if (spec.Labels.Count > MaxLabels)
         {
             problems.Add($"a job may carry at most {MaxLabels} labels; this one has {spec.Labels.Count}");
@@ -68,6 +77,34 @@ internal static partial class JobRules
             }
         }
     }
+
+    /// <summary>"key=value" selectors (JobSpec.where, ListWorkersRequest.where) as a map; what is wrong with them goes to <paramref name="problems"/>.</summary>
+    public static Dictionary<string, string> ParseWhere(IEnumerable<string> selectors, List<string> problems)
+    {
+        var where = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var selector in selectors.Take(MaxLabels + 1))
+        {
+            var eq = selector.IndexOf('=', StringComparison.Ordinal);
+            var key = eq > 0 ? selector[..eq] : "";
+            if (eq <= 0 || !IsValidLabelKey(key))
+            {
+                problems.Add($"where \"{SpecText.Printable(selector)}\" is not key=value ({LabelKeyRule})");
+            }
+            else if (!where.TryAdd(key, selector[(eq + 1)..]))
+            {
+                problems.Add($"where names {key} twice");
+            }
+        }
+
+        return where;
+    }
+
+    /// <summary>A worker's labels (WORKER_LABELS) as a job's: the same keys, values of at most 256 printable characters.</summary>
+    public static string? CheckWorkerLabels(IReadOnlyDictionary<string, string> labels) =>
+        labels.Count > MaxLabels ? $"at most {MaxLabels} labels"
+        : labels.FirstOrDefault(l => !IsValidLabelKey(l.Key) || l.Value.Length > MaxLabelValue || l.Value.Any(char.IsControl)) is { Key: not null } bad
+            ? $"label \"{SpecText.Printable(bad.Key)}\": {LabelKeyRule}, values at most {MaxLabelValue} printable characters"
+            : null;
 
     public static void CheckTask(TaskSpec task, string where, List<string> problems)
     {

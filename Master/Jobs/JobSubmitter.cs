@@ -154,6 +154,11 @@ internal sealed partial class JobSubmitter(
                 return "all_workers takes exactly one task, without a worker of its own";
             }
 
+            if (alive.Count > 0 && spec.Where.Count > 0 && Matching(spec, pool).Count == 0)
+            {
+                return $"no live worker in pool \"{pool}\" has the labels {string.Join(", ", spec.Where)} (distctl workers --where shows who has)";
+            }
+
             return alive.Count == 0 ? $"no live worker in pool \"{pool}\" to fan out to" : null;
         }
 
@@ -162,13 +167,17 @@ internal sealed partial class JobSubmitter(
             : null;
     }
 
-    /// <summary>One copy of the task per live worker of the pool, each addressed to its worker (item = worker id).</summary>
+    /// <summary>The live workers of the pool whose labels match the job's where (all of them without one).</summary>
+    private List<WorkerInfo> Matching(JobSpec spec, string pool) =>
+        [.. registry.List(pool, where: spec.Where.Count > 0 ? JobRules.ParseWhere(spec.Where, []) : null).Where(w => w.State == WorkerState.Alive)];
+
+    /// <summary>One copy of the task per live worker of the pool (those matching its where), each addressed to its worker (item = worker id).</summary>
     private JobSpec FanOut(JobSpec spec, string pool)
     {
         var fanned = spec.Clone();
         fanned.AllWorkers = false;
         fanned.Tasks.Clear();
-        foreach (var worker in registry.List(pool).Where(w => w.State == WorkerState.Alive))
+        foreach (var worker in Matching(spec, pool))
         {
             var task = spec.Tasks[0].Clone();
             task.Worker = worker.WorkerId;

@@ -1,3 +1,4 @@
+using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Executors;
 using DistributedExecutor.Executors.Isolation;
@@ -33,6 +34,11 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
         if (request.InstanceId.Length > 64 || request.TaskIsolation.Length > 1024)
         {
             throw RpcErrors.Invalid("instance_id (at most 64 characters) or task_isolation (at most 1024) out of bounds");
+        }
+
+        if (JobRules.CheckWorkerLabels(request.Labels) is { } badLabels)
+        {
+            throw RpcErrors.Invalid($"labels: {badLabels}");
         }
 
         if (!registry.Register(request))
@@ -85,7 +91,14 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
         }
 
         var size = request.PageSize == 0 ? DefaultPageSize : request.PageSize;
-        var page = registry.List(request.Pool, after, size + 1);
+        var problems = new List<string>();
+        var where = JobRules.ParseWhere(request.Where, problems);
+        if (problems.Count > 0)
+        {
+            throw RpcErrors.Invalid(string.Join("; ", problems));
+        }
+
+        var page = registry.List(request.Pool, after, size + 1, where.Count > 0 ? where : null);
         var response = new ListWorkersResponse();
         response.Workers.AddRange(page.Take(size));
         if (page.Count > size)

@@ -119,11 +119,12 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
     }
 
     /// <summary>Workers ordered by pool then id, after <paramref name="after"/> (the last one of the previous page), at most <paramref name="limit"/>.</summary>
-    public IReadOnlyList<WorkerInfo> List(string? pool, (string Pool, string WorkerId)? after = null, int limit = int.MaxValue)
+    public IReadOnlyList<WorkerInfo> List(string? pool, (string Pool, string WorkerId)? after = null, int limit = int.MaxValue, IReadOnlyDictionary<string, string>? where = null)
     {
         var now = time.GetUtcNow();
         return _workers.Values
             .Where(e => string.IsNullOrEmpty(pool) || e.Registration.Pool == pool)
+            .Where(e => where is null || where.All(w => e.Registration.Labels.TryGetValue(w.Key, out var value) && value == w.Value))
             .Where(e => after is not { } a
                 || string.CompareOrdinal(e.Registration.Pool, a.Pool) > 0
                 || (e.Registration.Pool == a.Pool && string.CompareOrdinal(e.Registration.WorkerId, a.WorkerId) > 0))
@@ -145,6 +146,7 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
                     TaskIsolation = e.Registration.TaskIsolation,
                 };
                 info.Executors.AddRange(e.Registration.Executors);
+                info.Labels.Add(e.Registration.Labels);
                 return info;
             })
             .ToList();

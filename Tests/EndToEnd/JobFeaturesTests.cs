@@ -231,6 +231,51 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task Targeting_AllWorkersWhere_ReachesExactlyTheMatchingWorkers()
+    {
+        await using var cluster = await Cluster.StartAsync(0);
+        var port = cluster.MasterPort;
+        var labels = new Dictionary<string, string>
+        {
+            [$"a1-{port}"] = "zone=a,disk=ssd",
+            [$"a2-{port}"] = "zone=a,disk=hdd",
+            [$"b1-{port}"] = "zone=b,disk=ssd",
+        };
+        foreach (var (id, workerLabels) in labels)
+        {
+            cluster.StartWorker(id, settings: new Dictionary<string, string> { ["WORKER_LABELS"] = workerLabels });
+        }
+
+        await cluster.WaitForWorkersAsync(3);
+
+        // Exactly the matching workers run it: each task is addressed to one, and ran there.
+        var zoneA = await cluster.DistctlAsync("run", "--wait", "--all-workers", "--where", "zone=a", "--", "echo", "in-a");
+        Assert.True(zoneA.ExitCode == 0, zoneA.ToString());
+        Assert.Equal([$"[a1-{port}] in-a", $"[a2-{port}] in-a"], zoneA.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        var both = await cluster.DistctlAsync("run", "--wait", "--all-workers", "--where", "zone=a", "--where", "disk=ssd", "--", "echo", "fast");
+        Assert.Equal($"[a1-{port}] fast\n", both.Stdout);
+        var job = (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 1 })).Jobs[0];
+        var ran = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(30));
+        Assert.Equal([$"a1-{port}"], ran.Tasks.Select(t => t.WorkerId));
+
+        // Nobody matches: refused at submission, nothing queued.
+        var nobody = await cluster.DistctlAsync("run", "--all-workers", "--where", "zone=c", "--", "echo", "never");
+        Assert.NotEqual(0, nobody.ExitCode);
+        Assert.Contains("has the labels zone=c", nobody.Stderr, StringComparison.Ordinal);
+        var alone = await cluster.DistctlAsync("run", "--where", "zone=a", "--", "echo", "no");
+        Assert.Equal(2, alone.ExitCode);
+
+        // distctl workers --where lists the same ones, with their labels.
+        Assert.Equal([$"a1-{port}", $"b1-{port}"], (await cluster.DistctlAsync("workers", "--where", "disk=ssd", "-q")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("disk=hdd,zone=a", (await cluster.DistctlAsync("workers")).Stdout, StringComparison.Ordinal);
+
+        // A worker with a malformed WORKER_LABELS does not start, and says why.
+        var bad = await ProcessRunner.RunAsync(RepoPaths.Bin("worker"), [], new Dictionary<string, string?> { ["WORKER_LABELS"] = "zone", ["MASTER_ADDRESS"] = cluster.MasterAddress, ["RABBITMQ_URL"] = null });
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("WORKER_LABELS: \"zone\" is not key=value", bad.Stderr + bad.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Retention_FinishedJobsRemoved_RunningJobsKept()
     {
         // 0.0005 h = 1.8 s.

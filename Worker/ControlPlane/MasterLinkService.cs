@@ -111,6 +111,7 @@ internal sealed partial class MasterLinkService(
             TaskIsolation = isolation.Description,
         };
         request.Executors.AddRange(executors.Names);
+        request.Labels.Add(options.Labels);
         var reply = await client.RegisterWorkerAsync(request, cancellationToken: cancellationToken).ConfigureAwait(false);
         // The master says how often it needs to hear from us (a third of its timeout); never slower than that.
         if (reply.HeartbeatInterval?.ToTimeSpan() is { } wanted && wanted > TimeSpan.Zero && wanted < _interval)

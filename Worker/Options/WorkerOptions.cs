@@ -24,6 +24,9 @@ internal sealed class WorkerOptions
     /// <summary>WORKER_POOL: the pool whose queue this worker consumes.</summary>
     public string Pool { get; set; } = "default";
 
+    /// <summary>WORKER_LABELS: "zone=a,disk=ssd", what --all-workers --where picks this worker by.</summary>
+    public Dictionary<string, string> Labels { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>MAX_CONCURRENT_TASKS: tasks run at once (also the broker prefetch).</summary>
     public int MaxConcurrentTasks { get; set; } = 10;
 
@@ -91,6 +94,15 @@ internal sealed class WorkerOptions
         if (!PoolName.IsValid(options.Pool))
         {
             settings.Fail($"WORKER_POOL={options.Pool}: {PoolName.Rule}");
+        }
+
+        foreach (var pair in (settings.OptionalString("WORKER_LABELS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0 || !System.Text.RegularExpressions.Regex.IsMatch(pair[..eq], "^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$") || !options.Labels.TryAdd(pair[..eq], pair[(eq + 1)..]))
+            {
+                settings.Fail($"WORKER_LABELS: \"{pair}\" is not key=value with a key of 1-63 letters, digits, '.', '_', '-' or '/' (each key once), as in WORKER_LABELS=zone=a,disk=ssd");
+            }
         }
 
         if (requireMaster)
