@@ -16,6 +16,7 @@ internal static class Formatting
         TaskState.TimedOut => "TimedOut",
         TaskState.Canceled => "Canceled",
         TaskState.Lost => "Lost",
+        TaskState.Scheduled => "Scheduled",
         _ => "-",
     };
 
@@ -35,6 +36,7 @@ internal static class Formatting
         TaskState.Running => 36,
         TaskState.Queued => 33,
         TaskState.Canceled => 35,
+        TaskState.Scheduled => 34,
         _ => 0,
     });
 

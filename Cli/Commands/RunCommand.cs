@@ -39,6 +39,8 @@ internal static class RunCommand
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "With --wait: no progress line on a terminal (a batch shows one on stderr)" };
+        var at = new Option<string?>("--at") { Description = "Publish the job at this time, not now (2026-12-01T02:00Z, or 02:00 today in the local zone); Scheduled until then" };
+        var @in = new Option<string?>("--in") { Description = "Publish the job after this long (10m, 2h), not now" };
         var file = new Option<string?>("--file", "-f") { Description = "Submit the JobSpec in this file (YAML or JSON, every field of the API; - for stdin)" };
         var argv = new Argument<string[]>("program-and-args")
         {
@@ -49,7 +51,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, where, file, quiet, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, where, at, @in, file, quiet, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
@@ -87,6 +89,7 @@ internal static class RunCommand
                 AllWorkers = result.GetValue(allWorkers),
             };
             job.Where.AddRange(result.GetValue(where) ?? []);
+            job.NotBefore = NotBeforeOf(result.GetValue(at), result.GetValue(@in));
             if (job.Where.Count > 0 && !job.AllWorkers)
             {
                 throw new UsageException("--where picks the workers of --all-workers; add --all-workers");
@@ -114,6 +117,39 @@ internal static class RunCommand
             return await SubmitAndFollowAsync(result, job, batch).ConfigureAwait(false);
         }));
         return run;
+
+        // --at TIME / --in DURATION: when the master publishes the job (null: now).
+        static Timestamp? NotBeforeOf(string? at, string? after)
+        {
+            if (at is not null && after is not null)
+            {
+                throw new UsageException("give --at or --in, not both");
+            }
+
+            if (after is not null)
+            {
+                try
+                {
+                    return Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow + DurationParser.Parse(after));
+                }
+                catch (FormatException ex)
+                {
+                    throw new UsageException($"--in {after}: {ex.Message}");
+                }
+            }
+
+            if (at is null)
+            {
+                return null;
+            }
+
+            if (!DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeLocal, out var time))
+            {
+                throw new UsageException($"--at {at}: give a time such as 2026-12-01T02:00Z or 02:00 (today, local)");
+            }
+
+            return Timestamp.FromDateTimeOffset(time.ToUniversalTime());
+        }
 
         // Submits the job; without --wait prints its id, with it follows the job to its end (Ctrl-C cancels the job).
         async Task<int> SubmitAndFollowAsync(ParseResult result, JobSpec spec, List<string>? itemized)

@@ -39,6 +39,10 @@ internal static class StatusCommand
         o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
         o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
         o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
+        if (job.NotBefore is not null)
+        {
+            o.WriteLine(Formatting.Safe($"Starts at: {Formatting.Time(job.NotBefore)}"));
+        }
         if (job.SubmittedBy.Length > 0)
         {
             o.WriteLine(Formatting.Safe($"Submitted by: {job.SubmittedBy}"));

@@ -48,7 +48,15 @@ internal sealed partial class JobSubmitter(
             return new SubmitResult.Invalid(verdict.Problems);
         }
 
-        var pool = spec!.Pool.Length == 0 ? "default" : spec.Pool;
+        var notBefore = spec!.NotBefore?.ToDateTimeOffset();
+        if (notBefore is { } due && (due > time.GetUtcNow() + TimeSpan.FromDays(366) || spec.AllWorkers))
+        {
+            return new SubmitResult.Invalid([spec.AllWorkers
+                ? "not_before does not go with all_workers: which workers are alive then is not known now"
+                : $"not_before {due:u} is more than a year ahead"]);
+        }
+
+        var pool = spec.Pool.Length == 0 ? "default" : spec.Pool;
         if (Targets(spec, pool) is { } unreachable)
         {
             return SubmitResult.Refuse(Refusal.FailedPrecondition, unreachable);
@@ -79,7 +87,7 @@ internal sealed partial class JobSubmitter(
         {
             // The count and the insert in one write: concurrent submissions never overshoot the limit.
             using var write = Tracing.Source.StartActivity("store job");
-            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy).ConfigureAwait(false);
+            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy, notBefore).ConfigureAwait(false);
         }
         catch (StoreFullException full)
         {
@@ -99,7 +107,8 @@ internal sealed partial class JobSubmitter(
         }
 
         // With max_parallel only the first tasks go out now; the rest are released as tasks end.
-        var first = spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
+        // A job for later: its tasks wait in the store's schedule; only its acceptance is marked now.
+        var first = notBefore is not null ? 0 : spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
         var messages = tasks.Take(first).Select(t => dispatcher.Message(jobId, t.Item1, t.t)).ToList();
         using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, publishTimeout.Token);

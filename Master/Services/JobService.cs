@@ -38,9 +38,9 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
     {
         var id = ResolveJobId(request.JobId);
-        if (request.TaskOffset < 0 || request.TaskLimit < 0 || !Enum.IsDefined(request.TaskState))
+        if (request.TaskOffset < 0 || request.TaskLimit < 0 || !Enum.IsDefined(request.TaskState) || request.TaskState is TaskState.Scheduled or TaskState.Lost)
         {
-            throw RpcErrors.Invalid("task_offset and task_limit must not be negative, and task_state must be a task state");
+            throw RpcErrors.Invalid("task_offset and task_limit must not be negative, and task_state a task's state (queued, running, succeeded, failed, timed out, canceled)");
         }
 
         var page = request.TaskOffset > 0 || request.TaskLimit > 0 || request.TaskState != TaskState.Unspecified

@@ -67,6 +67,50 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task Delayed_ScheduledUntilItsTime_AcrossAMasterRestartOnce_CancelKeepsItFromRunning()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+
+        // --in: Scheduled, with its time shown, listed as scheduled; nothing reaches the broker before the time.
+        var later = (await cluster.DistctlAsync("run", "--in", "6s", "--", "sh", "-c", "date +%s%N")).Stdout.Trim();
+        var scheduled = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = later })).Job;
+        Assert.Equal(TaskState.Scheduled, scheduled.State);
+        var due = scheduled.NotBefore.ToDateTimeOffset();
+        var status = await cluster.DistctlAsync("status", later);
+        Assert.Contains("Scheduled", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Starts at:", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains(later, (await cluster.DistctlAsync("list", "--state", "scheduled", "-q")).Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(later, (await cluster.DistctlAsync("list", "--state", "queued", "-q")).Stdout, StringComparison.Ordinal);
+
+        // Another for later, canceled: it never runs.
+        var canceled = (await cluster.DistctlAsync("run", "--in", "4s", "--", "echo", "never")).Stdout.Trim();
+        Assert.Equal(0, (await cluster.DistctlAsync("cancel", canceled)).ExitCode);
+
+        // The master dies before the time and is back after it: the job runs once, not before its time.
+        cluster.Master!.Signal(9);
+        Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await Eventually.Until(() => DateTimeOffset.UtcNow > due + TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), "the scheduled time to pass with the master down");
+        await cluster.StartMasterAsync();
+
+        var done = await cluster.WaitForJobAsync(later, TimeSpan.FromSeconds(60));
+        Assert.Equal(TaskState.Succeeded, done.State);
+        var attempt = Assert.Single(done.Tasks[0].Attempts);
+        Assert.True(attempt.StartedAt.ToDateTimeOffset() >= due, $"started {attempt.StartedAt} before its time {due:O}");
+        Assert.Equal(1L, cluster.StoreScalar("SELECT COUNT(*) FROM attempts WHERE job_id = $job", ("$job", later)));
+
+        var never = await cluster.WaitForJobAsync(canceled, TimeSpan.FromSeconds(30));
+        Assert.Equal(TaskState.Canceled, never.State);
+        Assert.Empty(never.Tasks[0].Attempts);
+        Assert.Equal(0L, cluster.StoreScalar("SELECT COUNT(*) FROM retries"));
+
+        // Bad times are refused before anything is stored.
+        Assert.Equal(2, (await cluster.DistctlAsync("run", "--at", "someday", "--", "true")).ExitCode);
+        Assert.Equal(2, (await cluster.DistctlAsync("run", "--at", "02:00", "--in", "1m", "--", "true")).ExitCode);
+        var farOff = await cluster.DistctlAsync("run", "--in", "400d", "--", "true");
+        Assert.Contains("more than a year ahead", farOff.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task IdempotencyKey_IdenticalSubmissionsRacing_OneJob()
     {
         await using var cluster = await Cluster.StartAsync(1);

@@ -16,7 +16,8 @@ internal interface IJobStore
     // Admission and the job's own life.
     /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
     Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
-        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null);
+        IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null,
+        DateTimeOffset? notBefore = null);
 
     /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
     Task MarkPublishedAsync(Guid jobId);

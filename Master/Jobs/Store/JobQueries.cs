@@ -88,7 +88,7 @@ internal sealed class JobQueries(string connectionString)
     private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -112,8 +112,15 @@ internal sealed class JobQueries(string connectionString)
         var where = new List<string> { "accepted = 1" };
         if (state != TaskState.Unspecified)
         {
-            where.Add("state = $state");
-            query.Parameters.AddWithValue("$state", StoredStates.Column(state));
+            // Scheduled is Queued before not_before; Queued is the rest of Queued.
+            where.Add(state switch
+            {
+                TaskState.Scheduled => "state = $state AND not_before > $now",
+                TaskState.Queued => "state = $state AND (not_before IS NULL OR not_before <= $now)",
+                _ => "state = $state",
+            });
+            query.Parameters.AddWithValue("$state", StoredStates.Column(state == TaskState.Scheduled ? TaskState.Queued : state));
+            query.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
 
         if (!string.IsNullOrEmpty(pool))
@@ -150,7 +157,7 @@ internal sealed class JobQueries(string connectionString)
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -438,7 +445,14 @@ internal sealed class JobQueries(string connectionString)
             SubmittedBy = reader.IsDBNull(11) ? "" : reader.GetString(11),
             CanceledBy = reader.IsDBNull(12) ? "" : reader.GetString(12),
             Command = reader.IsDBNull(13) ? "" : reader.GetString(13),
+            NotBefore = Time(reader, 14),
         };
+
+        // Queued until its time comes: Scheduled.
+        if (job.State == TaskState.Queued && job.NotBefore is { } due && due.ToDateTimeOffset() > DateTimeOffset.UtcNow)
+        {
+            job.State = TaskState.Scheduled;
+        }
         if (!reader.IsDBNull(6))
         {
             job.Labels.Add(System.Text.Json.JsonSerializer.Deserialize(reader.GetString(6), LabelsJson.Default.DictionaryStringString)!);

@@ -82,7 +82,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         int maxParallel = 0,
         int maxErrors = 0,
         int activeLimit = int.MaxValue,
-        string? submittedBy = null)
+        string? submittedBy = null,
+        DateTimeOffset? notBefore = null)
     {
         var now = _writer.Now();
         var job = new Job
@@ -97,7 +98,12 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             MaxErrors = maxErrors,
             SubmittedBy = submittedBy ?? "",
             Command = tasks.Count == 0 ? "" : JobRules.Summary(tasks[0].Spec),
+            NotBefore = notBefore is { } at ? Timestamp.FromDateTimeOffset(at) : null,
         };
+        if (notBefore is { } due && due > DateTimeOffset.FromUnixTimeMilliseconds(now))
+        {
+            job.State = TaskState.Scheduled;
+        }
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
             job.Labels[key] = value;
@@ -117,9 +123,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore)
                     """,
+                    ("$notBefore", notBefore?.ToUnixTimeMilliseconds()),
                     ("$command", job.Command),
                     ("$by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
                     ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
@@ -153,6 +160,12 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 item.Value = tasks[i].Spec.Item.Length == 0 ? DBNull.Value : tasks[i].Spec.Item;
                 spec.Value = tasks[i].Spec.ToByteArray();
                 insert.ExecuteNonQuery();
+                if (notBefore is { } at && held.Value is 0)
+                {
+                    // Published when due by the retry scheduler, like a retry's first dispatch (held ones follow as usual).
+                    _writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, 1)",
+                        ("$task", id.Value), ("$job", Id(jobId)), ("$due", at.ToUnixTimeMilliseconds()));
+                }
             }
 
             _writer.JobAdded();

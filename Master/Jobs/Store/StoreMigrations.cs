@@ -138,6 +138,9 @@ internal static class StoreMigrations
             AddColumnIfMissing(db, "tasks", "item", "TEXT");
             Execute(db, "CREATE INDEX IF NOT EXISTS tasks_item ON tasks(item, job_id) WHERE item IS NOT NULL");
         },
+
+        // 6: jobs published later (JobSpec.not_before); their tasks wait in the retries schedule meanwhile.
+        db => AddColumnIfMissing(db, "jobs", "not_before", "INTEGER"),
     ];
 
     /// <summary>The version this code brings a store to.</summary>
