@@ -38,14 +38,16 @@ public sealed class JobLimitsTests
         Assert.Equal("not started: 3 task(s) failed, the most --max-errors allows (3)", JobLimits.SkippedReason(3, 3));
 
     [Fact]
-    public void StoredStates_RoundTripEveryApiStateAndRefuseUnspecified()
+    public void StoredStates_RoundTripEveryStoredApiState_RefuseUnspecifiedAndScheduled()
     {
-        foreach (var state in Enum.GetValues<TaskState>().Where(s => s != TaskState.Unspecified))
+        foreach (var state in Enum.GetValues<TaskState>().Where(s => s is not (TaskState.Unspecified or TaskState.Scheduled)))
         {
             Assert.Equal(state, state.ToStored().ToApi());
             Assert.Equal(state, StoredStates.FromColumn(StoredStates.Column(state)));
         }
 
+        // Scheduled is never stored: a job is Queued with a not_before still ahead, and reads as Scheduled.
+        Assert.Throws<ArgumentOutOfRangeException>(() => TaskState.Scheduled.ToStored());
         Assert.Throws<ArgumentOutOfRangeException>(() => TaskState.Unspecified.ToStored());
         Assert.Throws<InvalidDataException>(() => StoredStates.FromColumn(42));
     }
