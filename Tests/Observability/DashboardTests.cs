@@ -230,8 +230,11 @@ public sealed partial class DashboardTests
         await operatorPage.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "job-canceled-by.png"), FullPage = true });
 
         await operatorPage.ClickAsync("#rerun-failed");
-        await operatorPage.WaitForURLAsync(new Regex("#/jobs/(?!" + sleeper.Id + ")"), new() { Timeout = 30_000 });
-        var rerun = (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["rerun-of"] = sleeper.Id } })).Jobs.Single();
+        var rerun = (await Eventually.Until(
+            async () => (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["rerun-of"] = sleeper.Id } })).Jobs,
+            jobs => jobs.Count > 0, TimeSpan.FromSeconds(30), "the re-run submitted")).Single();
+        // The page goes to the new job.
+        await operatorPage.Locator("#job-id", new() { HasTextString = rerun.Id }).WaitForAsync(new() { Timeout = 30_000 });
         Assert.Equal(("olga", 1), (rerun.SubmittedBy, rerun.TaskCount));
         Assert.Equal(2, confirmations.Count);
         Assert.False(await viewer.Locator("#rerun-failed").IsVisibleAsync());
