@@ -40,19 +40,10 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     public async Task RunWait_Interrupted_CancelsItsJobAndExits130()
     {
         var marker = $"{Random.Shared.Next(100, 999)}.{Random.Shared.Next(100000, 999999)}";
-        await using var distctl = ChildProcess.Start("distctl", RepoPaths.Bin("distctl"), ["run", "--wait", "--", "sleep", marker], new Dictionary<string, string?>
-        {
-            ["MASTER_ADDRESS"] = Cluster.MasterAddress,
-            ["API_TOKEN"] = null,
-            ["DISTEXEC_TOKEN"] = null,
-        });
+        await using var distctl = StartDistctl("run", "--wait", "--", "sleep", marker);
         // The sleep runs when two processes carry the marker: distctl (its command line) and the task.
         await Eventually.Until(() => Processes.WithArgument(marker) == 2, Deadline, "the sleep running");
-        var job = (await Eventually.Until(
-            async () => (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
-                .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
-                .SingleOrDefault(j => j.Tasks[0].Spec.Command.Args.Contains(marker)),
-            j => j is not null, Deadline, "its job running in the master's view"))!;
+        var job = await RunningJobWithAsync(marker);
 
         distctl.Signal(2);
 
@@ -68,18 +59,9 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
     {
         // A task that ignores TERM: the first interrupt's cancel takes its grace period, the second does not wait.
         var marker = $"{Random.Shared.Next(100, 999)}.{Random.Shared.Next(100000, 999999)}";
-        await using var distctl = ChildProcess.Start("distctl", RepoPaths.Bin("distctl"), ["run", "--wait", "--", "sh", "-c", "trap '' TERM; sleep $0; sleep $0", marker], new Dictionary<string, string?>
-        {
-            ["MASTER_ADDRESS"] = Cluster.MasterAddress,
-            ["API_TOKEN"] = null,
-            ["DISTEXEC_TOKEN"] = null,
-        });
+        await using var distctl = StartDistctl("run", "--wait", "--", "sh", "-c", "trap '' TERM; sleep $0; sleep $0", marker);
         await Eventually.Until(() => Processes.WithArgument(marker) >= 2, Deadline, "the task running");
-        var job = (await Eventually.Until(
-            async () => (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
-                .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
-                .SingleOrDefault(j => j.Tasks[0].Spec.Command.Args.Contains(marker)),
-            j => j is not null, Deadline, "its job running in the master's view"))!;
+        var job = await RunningJobWithAsync(marker);
 
         distctl.Signal(2);
         await Eventually.Until(() => distctl.Output.Contains($"canceling job {job.Id}; Ctrl-C again", StringComparison.Ordinal), Deadline, "the first interrupt handled");
@@ -92,6 +74,21 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         Assert.Contains($"cancel it with: distctl cancel {job.Id}", distctl.Output, StringComparison.Ordinal);
         await Cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = job.Id });
     }
+
+    /// <summary>distctl as a child process of its own (so a test can signal it), against the shared cluster.</summary>
+    private ChildProcess StartDistctl(params string[] args) => ChildProcess.Start("distctl", RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>
+    {
+        ["MASTER_ADDRESS"] = Cluster.MasterAddress,
+        ["API_TOKEN"] = null,
+        ["DISTEXEC_TOKEN"] = null,
+    });
+
+    /// <summary>The running job whose command carries <paramref name="marker"/>, once the master sees it running.</summary>
+    private async Task<Job> RunningJobWithAsync(string marker) => (await Eventually.Until(
+        async () => (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { PageSize = 20, State = TaskState.Running })).Jobs
+            .Select(j => Cluster.Jobs.GetJob(new GetJobRequest { JobId = j.Id }).Job)
+            .SingleOrDefault(j => j.Tasks[0].Spec.Command.Args.Contains(marker)),
+        j => j is not null, Deadline, "its job running in the master's view"))!;
 
     [Fact]
     public async Task ReadVerbs_OutputForScripts_JsonYamlNameAndQuiet()
