@@ -93,8 +93,10 @@ internal static class HelpExamples
         {
             var command = parseResult.CommandResult.Command;
             int result;
-            if (Groups.TryGetValue(command.Name, out var groups) && command is not RootCommand)
+            if (command is not RootCommand)
             {
+                // Every verb: its own options first (in groups where it has many), the connection options last.
+                var groups = Groups.GetValueOrDefault(command.Name, []);
                 var output = parseResult.InvocationConfiguration.Output;
                 var captured = new StringWriter();
                 parseResult.InvocationConfiguration.Output = captured;
@@ -185,7 +187,7 @@ internal static class HelpExamples
             Section(title, names);
         }
 
-        Section("Other options", options.Select(o => o.Name).Where(n => !Connection.Contains(n) && !groups.Any(g => g.Options.Contains(n))));
+        Section(groups.Length == 0 ? "Options" : "Other options", options.Select(o => o.Name).Where(n => !Connection.Contains(n) && !groups.Any(g => g.Options.Contains(n))));
         Section("Connection (every verb)", Connection);
         foreach (var line in lines[(end + 1)..])
         {
