@@ -38,6 +38,7 @@ internal static class HelpExamples
         ["rerun"] = ["distctl rerun <job-id> --failed --wait"],
         ["version"] = ["distctl version"],
         ["completion"] = ["source <(distctl completion bash)", "distctl completion zsh > \"${fpath[1]}/_distctl\"", "distctl completion fish > ~/.config/fish/completions/distctl.fish"],
+        ["set"] = ["distctl limits set db-prod 2   # at most 2 tasks of --concurrency-key db-prod jobs at once"],
         ["whoami"] = ["distctl --token \"$TOKEN\" whoami"],
         ["new"] = ["distctl token new alice operator > alice.token   # the TOKENS_FILE line goes to stderr"],
     };
@@ -70,7 +71,7 @@ internal static class HelpExamples
             ("Where and how", ["--pool", "--timeout", "--all-workers", "--where", "--label", "--idempotency-key"]),
             ("When", ["--at", "--in"]),
             ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
-            ("Batches", ["--items", "--items-file", "--max-parallel", "--max-errors", "--group"]),
+            ("Batches and limits", ["--items", "--items-file", "--max-parallel", "--max-errors", "--concurrency-key", "--group"]),
             ("Waiting", ["--wait", "--quiet"]),
         ],
         ["logs"] =

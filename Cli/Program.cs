@@ -16,6 +16,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     ListCommand.Create(),
     WorkersCommand.Create(),
     PoolsCommand.Create(),
+    LimitsCommand.Create(),
     WaitCommand.Create(),
     VersionCommand.Create(),
     CompletionCommand.Create(),

@@ -39,6 +39,16 @@ internal static class StatusCommand
         o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
         o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
         o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
+        if (job.ConcurrencyKey.Length > 0)
+        {
+            o.WriteLine(Formatting.Safe($"Key:       {job.ConcurrencyKey} (distctl limits list)"));
+        }
+
+        if (job.Counts is { Waiting: > 0 } counts)
+        {
+            o.WriteLine(Formatting.Safe($"Waiting:   {counts.Waiting} task(s) held in the master ({(job.ConcurrencyKey.Length > 0 ? $"for key {job.ConcurrencyKey}" : "")}{(job.ConcurrencyKey.Length > 0 && job.MaxParallel > 0 ? " or " : "")}{(job.MaxParallel > 0 ? $"--max-parallel {job.MaxParallel}" : "")})"));
+        }
+
         if (job.NotBefore is not null)
         {
             o.WriteLine(Formatting.Safe($"Starts at: {Formatting.Time(job.NotBefore)}"));

@@ -56,6 +56,13 @@ internal sealed class DistexecMetrics : IDisposable
     public void ObserveWorkersConnected(Func<IEnumerable<Measurement<long>>> observe) =>
         _meter.CreateObservableGauge("distexec.workers.connected", observe, "{worker}", "Workers alive (heartbeating) per pool");
 
+    /// <summary>Per concurrency key with a limit: its tasks holding it and waiting for it in the master.</summary>
+    public void ObserveConcurrencyKeys(Func<IEnumerable<Measurement<long>>> holding, Func<IEnumerable<Measurement<long>>> waiting)
+    {
+        _meter.CreateObservableGauge("distexec.concurrency_key.holding", holding, "{task}", "Tasks holding a concurrency key (queued in the broker or running)");
+        _meter.CreateObservableGauge("distexec.concurrency_key.waiting", waiting, "{task}", "Tasks waiting in the master for a concurrency key");
+    }
+
     /// <summary>The job store's size on disk (database and write-ahead log) and the space left on its filesystem.</summary>
     public void ObserveStore(Func<long> sizeBytes, Func<long> freeBytes)
     {

@@ -78,6 +78,10 @@ internal static class MasterExtensions
             () => new DriveInfo(Path.GetDirectoryName(database)!).AvailableFreeSpace);
         metrics.ObserveQueueDepth(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Queued, Pool(c.Pool))));
         metrics.ObserveTasksRunning(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Running, Pool(c.Pool))));
+        static KeyValuePair<string, object?> Key(string key) => new("key", key);
+        metrics.ObserveConcurrencyKeys(
+            () => store.Limits().Select(l => new System.Diagnostics.Metrics.Measurement<long>(l.Holding, Key(l.Key))).ToList(),
+            () => store.Limits().Select(l => new System.Diagnostics.Metrics.Measurement<long>(l.Waiting, Key(l.Key))).ToList());
         metrics.ObserveWorkersConnected(() =>
         {
             var alive = registry.AliveByPool();

@@ -6,8 +6,12 @@ namespace DistributedExecutor.Master.Jobs;
 /// </summary>
 internal static class JobLimits
 {
-    /// <summary>Whether the task at <paramref name="index"/> waits (held) when its job is submitted.</summary>
-    public static bool HeldAtSubmission(int maxParallel, int index) => maxParallel > 0 && index >= maxParallel;
+    /// <summary>
+    /// How many of a new job's tasks (the first ones) go at once: all, or up to --max-parallel, and never more than the
+    /// room its concurrency key has left (<paramref name="keyRoom"/>, null: no limit). The rest wait (held).
+    /// </summary>
+    public static long GoingAtSubmission(int maxParallel, long? keyRoom, int taskCount) =>
+        Math.Min(Math.Min(maxParallel > 0 ? maxParallel : taskCount, taskCount), Math.Max(0, keyRoom ?? long.MaxValue));
 
     /// <summary>Whether the job's tasks not yet started are skipped: <paramref name="failed"/> reached --max-errors.</summary>
     public static bool SkipsTheRest(long maxErrors, long failed) => maxErrors > 0 && failed >= maxErrors;

@@ -51,6 +51,11 @@ internal static partial class JobRules
             problems.Add($"max_errors {spec.MaxErrors} must not be negative (0: no limit)");
         }
 
+        if (spec.ConcurrencyKey.Length > 0 && !IsValidLabelKey(spec.ConcurrencyKey))
+        {
+            problems.Add($"concurrency_key \"{SpecText.Printable(spec.ConcurrencyKey)}\": {LabelKeyRule.Replace("label keys are", "keys are", StringComparison.Ordinal)}");
+        }
+
         if (spec.Where.Count > 0)
         {
             ParseWhere(spec.Where, problems);

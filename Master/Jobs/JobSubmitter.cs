@@ -87,7 +87,8 @@ internal sealed partial class JobSubmitter(
         {
             // The count and the insert in one write: concurrent submissions never overshoot the limit.
             using var write = Tracing.Source.StartActivity("store job");
-            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy, notBefore).ConfigureAwait(false);
+            job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy, notBefore,
+                spec.ConcurrencyKey.Length > 0 ? spec.ConcurrencyKey : null).ConfigureAwait(false);
         }
         catch (StoreFullException full)
         {
@@ -106,9 +107,10 @@ internal sealed partial class JobSubmitter(
             return SubmitResult.Refuse(Refusal.Exhausted, $"{store.ActiveJobs} jobs are queued or running, the most MAX_CONCURRENT_JOBS allows ({options.MaxConcurrentJobs}); try again when some have finished");
         }
 
-        // With max_parallel only the first tasks go out now; the rest are released as tasks end.
+        // With max_parallel or a concurrency key only the first tasks go out now; the rest are released as tasks end.
         // A job for later: its tasks wait in the store's schedule; only its acceptance is marked now.
-        var first = notBefore is not null ? 0 : spec.MaxParallel > 0 ? Math.Min(spec.MaxParallel, tasks.Count) : tasks.Count;
+        // The store decided which go now (the first ones): within --max-parallel and the concurrency key's room.
+        var first = notBefore is not null ? 0 : tasks.Count - job.Counts.Waiting;
         var messages = tasks.Take(first).Select(t => dispatcher.Message(jobId, t.Item1, t.t)).ToList();
         using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, publishTimeout.Token);

@@ -9,7 +9,7 @@ using V1 = DistributedExecutor.Contracts.V1;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>The user-facing API: submit, get, list, cancel and watch jobs.</summary>
-internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time, Options.MasterOptions options) : V1.JobService.JobServiceBase
+internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSignals signals, WorkerRegistry registry, IBus bus, TimeProvider time, Options.MasterOptions options, TaskDispatcher dispatcher) : V1.JobService.JobServiceBase
 {
     /// <summary>Label filters ListJobs takes at once: each is a join, and a query joins at most 64 tables.</summary>
     private const int MaxLabelFilters = 16;
@@ -108,7 +108,38 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         var caller = TokenAuthInterceptor.CallerOf(context).Name;
         var job = store.CancelJob(id, caller) ?? throw RpcErrors.NotFound($"job {id}");
         await bus.Publish(new Contracts.Messages.CancelTask(id, null, caller.Length > 0 ? $"canceled by {caller}" : "canceled by user"), context.CancellationToken).ConfigureAwait(false);
+        if (job.ConcurrencyKey.Length > 0)
+        {
+            // Its queued tasks no longer hold the key: others waiting for it may go.
+            await dispatcher.DispatchAsync(store.ReleaseKey(job.ConcurrencyKey), context.CancellationToken).ConfigureAwait(false);
+        }
+
         return new CancelJobResponse { Job = job };
+    }
+
+    public override async Task<ConcurrencyLimit> SetLimit(SetLimitRequest request, ServerCallContext context)
+    {
+        if (!JobRules.IsValidLabelKey(request.Key) || request.Max is < 1 or > 1_000_000)
+        {
+            throw RpcErrors.Invalid($"key \"{DistributedExecutor.Executors.SpecText.Printable(request.Key)}\" (1-63 letters, digits, '.', '_', '-' or '/') with max between 1 and 1000000");
+        }
+
+        await dispatcher.DispatchAsync(store.SetLimit(request.Key, request.Max), context.CancellationToken).ConfigureAwait(false);
+        return store.Limits().Single(l => l.Key == request.Key);
+    }
+
+    public override Task<ListLimitsResponse> ListLimits(ListLimitsRequest request, ServerCallContext context)
+    {
+        var response = new ListLimitsResponse();
+        response.Limits.AddRange(store.Limits());
+        return Task.FromResult(response);
+    }
+
+    public override async Task<ConcurrencyLimit> DeleteLimit(DeleteLimitRequest request, ServerCallContext context)
+    {
+        var existing = store.Limits().FirstOrDefault(l => l.Key == request.Key) ?? throw RpcErrors.NotFound($"no limit for key {DistributedExecutor.Executors.SpecText.Printable(request.Key)}");
+        await dispatcher.DispatchAsync(store.SetLimit(request.Key, null), context.CancellationToken).ConfigureAwait(false);
+        return existing;
     }
 
     public override Task<GetHistoryResponse> GetHistory(GetHistoryRequest request, ServerCallContext context)

@@ -30,6 +30,7 @@ internal sealed class TokenAuthorizer
         "/distexec.v1.JobService/ListPools",
         "/distexec.v1.JobService/WhoAmI",
         "/distexec.v1.JobService/GetHistory",
+        "/distexec.v1.JobService/ListLimits",
         "/distexec.v1.WorkerService/ListWorkers",
     };
 
@@ -37,6 +38,8 @@ internal sealed class TokenAuthorizer
     {
         "/distexec.v1.JobService/SubmitJob",
         "/distexec.v1.JobService/CancelJob",
+        "/distexec.v1.JobService/SetLimit",
+        "/distexec.v1.JobService/DeleteLimit",
     };
 
     private readonly List<(byte[] Sha256, Caller Caller)> _tokens = [];

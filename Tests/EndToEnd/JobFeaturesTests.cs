@@ -111,6 +111,59 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task ConcurrencyKey_LimitOfTwo_NeverExceededByThreeJobsOfTen()
+    {
+        await using var cluster = await Cluster.StartAsync(2);
+        var key = $"db-{cluster.MasterPort}";
+        var set = await cluster.DistctlAsync("limits", "set", key, "2");
+        Assert.True(set.ExitCode == 0, set.ToString());
+
+        // Each task prints when its process started and ended (ns); three jobs race for the key.
+        var ids = new List<string>();
+        for (var j = 0; j < 3; j++)
+        {
+            var run = await cluster.DistctlAsync(["run", "--concurrency-key", key, "--items", .. Enumerable.Range(0, 10).Select(i => $"{j}-{i}"), "--",
+                "sh", "-c", "echo start $(date +%s%N); sleep 0.3; echo end $(date +%s%N)", "{}"]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            ids.Add(run.Stdout.Trim());
+        }
+
+        var waiting = await cluster.DistctlAsync("status", ids[2]);
+        Assert.Contains($"Key:       {key}", waiting.Stdout, StringComparison.Ordinal);
+        var limits = await cluster.DistctlAsync("limits", "list");
+        Assert.Matches($@"{key} +2 +[0-2] +\d+", limits.Stdout);
+        using (var http = new HttpClient { BaseAddress = cluster.HttpBase })
+        {
+            var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+            Assert.Matches($"distexec_concurrency_key_holding{{[^}}]*key=\"{key}\"[^}}]*}} [0-2]\\b", metrics);
+            Assert.Contains($"distexec_concurrency_key_waiting{{", metrics, StringComparison.Ordinal);
+        }
+
+        var intervals = new List<(long Start, long End)>();
+        foreach (var id in ids)
+        {
+            var job = await cluster.WaitForJobAsync(id, TimeSpan.FromSeconds(120));
+            Assert.Equal(TaskState.Succeeded, job.State);
+            foreach (var (_, output) in await cluster.OutputAsync(id))
+            {
+                var numbers = System.Text.RegularExpressions.Regex.Matches(output.Stdout, @"(start|end) (\d+)").ToDictionary(m => m.Groups[1].Value, m => long.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+                intervals.Add((numbers["start"], numbers["end"]));
+            }
+        }
+
+        // At any moment at most two processes of the key's jobs ran, and two did at some moment.
+        Assert.Equal(30, intervals.Count);
+        var most = intervals.Max(a => intervals.Count(b => b.Start <= a.Start && a.Start < b.End));
+        Assert.Equal(2, most);
+        Assert.Matches($@"{key} +2 +0 +0", (await cluster.DistctlAsync("limits", "list")).Stdout);
+
+        // Without the limit the key holds nothing back.
+        Assert.Equal(0, (await cluster.DistctlAsync("limits", "delete", key)).ExitCode);
+        Assert.DoesNotContain(key, (await cluster.DistctlAsync("limits", "list")).Stdout, StringComparison.Ordinal);
+        Assert.Equal(125, (await cluster.DistctlAsync("limits", "set", key, "0")).ExitCode);
+    }
+
+    [Fact]
     public async Task IdempotencyKey_IdenticalSubmissionsRacing_OneJob()
     {
         await using var cluster = await Cluster.StartAsync(1);

@@ -55,7 +55,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
     public void Services_HaveTheMethodsThisSuiteExpects()
     {
         // Guards the enumeration itself: a service with no methods would make the theories above vacuous.
-        Assert.Equal(9, JobService.Descriptor.Methods.Count);
+        Assert.Equal(12, JobService.Descriptor.Methods.Count);
         Assert.Equal(3, WorkerService.Descriptor.Methods.Count);
     }
 

@@ -5,21 +5,23 @@ namespace DistributedExecutor.Master.Jobs.Store;
 
 /// <summary>
 /// Applies <see cref="JobLimits"/> to a job after one of its tasks ended, inside the writer's transaction:
-/// skips the tasks not yet started once --max-errors is reached, else releases held tasks up to --max-parallel.
+/// skips the tasks not yet started once --max-errors is reached, else releases held tasks up to --max-parallel,
+/// and for a job with a concurrency key, the key's waiting tasks (of any job) up to the key's limit.
 /// </summary>
 internal sealed class HeldTasks(StoreWriter writer)
 {
     /// <summary>The released tasks (unheld, not yet published: the caller publishes them).</summary>
     public IReadOnlyList<PendingTask> Apply(Guid jobId)
     {
-        var limits = writer.Rows("SELECT max_parallel, max_errors, pool FROM jobs WHERE id = $job",
-            reader => (MaxParallel: reader.GetInt64(0), MaxErrors: reader.GetInt64(1), Pool: reader.GetString(2)), ("$job", Id(jobId)));
+        var limits = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key FROM jobs WHERE id = $job",
+            reader => (MaxParallel: reader.GetInt64(0), MaxErrors: reader.GetInt64(1), Pool: reader.GetString(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3)),
+            ("$job", Id(jobId)));
         if (limits.Count == 0)
         {
             return [];
         }
 
-        var (maxParallel, maxErrors, pool) = limits[0];
+        var (maxParallel, maxErrors, pool, key) = limits[0];
         if (maxErrors > 0)
         {
             var failed = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND state IN ({Sql.Errors})", ("$job", Id(jobId)))!;
@@ -37,6 +39,12 @@ internal sealed class HeldTasks(StoreWriter writer)
 
                 return [];
             }
+        }
+
+        if (key is not null)
+        {
+            // A keyed job's end frees a slot of its key: the key's waiting tasks go, whichever job they belong to.
+            return ReleaseKey(key);
         }
 
         if (maxParallel <= 0)
@@ -59,6 +67,63 @@ internal sealed class HeldTasks(StoreWriter writer)
         {
             // Unheld but unpublished: if the master stops before publishing, start-up recovery publishes it.
             writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+        }
+
+        return released;
+    }
+
+    /// <summary>The key's limit (null: none) and its tasks holding it now: unheld and not ended, of its jobs not ended.</summary>
+    public (long? Max, long Holding) Key(string key)
+    {
+        var max = writer.Scalar("SELECT max FROM limits WHERE key = $key", ("$key", key)) is long m ? m : (long?)null;
+        var holding = (long)writer.Scalar($"""
+            SELECT COUNT(*) FROM jobs j JOIN tasks t ON t.job_id = j.id
+            WHERE j.concurrency_key = $key AND j.state IN ({Sql.Unfinished}) AND t.held = 0 AND t.state IN ({Sql.Unfinished})
+            """, ("$key", key))!;
+        return (max, holding);
+    }
+
+    /// <summary>
+    /// Releases the key's waiting tasks while it has room, oldest job first, each job within its own --max-parallel
+    /// (jobs for later wait for their time). Unheld but unpublished: the caller publishes them.
+    /// </summary>
+    public IReadOnlyList<PendingTask> ReleaseKey(string key)
+    {
+        var (max, holding) = Key(key);
+        var free = max is { } limit ? limit - holding : long.MaxValue;
+        var released = new List<PendingTask>();
+        var jobs = writer.Rows($"""
+            SELECT id, pool, max_parallel FROM jobs
+            WHERE concurrency_key = $key AND state IN ({Sql.Unfinished}) AND cancel_requested = 0 AND (not_before IS NULL OR not_before <= $now)
+              AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.held = 1 AND t.state = {Sql.Queued})
+            ORDER BY seq
+            """,
+            reader => (Id: reader.GetString(0), Pool: reader.GetString(1), MaxParallel: reader.GetInt64(2)), ("$key", key), ("$now", writer.Now()));
+        foreach (var job in jobs)
+        {
+            if (free <= 0)
+            {
+                break;
+            }
+
+            var room = free;
+            if (job.MaxParallel > 0)
+            {
+                var busy = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", job.Id))!;
+                room = Math.Min(room, JobLimits.Releasable(job.MaxParallel, busy));
+            }
+
+            var tasks = writer.Rows(
+                $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $room",
+                reader => new PendingTask(Guid.Parse(job.Id), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), job.Pool, reader.GetInt32(2)),
+                ("$job", job.Id), ("$room", Math.Min(room, int.MaxValue)));
+            foreach (var task in tasks)
+            {
+                writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+            }
+
+            released.AddRange(tasks);
+            free -= tasks.Count;
         }
 
         return released;

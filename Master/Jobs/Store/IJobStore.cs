@@ -17,7 +17,7 @@ internal interface IJobStore
     /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
     Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
         IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null,
-        DateTimeOffset? notBefore = null);
+        DateTimeOffset? notBefore = null, string? concurrencyKey = null);
 
     /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
     Task MarkPublishedAsync(Guid jobId);
@@ -75,6 +75,17 @@ internal interface IJobStore
     IReadOnlyList<string> WorkersWithRunningAttempts();
 
     IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts();
+
+    // Concurrency keys.
+
+    /// <summary>Releases the key's waiting tasks while it has room (the caller publishes them).</summary>
+    IReadOnlyList<PendingTask> ReleaseKey(string key);
+
+    /// <summary>Sets the key's limit (null removes it) and releases what the change lets go (the caller publishes them).</summary>
+    IReadOnlyList<PendingTask> SetLimit(string key, int? max);
+
+    /// <summary>Every key with a limit, with its tasks holding and waiting now.</summary>
+    IReadOnlyList<ConcurrencyLimit> Limits();
 
     // The dashboard's history.
 

@@ -19,7 +19,7 @@ internal sealed class JobQueries(string connectionString)
     {
         using var connection = StoreSql.Open(connectionString);
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT state, COUNT(*) FROM tasks WHERE job_id = $job GROUP BY state";
+        query.CommandText = "SELECT state, COUNT(*), SUM(held) FROM tasks WHERE job_id = $job GROUP BY state";
         query.Parameters.AddWithValue("$job", Id(jobId));
         using var reader = query.ExecuteReader();
         var counts = new TaskCounts();
@@ -30,6 +30,7 @@ internal sealed class JobQueries(string connectionString)
             {
                 case TaskState.Queued:
                     counts.Queued += n;
+                    counts.Waiting += reader.GetInt32(2);
                     break;
                 case TaskState.Running:
                     counts.Running += n;
@@ -88,7 +89,7 @@ internal sealed class JobQueries(string connectionString)
     private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -157,7 +158,7 @@ internal sealed class JobQueries(string connectionString)
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -446,6 +447,7 @@ internal sealed class JobQueries(string connectionString)
             CanceledBy = reader.IsDBNull(12) ? "" : reader.GetString(12),
             Command = reader.IsDBNull(13) ? "" : reader.GetString(13),
             NotBefore = Time(reader, 14),
+            ConcurrencyKey = reader.IsDBNull(15) ? "" : reader.GetString(15),
         };
 
         // Queued until its time comes: Scheduled.

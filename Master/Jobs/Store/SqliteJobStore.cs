@@ -21,6 +21,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     private readonly JobQueries _queries;
     private readonly TaskEventWriter _events;
     private readonly RetrySchedule _retries;
+    private readonly HeldTasks _held;
     private readonly JobSignals _signals;
 
     public SqliteJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger<SqliteJobStore>? logger = null)
@@ -45,7 +46,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         var active = (int)(long)Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})")!;
         _writer = new StoreWriter(connection, time, active, fullPath, (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         _retries = new RetrySchedule(_writer);
-        _events = new TaskEventWriter(_writer, _retries, new HeldTasks(_writer), signals, metrics);
+        _held = new HeldTasks(_writer);
+        _events = new TaskEventWriter(_writer, _retries, _held, signals, metrics);
     }
 
     private static void RestrictToOwner(string path)
@@ -83,7 +85,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         int maxErrors = 0,
         int activeLimit = int.MaxValue,
         string? submittedBy = null,
-        DateTimeOffset? notBefore = null)
+        DateTimeOffset? notBefore = null,
+        string? concurrencyKey = null)
     {
         var now = _writer.Now();
         var job = new Job
@@ -99,6 +102,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             SubmittedBy = submittedBy ?? "",
             Command = tasks.Count == 0 ? "" : JobRules.Summary(tasks[0].Spec),
             NotBefore = notBefore is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+            ConcurrencyKey = concurrencyKey ?? "",
         };
         if (notBefore is { } due && due > DateTimeOffset.FromUnixTimeMilliseconds(now))
         {
@@ -123,9 +127,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore, $concurrencyKey)
                     """,
+                    ("$concurrencyKey", string.IsNullOrEmpty(concurrencyKey) ? null : concurrencyKey),
                     ("$notBefore", notBefore?.ToUnixTimeMilliseconds()),
                     ("$command", job.Command),
                     ("$by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
@@ -143,6 +148,11 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
             }
 
+            // The tasks that go now: the first ones, within --max-parallel and the room the concurrency key has left
+            // (counted in this same write); the rest are held until tasks end.
+            var keyRoom = !string.IsNullOrEmpty(concurrencyKey) && _held.Key(concurrencyKey) is { Max: { } keyMax } keyNow ? keyMax - keyNow.Holding : (long?)null;
+            var unheld = JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks.Count);
+
             var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker, item) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target, $item)",
                 ("$job", Id(jobId)));
             var item = insert.Parameters.Add("$item", SqliteType.Text);
@@ -155,7 +165,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             {
                 id.Value = Id(tasks[i].TaskId);
                 idx.Value = i;
-                held.Value = JobLimits.HeldAtSubmission(maxParallel, i) ? 1 : 0;
+                held.Value = i >= unheld ? 1 : 0;
                 target.Value = tasks[i].Spec.Worker.Length == 0 ? DBNull.Value : tasks[i].Spec.Worker;
                 item.Value = tasks[i].Spec.Item.Length == 0 ? DBNull.Value : tasks[i].Spec.Item;
                 spec.Value = tasks[i].Spec.ToByteArray();
@@ -169,6 +179,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             }
 
             _writer.JobAdded();
+            job.Counts = new TaskCounts { Queued = tasks.Count, Waiting = (int)Math.Max(0, tasks.Count - unheld) };
             return true;
         }).ConfigureAwait(false);
 
@@ -308,6 +319,41 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     });
 
     public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since) => _queries.ReadHistory(since);
+
+    public IReadOnlyList<PendingTask> ReleaseKey(string key) => _writer.Write(() => _held.ReleaseKey(key));
+
+    public IReadOnlyList<PendingTask> SetLimit(string key, int? max) => _writer.Write(() =>
+    {
+        if (max is { } limit)
+        {
+            _writer.Execute("INSERT INTO limits(key, max) VALUES($key, $max) ON CONFLICT(key) DO UPDATE SET max = excluded.max", ("$key", key), ("$max", limit));
+        }
+        else
+        {
+            _writer.Execute("DELETE FROM limits WHERE key = $key", ("$key", key));
+        }
+
+        return _held.ReleaseKey(key);
+    });
+
+    public IReadOnlyList<ConcurrencyLimit> Limits() => _writer.Read(connection =>
+    {
+        using var query = connection.CreateCommand();
+        query.CommandText = $"""
+            SELECT l.key, l.max,
+                (SELECT COUNT(*) FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE j.concurrency_key = l.key AND j.state IN ({Sql.Unfinished}) AND t.held = 0 AND t.state IN ({Sql.Unfinished})),
+                (SELECT COUNT(*) FROM jobs j JOIN tasks t ON t.job_id = j.id WHERE j.concurrency_key = l.key AND j.state IN ({Sql.Unfinished}) AND t.held = 1 AND t.state = {Sql.Queued})
+            FROM limits l ORDER BY l.key
+            """;
+        using var reader = query.ExecuteReader();
+        var limits = new List<ConcurrencyLimit>();
+        while (reader.Read())
+        {
+            limits.Add(new ConcurrencyLimit { Key = reader.GetString(0), Max = reader.GetInt32(1), Holding = reader.GetInt32(2), Waiting = reader.GetInt32(3) });
+        }
+
+        return limits;
+    });
 
     public string IntegrityCheck() => _queries.IntegrityCheck();
 }

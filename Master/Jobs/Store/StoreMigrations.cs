@@ -141,6 +141,16 @@ internal static class StoreMigrations
 
         // 6: jobs published later (JobSpec.not_before); their tasks wait in the retries schedule meanwhile.
         db => AddColumnIfMissing(db, "jobs", "not_before", "INTEGER"),
+
+        // 7: fleet-wide concurrency keys and their limits.
+        db =>
+        {
+            AddColumnIfMissing(db, "jobs", "concurrency_key", "TEXT");
+            Execute(db, """
+                CREATE INDEX IF NOT EXISTS jobs_concurrency_key ON jobs(concurrency_key, seq) WHERE concurrency_key IS NOT NULL;
+                CREATE TABLE IF NOT EXISTS limits(key TEXT PRIMARY KEY, max INTEGER NOT NULL);
+                """);
+        },
     ];
 
     /// <summary>The version this code brings a store to.</summary>

@@ -7,14 +7,16 @@ namespace DistributedExecutor.Tests.Master.Jobs;
 public sealed class JobLimitsTests
 {
     [Theory]
-    [InlineData(0, 0, false)]
-    [InlineData(0, 500, false)]
-    [InlineData(2, 0, false)]
-    [InlineData(2, 1, false)]
-    [InlineData(2, 2, true)]
-    [InlineData(2, 9, true)]
-    public void HeldAtSubmission_TasksPastMaxParallelWait(int maxParallel, int index, bool held) =>
-        Assert.Equal(held, JobLimits.HeldAtSubmission(maxParallel, index));
+    [InlineData(0, null, 500, 500)]
+    [InlineData(2, null, 10, 2)]
+    [InlineData(20, null, 10, 10)]
+    [InlineData(0, 3L, 10, 3)]
+    [InlineData(2, 3L, 10, 2)]
+    [InlineData(5, 3L, 10, 3)]
+    [InlineData(0, 0L, 10, 0)]
+    [InlineData(0, -2L, 10, 0)]
+    public void GoingAtSubmission_WithinMaxParallelAndTheKeysRoom(int maxParallel, long? keyRoom, int tasks, long going) =>
+        Assert.Equal(going, JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks));
 
     [Theory]
     [InlineData(0, 100, false)]
