@@ -17,6 +17,7 @@ internal static class Formatting
         TaskState.Canceled => "Canceled",
         TaskState.Lost => "Lost",
         TaskState.Scheduled => "Scheduled",
+        TaskState.Waiting => "Waiting",
         _ => "-",
     };
 
@@ -36,7 +37,7 @@ internal static class Formatting
         TaskState.Running => 36,
         TaskState.Queued => 33,
         TaskState.Canceled => 35,
-        TaskState.Scheduled => 34,
+        TaskState.Scheduled or TaskState.Waiting => 34,
         _ => 0,
     });
 

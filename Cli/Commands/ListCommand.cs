@@ -8,7 +8,7 @@ internal static class ListCommand
 {
     public static Command Create()
     {
-        var state = new Option<string?>("--state", "-s") { Description = "Only jobs in this state (scheduled, queued, running, succeeded, failed, timedout, canceled)" };
+        var state = new Option<string?>("--state", "-s") { Description = "Only jobs in this state (scheduled, waiting, queued, running, succeeded, failed, timedout, canceled)" };
         var pool = new Option<string?>("--pool", "-p") { Description = "Only jobs of this pool" };
         var label = new Option<string[]>("--label", "-l") { Description = "Only jobs with this label KEY=VALUE (repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var limit = new Option<int>("--limit", "-n") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 50 };
@@ -42,7 +42,8 @@ internal static class ListCommand
                     "timedout" or "timed-out" or "timed_out" => TaskState.TimedOut,
                     "canceled" or "cancelled" => TaskState.Canceled,
                     "scheduled" => TaskState.Scheduled,
-                    _ => throw new UsageException($"--state \"{s}\" is not one of scheduled, queued, running, succeeded, failed, timedout, canceled"),
+                    "waiting" => TaskState.Waiting,
+                    _ => throw new UsageException($"--state \"{s}\" is not one of scheduled, waiting, queued, running, succeeded, failed, timedout, canceled"),
                 };
             }
 

@@ -34,6 +34,8 @@ internal static class RunCommand
         var allWorkers = new Option<bool>("--all-workers") { Description = "Run the command once on every worker of the pool alive now; output per worker" };
         var where = new Option<string[]>("--where") { Description = "With --all-workers: only workers with this label KEY=VALUE (WORKER_LABELS; repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Never more than N of this job's tasks queued or running at once, across all workers" };
+        var after = new Option<string[]>("--after") { Description = "Run once these jobs ended (ids or unique prefixes, comma-separated or repeated); Waiting until then", AllowMultipleArgumentsPerToken = false };
+        var afterCondition = new Option<string?>("--after-condition") { Description = "succeeded (default: one that does not succeed cancels this job) or finished (run however they ended)" };
         var concurrencyKey = new Option<string?>("--concurrency-key") { Description = "The job's tasks hold this key: across all jobs at most its limit (distctl limits set) run at once" };
         var maxErrors = new Option<int?>("--max-errors") { Description = "After N failed tasks, the tasks not yet started are canceled" };
         var group = new Option<bool>("--group") { Description = "With --wait and items: print each task's output in one block after the job, instead of interleaved lines" };
@@ -52,7 +54,7 @@ internal static class RunCommand
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
         {
             command, arguments, wait, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, executor, param,
-            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, where, at, @in, concurrencyKey, file, quiet, argv,
+            backoff, maxBackoff, retryOn, idempotencyKey, label, items, itemsFile, group, maxParallel, maxErrors, allWorkers, where, at, @in, after, afterCondition, concurrencyKey, file, quiet, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {
@@ -92,6 +94,14 @@ internal static class RunCommand
             job.Where.AddRange(result.GetValue(where) ?? []);
             job.NotBefore = NotBeforeOf(result.GetValue(at), result.GetValue(@in));
             job.ConcurrencyKey = result.GetValue(concurrencyKey) ?? "";
+            job.After.AddRange((result.GetValue(after) ?? []).SelectMany(a => a.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)));
+            job.AfterCondition = result.GetValue(afterCondition)?.ToLowerInvariant() switch
+            {
+                null => AfterCondition.Unspecified,
+                "succeeded" => AfterCondition.Succeeded,
+                "finished" => AfterCondition.Finished,
+                var other => throw new UsageException($"--after-condition {other}: use succeeded or finished"),
+            };
             if (job.Where.Count > 0 && !job.AllWorkers)
             {
                 throw new UsageException("--where picks the workers of --all-workers; add --all-workers");

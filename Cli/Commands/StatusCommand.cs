@@ -39,6 +39,11 @@ internal static class StatusCommand
         o.WriteLine(Formatting.Safe($"Pool:      {job.Pool}"));
         o.WriteLine(Formatting.Safe($"Created:   {Formatting.Time(job.CreatedAt)}"));
         o.WriteLine(Formatting.Safe($"Finished:  {Formatting.Time(job.FinishedAt)}"));
+        if (job.After.Count > 0)
+        {
+            o.WriteLine(Formatting.Safe($"After:     {string.Join(", ", job.After)}"));
+        }
+
         if (job.ConcurrencyKey.Length > 0)
         {
             o.WriteLine(Formatting.Safe($"Key:       {job.ConcurrencyKey} (distctl limits list)"));

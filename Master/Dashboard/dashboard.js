@@ -3,7 +3,7 @@
 "use strict";
 
 const TERMINAL = new Set(["TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"]);
-const STATES = ["", "TASK_STATE_SCHEDULED", "TASK_STATE_QUEUED", "TASK_STATE_RUNNING", "TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"];
+const STATES = ["", "TASK_STATE_SCHEDULED", "TASK_STATE_WAITING", "TASK_STATE_QUEUED", "TASK_STATE_RUNNING", "TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"];
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
 const tokenForm = document.getElementById("token-form");
@@ -166,7 +166,7 @@ async function showJob(id) {
     <div id="job-meta" class="muted"></div>
     <div id="job-actions"><button id="cancel-job" hidden>Cancel job</button> <button id="rerun-failed" hidden>Re-run failed tasks</button></div>
     <h2>Tasks</h2>
-    <div class="filters"><select id="task-state" aria-label="Tasks in state">${STATES.filter((s) => s !== "TASK_STATE_SCHEDULED").map((s) => `<option value="${s}">${s ? short(s) : "every state"}</option>`).join("")}</select>
+    <div class="filters"><select id="task-state" aria-label="Tasks in state">${STATES.filter((s) => s !== "TASK_STATE_SCHEDULED" && s !== "TASK_STATE_WAITING").map((s) => `<option value="${s}">${s ? short(s) : "every state"}</option>`).join("")}</select>
       <span id="task-range" class="muted"></span> <a href="#" id="tasks-prev" hidden>« previous</a> <a href="#" id="tasks-next" hidden>next »</a></div>
     <div id="tasks"></div>
     <h2>Output <span class="muted">(stderr in red)</span></h2>

@@ -51,6 +51,11 @@ internal static partial class JobRules
             problems.Add($"max_errors {spec.MaxErrors} must not be negative (0: no limit)");
         }
 
+        if (spec.After.Count > 100 || !Enum.IsDefined(spec.AfterCondition))
+        {
+            problems.Add("after names at most 100 jobs, and after_condition is succeeded or finished");
+        }
+
         if (spec.ConcurrencyKey.Length > 0 && !IsValidLabelKey(spec.ConcurrencyKey))
         {
             problems.Add($"concurrency_key \"{SpecText.Printable(spec.ConcurrencyKey)}\": {LabelKeyRule.Replace("label keys are", "keys are", StringComparison.Ordinal)}");

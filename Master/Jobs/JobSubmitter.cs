@@ -56,6 +56,25 @@ internal sealed partial class JobSubmitter(
                 : $"not_before {due:u} is more than a year ahead"]);
         }
 
+        // The jobs it runs after, by full id or unique prefix (only existing jobs can be named: no cycle can form).
+        var after = new List<Guid>();
+        foreach (var name in spec.After)
+        {
+            var text = name.Trim().ToLowerInvariant();
+            var matches = Guid.TryParse(text, out var exact) ? [exact] : text.Length >= 4 ? store.JobIdsStartingWith(text, 2) : [];
+            if (matches.Count != 1)
+            {
+                return SubmitResult.Refuse(Refusal.FailedPrecondition, $"after: {(matches.Count == 0 ? "no job" : "more than one job")} {(Guid.TryParse(text, out _) ? "is" : "starts with")} {SpecText.Printable(name)}");
+            }
+
+            after.Add(matches[0]);
+        }
+
+        if (after.Count > 0 && notBefore is not null)
+        {
+            return new SubmitResult.Invalid(["after and not_before do not go together: a job runs after others, or at a time"]);
+        }
+
         var pool = spec.Pool.Length == 0 ? "default" : spec.Pool;
         if (Targets(spec, pool) is { } unreachable)
         {
@@ -88,7 +107,11 @@ internal sealed partial class JobSubmitter(
             // The count and the insert in one write: concurrent submissions never overshoot the limit.
             using var write = Tracing.Source.StartActivity("store job");
             job = await store.CreateJobAsync(jobId, pool, tasks, key, spec.Labels, spec.MaxParallel, spec.MaxErrors, options.MaxConcurrentJobs, submittedBy, notBefore,
-                spec.ConcurrencyKey.Length > 0 ? spec.ConcurrencyKey : null).ConfigureAwait(false);
+                spec.ConcurrencyKey.Length > 0 ? spec.ConcurrencyKey : null, after, spec.AfterCondition).ConfigureAwait(false);
+        }
+        catch (DependencyException dependency)
+        {
+            return SubmitResult.Refuse(Refusal.FailedPrecondition, dependency.Message);
         }
         catch (StoreFullException full)
         {

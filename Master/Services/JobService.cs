@@ -38,7 +38,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)
     {
         var id = ResolveJobId(request.JobId);
-        if (request.TaskOffset < 0 || request.TaskLimit < 0 || !Enum.IsDefined(request.TaskState) || request.TaskState is TaskState.Scheduled or TaskState.Lost)
+        if (request.TaskOffset < 0 || request.TaskLimit < 0 || !Enum.IsDefined(request.TaskState) || request.TaskState is TaskState.Scheduled or TaskState.Waiting or TaskState.Lost)
         {
             throw RpcErrors.Invalid("task_offset and task_limit must not be negative, and task_state a task's state (queued, running, succeeded, failed, timed out, canceled)");
         }
@@ -113,6 +113,9 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             // Its queued tasks no longer hold the key: others waiting for it may go.
             await dispatcher.DispatchAsync(store.ReleaseKey(job.ConcurrencyKey), context.CancellationToken).ConfigureAwait(false);
         }
+
+        // Ended by the cancel: the jobs that run after it are canceled too, or released (--after-condition finished).
+        await dispatcher.DispatchAsync(store.SettleDependents(id), context.CancellationToken).ConfigureAwait(false);
 
         return new CancelJobResponse { Job = job };
     }

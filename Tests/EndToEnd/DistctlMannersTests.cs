@@ -455,7 +455,7 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
 
         string Section(string title) => help[(help.IndexOf(title + ":\n", StringComparison.Ordinal) + title.Length + 2)..].Split("\n\n")[0];
         Assert.Contains("--http <http>", Section("HTTP calls"), StringComparison.Ordinal);
-        Assert.Contains("--max-parallel <max-parallel>", Section("Batches"), StringComparison.Ordinal);
+        Assert.Contains("--max-parallel <max-parallel>", Section("Batches and limits"), StringComparison.Ordinal);
         Assert.Contains("-w, --wait", Section("Waiting"), StringComparison.Ordinal);
         Assert.Contains("--token <token>", Section("Connection (every verb)"), StringComparison.Ordinal);
         Assert.True(help.IndexOf("Connection (every verb):", StringComparison.Ordinal) > help.IndexOf("Waiting:", StringComparison.Ordinal));
@@ -465,13 +465,13 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         var optionLines = help.Split('\n').Where(l => l.StartsWith("  -", StringComparison.Ordinal)).Select(l => l.Trim().Split("  ")[0]).ToList();
         Assert.Equal(optionLines.Count, optionLines.Distinct().Count());
         foreach (var option in (string[])["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param", "--http", "--method", "--header", "--data", "--data-file",
-            "--expect", "--response-cap", "--pool", "--timeout", "--all-workers", "--where", "--at", "--in", "--label", "--idempotency-key", "--retries", "--backoff", "--max-backoff", "--retry-on",
+            "--expect", "--response-cap", "--pool", "--timeout", "--all-workers", "--where", "--at", "--in", "--after", "--after-condition", "--concurrency-key", "--label", "--idempotency-key", "--retries", "--backoff", "--max-backoff", "--retry-on",
             "--items", "--items-file", "--max-parallel", "--max-errors", "--group", "--wait", "--quiet", "--master", "--token", "--token-file", "--ca-cert", "--context", "--help"])
         {
             Assert.Single(optionLines, l => l.Split(", ").Any(n => n.Split(' ')[0] == option));
         }
 
-        Assert.Equal(39, optionLines.Count);
+        Assert.Equal(42, optionLines.Count);
     }
 
     [Theory]

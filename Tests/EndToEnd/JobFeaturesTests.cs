@@ -164,6 +164,56 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
+    public async Task After_WaitsForItsJobs_AFailureCancelsTheChain_FinishedRunsAnyway()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        async Task<string> Run(params string[] args)
+        {
+            var run = await cluster.DistctlAsync(["run", .. args]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            return run.Stdout.Trim();
+        }
+
+        var first = await Run("--", "sleep", "2");
+        var failing = await Run("--", "sh", "-c", "sleep 2; exit 3");
+        var second = await Run("--after", first[..8], "--", "echo", "second");
+        var chained = await Run("--after", failing, "--", "echo", "never");
+        var chainedFurther = await Run("--after", chained, "--", "echo", "never either");
+        var anyway = await Run("--after", $"{failing},{first}", "--after-condition", "finished", "--", "echo", "anyway");
+
+        // Waiting while what it runs after has not ended; its tasks wait in the master.
+        var status = await cluster.DistctlAsync("status", second);
+        Assert.Contains("Waiting", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"After:     {first}", status.Stdout, StringComparison.Ordinal);
+        Assert.Contains(second, (await cluster.DistctlAsync("list", "--state", "waiting", "-q")).Stdout, StringComparison.Ordinal);
+
+        var firstDone = await cluster.WaitForJobAsync(first, TimeSpan.FromSeconds(60));
+        var secondDone = await cluster.WaitForJobAsync(second, TimeSpan.FromSeconds(60));
+        Assert.Equal((TaskState.Succeeded, TaskState.Succeeded), (firstDone.State, secondDone.State));
+        Assert.True(secondDone.Tasks[0].Attempts[0].StartedAt.ToDateTimeOffset() >= firstDone.FinishedAt.ToDateTimeOffset(), "the second job started before the first ended");
+
+        // The failure cancels what needed it to succeed, and what needed that, none of them run.
+        Assert.Equal(TaskState.Failed, (await cluster.WaitForJobAsync(failing, TimeSpan.FromSeconds(60))).State);
+        foreach (var canceled in (string[])[chained, chainedFurther])
+        {
+            var job = await cluster.WaitForJobAsync(canceled, TimeSpan.FromSeconds(30));
+            Assert.Equal(TaskState.Canceled, job.State);
+            Assert.Empty(job.Tasks[0].Attempts);
+            Assert.StartsWith("not started: job ", job.Tasks[0].Error, StringComparison.Ordinal);
+        }
+
+        Assert.Contains($"job {failing} it runs after ended Failed", (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = chained })).Job.Tasks[0].Error, StringComparison.Ordinal);
+        Assert.Equal(TaskState.Succeeded, (await cluster.WaitForJobAsync(anyway, TimeSpan.FromSeconds(60))).State);
+
+        // Only existing jobs can be named (so no cycle can form), and a failed one is refused at once.
+        var nowhere = await cluster.DistctlAsync("run", "--after", Guid.NewGuid().ToString(), "--", "true");
+        Assert.Equal(125, nowhere.ExitCode);
+        var late = await cluster.DistctlAsync("run", "--after", failing, "--", "true");
+        Assert.Equal(125, late.ExitCode);
+        Assert.Contains("already ended Failed", late.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task IdempotencyKey_IdenticalSubmissionsRacing_OneJob()
     {
         await using var cluster = await Cluster.StartAsync(1);

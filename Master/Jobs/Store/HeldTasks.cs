@@ -10,8 +10,64 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class HeldTasks(StoreWriter writer)
 {
-    /// <summary>The released tasks (unheld, not yet published: the caller publishes them).</summary>
-    public IReadOnlyList<PendingTask> Apply(Guid jobId)
+    /// <summary>The released tasks (unheld, not yet published: the caller publishes them), the job's own and, once it ended, those of the jobs that ran after it.</summary>
+    public IReadOnlyList<PendingTask> Apply(Guid jobId) => [.. ApplyLimits(jobId), .. SettleDependents(Id(jobId))];
+
+    /// <summary>
+    /// When <paramref name="jobId"/> has ended, the jobs waiting for it (JobSpec.after) whose every dependency ended:
+    /// released (their first tasks, within --max-parallel and their key's room), or, when one they needed to succeed
+    /// did not, canceled with the reason, and so on down the chain. Returns the released tasks.
+    /// </summary>
+    public List<PendingTask> SettleDependents(string jobId)
+    {
+        var released = new List<PendingTask>();
+        var state = writer.Rows("SELECT state FROM jobs WHERE id = $job", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("$job", jobId));
+        if (state.Count == 0 || !TaskRules.IsTerminal(state[0]))
+        {
+            return released;
+        }
+
+        var dependents = writer.Rows("SELECT j.id, j.after_condition, j.max_parallel, j.concurrency_key, j.pool FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.after_id = $job AND j.waiting = 1",
+            reader => (Id: reader.GetString(0), Condition: (AfterCondition)reader.GetInt32(1), MaxParallel: reader.GetInt32(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3), Pool: reader.GetString(4)),
+            ("$job", jobId));
+        foreach (var dependent in dependents)
+        {
+            var deps = writer.Rows("SELECT a.id, a.state FROM job_deps d JOIN jobs a ON a.id = d.after_id WHERE d.job_id = $job",
+                reader => (Id: reader.GetString(0), State: StoredStates.FromColumn(reader.GetInt32(1))), ("$job", dependent.Id));
+            var failed = deps.FirstOrDefault(d => TaskRules.IsTerminal(d.State) && d.State != TaskState.Succeeded);
+            if (dependent.Condition != AfterCondition.Finished && failed.Id is not null)
+            {
+                writer.Execute("UPDATE jobs SET waiting = 0, cancel_requested = 1 WHERE id = $job", ("$job", dependent.Id));
+                writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = $now, error = $reason WHERE job_id = $job AND state = {Sql.Queued}",
+                    ("$now", writer.Now()), ("$job", dependent.Id), ("$reason", $"not started: job {failed.Id} it runs after ended {failed.State}"));
+                writer.RefreshJobState(dependent.Id);
+                released.AddRange(SettleDependents(dependent.Id));
+                continue;
+            }
+
+            if (deps.All(d => TaskRules.IsTerminal(d.State)))
+            {
+                writer.Execute("UPDATE jobs SET waiting = 0 WHERE id = $job", ("$job", dependent.Id));
+                var count = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued}", ("$job", dependent.Id))!;
+                var room = dependent.Key is { } key && Key(key) is { Max: { } max } now ? max - now.Holding : (long?)null;
+                var going = JobLimits.GoingAtSubmission(dependent.MaxParallel, room, (int)count);
+                var tasks = writer.Rows(
+                    $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $going",
+                    reader => new PendingTask(Guid.Parse(dependent.Id), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), dependent.Pool, reader.GetInt32(2)),
+                    ("$job", dependent.Id), ("$going", going));
+                foreach (var task in tasks)
+                {
+                    writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+                }
+
+                released.AddRange(tasks);
+            }
+        }
+
+        return released;
+    }
+
+    private IReadOnlyList<PendingTask> ApplyLimits(Guid jobId)
     {
         var limits = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key FROM jobs WHERE id = $job",
             reader => (MaxParallel: reader.GetInt64(0), MaxErrors: reader.GetInt64(1), Pool: reader.GetString(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3)),

@@ -17,7 +17,7 @@ internal interface IJobStore
     /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
     Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,
         IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null,
-        DateTimeOffset? notBefore = null, string? concurrencyKey = null);
+        DateTimeOffset? notBefore = null, string? concurrencyKey = null, IReadOnlyList<Guid>? after = null, AfterCondition afterCondition = AfterCondition.Unspecified);
 
     /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
     Task MarkPublishedAsync(Guid jobId);
@@ -75,6 +75,9 @@ internal interface IJobStore
     IReadOnlyList<string> WorkersWithRunningAttempts();
 
     IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts();
+
+    /// <summary>Once the job ended: releases or cancels the jobs that run after it (the caller publishes what is released).</summary>
+    IReadOnlyList<PendingTask> SettleDependents(Guid jobId);
 
     // Concurrency keys.
 

@@ -89,7 +89,7 @@ internal sealed class JobQueries(string connectionString)
     private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key FROM jobs WHERE id = $id AND accepted = 1";
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs WHERE id = $id AND accepted = 1";
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -101,6 +101,17 @@ internal sealed class JobQueries(string connectionString)
         if (withTasks(job.State))
         {
             LoadTasks(connection, job, page);
+        }
+
+        using (var deps = connection.CreateCommand())
+        {
+            deps.CommandText = "SELECT after_id FROM job_deps WHERE job_id = $job ORDER BY after_id";
+            deps.Parameters.AddWithValue("$job", job.Id);
+            using var after = deps.ExecuteReader();
+            while (after.Read())
+            {
+                job.After.Add(after.GetString(0));
+            }
         }
 
         return job;
@@ -117,10 +128,11 @@ internal sealed class JobQueries(string connectionString)
             where.Add(state switch
             {
                 TaskState.Scheduled => "state = $state AND not_before > $now",
-                TaskState.Queued => "state = $state AND (not_before IS NULL OR not_before <= $now)",
+                TaskState.Queued => "state = $state AND (not_before IS NULL OR not_before <= $now) AND waiting = 0",
+                TaskState.Waiting => "state = $state AND waiting = 1",
                 _ => "state = $state",
             });
-            query.Parameters.AddWithValue("$state", StoredStates.Column(state == TaskState.Scheduled ? TaskState.Queued : state));
+            query.Parameters.AddWithValue("$state", StoredStates.Column(state is TaskState.Scheduled or TaskState.Waiting ? TaskState.Queued : state));
             query.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
 
@@ -158,7 +170,7 @@ internal sealed class JobQueries(string connectionString)
             query.Parameters.AddWithValue("$before", before);
         }
 
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key FROM jobs"
+        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
             + " ORDER BY seq DESC LIMIT $limit";
         query.Parameters.AddWithValue("$limit", pageSize + 1);
@@ -450,10 +462,14 @@ internal sealed class JobQueries(string connectionString)
             ConcurrencyKey = reader.IsDBNull(15) ? "" : reader.GetString(15),
         };
 
-        // Queued until its time comes: Scheduled.
+        // Queued until its time comes: Scheduled; until the jobs it runs after ended: Waiting.
         if (job.State == TaskState.Queued && job.NotBefore is { } due && due.ToDateTimeOffset() > DateTimeOffset.UtcNow)
         {
             job.State = TaskState.Scheduled;
+        }
+        else if (job.State == TaskState.Queued && reader.GetInt32(16) == 1)
+        {
+            job.State = TaskState.Waiting;
         }
         if (!reader.IsDBNull(6))
         {

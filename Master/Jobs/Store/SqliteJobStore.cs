@@ -86,7 +86,9 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         int activeLimit = int.MaxValue,
         string? submittedBy = null,
         DateTimeOffset? notBefore = null,
-        string? concurrencyKey = null)
+        string? concurrencyKey = null,
+        IReadOnlyList<Guid>? after = null,
+        AfterCondition afterCondition = AfterCondition.Unspecified)
     {
         var now = _writer.Now();
         var job = new Job
@@ -104,6 +106,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             NotBefore = notBefore is { } at ? Timestamp.FromDateTimeOffset(at) : null,
             ConcurrencyKey = concurrencyKey ?? "",
         };
+        job.After.AddRange((after ?? []).Select(Id));
         if (notBefore is { } due && due > DateTimeOffset.FromUnixTimeMilliseconds(now))
         {
             job.State = TaskState.Scheduled;
@@ -124,12 +127,33 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 return false;
             }
 
+            // Runs after other jobs: waiting while any of them has not ended; refused when one it needs already failed.
+            var waiting = false;
+            foreach (var dependency in after ?? [])
+            {
+                var depState = _writer.Rows("SELECT state FROM jobs WHERE id = $job AND accepted = 1", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("$job", Id(dependency)));
+                if (depState.Count == 0)
+                {
+                    throw new DependencyException($"no job {dependency} to run after");
+                }
+
+                if (!TaskRules.IsTerminal(depState[0]))
+                {
+                    waiting = true;
+                }
+                else if (depState[0] != TaskState.Succeeded && afterCondition != AfterCondition.Finished)
+                {
+                    throw new DependencyException($"job {dependency} it runs after already ended {depState[0]} (with --after-condition finished it would run anyway)");
+                }
+            }
+
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore, $concurrencyKey)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key, waiting, after_condition)
+                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore, $concurrencyKey, $waiting, $condition)
                     """,
+                    ("$waiting", waiting ? 1 : 0), ("$condition", (int)afterCondition),
                     ("$concurrencyKey", string.IsNullOrEmpty(concurrencyKey) ? null : concurrencyKey),
                     ("$notBefore", notBefore?.ToUnixTimeMilliseconds()),
                     ("$command", job.Command),
@@ -151,7 +175,16 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             // The tasks that go now: the first ones, within --max-parallel and the room the concurrency key has left
             // (counted in this same write); the rest are held until tasks end.
             var keyRoom = !string.IsNullOrEmpty(concurrencyKey) && _held.Key(concurrencyKey) is { Max: { } keyMax } keyNow ? keyMax - keyNow.Holding : (long?)null;
-            var unheld = JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks.Count);
+            var unheld = waiting ? 0 : JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks.Count);
+            foreach (var dependency in after ?? [])
+            {
+                _writer.Execute("INSERT OR IGNORE INTO job_deps(job_id, after_id) VALUES($job, $after)", ("$job", Id(jobId)), ("$after", Id(dependency)));
+            }
+
+            if (waiting)
+            {
+                job.State = TaskState.Waiting;
+            }
 
             var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker, item) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target, $item)",
                 ("$job", Id(jobId)));
@@ -196,7 +229,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             reader => reader.GetString(0), ("$before", before.ToUnixTimeMilliseconds()), ("$batch", batch));
         foreach (var id in ids)
         {
-            DeleteJobRows(id, "output", "attempts", "retries", "tasks", "job_labels");
+            DeleteJobRows(id, "output", "attempts", "retries", "tasks", "job_labels", "job_deps");
             _writer.Execute("DELETE FROM jobs WHERE id = $job", ("$job", id));
         }
 
@@ -214,7 +247,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     /// <summary>Removes a job that was never published (the broker refused it), so nothing half-created stays.</summary>
     public void DeleteUnpublishedJob(Guid jobId) => _writer.Write(() =>
     {
-        DeleteJobRows(Id(jobId), "output", "attempts", "tasks", "job_labels");
+        DeleteJobRows(Id(jobId), "output", "attempts", "tasks", "job_labels", "job_deps");
         if (_writer.Execute($"DELETE FROM jobs WHERE id = $job AND state IN ({Sql.Unfinished})", ("$job", Id(jobId))) > 0)
         {
             _writer.JobRemoved();
@@ -322,6 +355,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public IReadOnlyList<PendingTask> ReleaseKey(string key) => _writer.Write(() => _held.ReleaseKey(key));
 
+    public IReadOnlyList<PendingTask> SettleDependents(Guid jobId) => _writer.Write(() => _held.SettleDependents(Id(jobId)));
+
     public IReadOnlyList<PendingTask> SetLimit(string key, int? max) => _writer.Write(() =>
     {
         if (max is { } limit)
@@ -363,3 +398,6 @@ internal sealed class DuplicateIdempotencyKeyException(string key) : Exception($
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class LabelsJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+/// <summary>A job names a job to run after that does not exist, or one it needed to succeed already did not.</summary>
+internal sealed class DependencyException(string message) : Exception(message);

@@ -151,6 +151,17 @@ internal static class StoreMigrations
                 CREATE TABLE IF NOT EXISTS limits(key TEXT PRIMARY KEY, max INTEGER NOT NULL);
                 """);
         },
+
+        // 8: jobs that run after others (dependencies); waiting = 1 until they ended.
+        db =>
+        {
+            AddColumnIfMissing(db, "jobs", "waiting", "INTEGER NOT NULL DEFAULT 0");
+            AddColumnIfMissing(db, "jobs", "after_condition", "INTEGER NOT NULL DEFAULT 0");
+            Execute(db, """
+                CREATE TABLE IF NOT EXISTS job_deps(job_id TEXT NOT NULL, after_id TEXT NOT NULL, PRIMARY KEY(job_id, after_id));
+                CREATE INDEX IF NOT EXISTS job_deps_after ON job_deps(after_id);
+                """);
+        },
     ];
 
     /// <summary>The version this code brings a store to.</summary>

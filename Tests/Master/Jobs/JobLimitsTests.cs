@@ -42,7 +42,7 @@ public sealed class JobLimitsTests
     [Fact]
     public void StoredStates_RoundTripEveryStoredApiState_RefuseUnspecifiedAndScheduled()
     {
-        foreach (var state in Enum.GetValues<TaskState>().Where(s => s is not (TaskState.Unspecified or TaskState.Scheduled)))
+        foreach (var state in Enum.GetValues<TaskState>().Where(s => s is not (TaskState.Unspecified or TaskState.Scheduled or TaskState.Waiting)))
         {
             Assert.Equal(state, state.ToStored().ToApi());
             Assert.Equal(state, StoredStates.FromColumn(StoredStates.Column(state)));
@@ -50,6 +50,7 @@ public sealed class JobLimitsTests
 
         // Scheduled is never stored: a job is Queued with a not_before still ahead, and reads as Scheduled.
         Assert.Throws<ArgumentOutOfRangeException>(() => TaskState.Scheduled.ToStored());
+        Assert.Throws<ArgumentOutOfRangeException>(() => TaskState.Waiting.ToStored());
         Assert.Throws<ArgumentOutOfRangeException>(() => TaskState.Unspecified.ToStored());
         Assert.Throws<InvalidDataException>(() => StoredStates.FromColumn(42));
     }
