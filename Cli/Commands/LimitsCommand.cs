@@ -18,7 +18,7 @@ internal static class LimitsCommand
         {
             using var master = GlobalOptions.Connect(result);
             var limit = await master.Jobs.SetLimitAsync(new SetLimitRequest { Key = result.GetValue(key)!, Max = result.GetValue(max) }, cancellationToken: cancellationToken).ConfigureAwait(false);
-            Print([limit]);
+            Print([limit.Limit]);
             return ExitCodes.Success;
         }));
 

@@ -120,7 +120,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         return new CancelJobResponse { Job = job };
     }
 
-    public override async Task<ConcurrencyLimit> SetLimit(SetLimitRequest request, ServerCallContext context)
+    public override async Task<SetLimitResponse> SetLimit(SetLimitRequest request, ServerCallContext context)
     {
         if (!JobRules.IsValidLabelKey(request.Key) || request.Max is < 1 or > 1_000_000)
         {
@@ -128,7 +128,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         }
 
         await dispatcher.DispatchAsync(store.SetLimit(request.Key, request.Max), context.CancellationToken).ConfigureAwait(false);
-        return store.Limits().Single(l => l.Key == request.Key);
+        return new SetLimitResponse { Limit = store.Limits().Single(l => l.Key == request.Key) };
     }
 
     public override Task<ListLimitsResponse> ListLimits(ListLimitsRequest request, ServerCallContext context)
@@ -138,11 +138,11 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
         return Task.FromResult(response);
     }
 
-    public override async Task<ConcurrencyLimit> DeleteLimit(DeleteLimitRequest request, ServerCallContext context)
+    public override async Task<DeleteLimitResponse> DeleteLimit(DeleteLimitRequest request, ServerCallContext context)
     {
         var existing = store.Limits().FirstOrDefault(l => l.Key == request.Key) ?? throw RpcErrors.NotFound($"no limit for key {DistributedExecutor.Executors.SpecText.Printable(request.Key)}");
         await dispatcher.DispatchAsync(store.SetLimit(request.Key, null), context.CancellationToken).ConfigureAwait(false);
-        return existing;
+        return new DeleteLimitResponse { Limit = existing };
     }
 
     public override Task<GetHistoryResponse> GetHistory(GetHistoryRequest request, ServerCallContext context)

@@ -51,16 +51,7 @@ internal sealed class HeldTasks(StoreWriter writer)
                 var count = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued}", ("$job", dependent.Id))!;
                 var room = dependent.Key is { } key && Key(key) is { Max: { } max } now ? max - now.Holding : (long?)null;
                 var going = JobLimits.GoingAtSubmission(dependent.MaxParallel, room, (int)count);
-                var tasks = writer.Rows(
-                    $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $going",
-                    reader => new PendingTask(Guid.Parse(dependent.Id), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), dependent.Pool, reader.GetInt32(2)),
-                    ("$job", dependent.Id), ("$going", going));
-                foreach (var task in tasks)
-                {
-                    writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
-                }
-
-                released.AddRange(tasks);
+                released.AddRange(Unhold(dependent.Id, dependent.Pool, going));
             }
         }
 
@@ -115,17 +106,25 @@ internal sealed class HeldTasks(StoreWriter writer)
             return [];
         }
 
-        var released = writer.Rows(
-            $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $free",
-            reader => new PendingTask(jobId, Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), pool, reader.GetInt32(2)),
-            ("$job", Id(jobId)), ("$free", free));
-        foreach (var task in released)
+        return Unhold(Id(jobId), pool, free);
+    }
+
+    /// <summary>
+    /// The job's first <paramref name="count"/> held tasks (by index), unheld. Unheld but unpublished: the caller
+    /// publishes them, and if the master stops first, start-up recovery does.
+    /// </summary>
+    private List<PendingTask> Unhold(string jobId, string pool, long count)
+    {
+        var tasks = writer.Rows(
+            $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $count",
+            reader => new PendingTask(Guid.Parse(jobId), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), pool, reader.GetInt32(2)),
+            ("$job", jobId), ("$count", Math.Min(count, int.MaxValue)));
+        foreach (var task in tasks)
         {
-            // Unheld but unpublished: if the master stops before publishing, start-up recovery publishes it.
             writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
         }
 
-        return released;
+        return tasks;
     }
 
     /// <summary>The key's limit (null: none) and its tasks holding it now: unheld and not ended, of its jobs not ended.</summary>
@@ -169,15 +168,7 @@ internal sealed class HeldTasks(StoreWriter writer)
                 room = Math.Min(room, JobLimits.Releasable(job.MaxParallel, busy));
             }
 
-            var tasks = writer.Rows(
-                $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $room",
-                reader => new PendingTask(Guid.Parse(job.Id), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), job.Pool, reader.GetInt32(2)),
-                ("$job", job.Id), ("$room", Math.Min(room, int.MaxValue)));
-            foreach (var task in tasks)
-            {
-                writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
-            }
-
+            var tasks = Unhold(job.Id, job.Pool, room);
             released.AddRange(tasks);
             free -= tasks.Count;
         }
