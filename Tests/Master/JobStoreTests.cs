@@ -395,6 +395,37 @@ public sealed class JobStoreTests : IDisposable
         Assert.Equal(6, failed.TaskCount);
     }
 
+    [Fact]
+    public async Task GroupedWrite_UndoneAlone_HearsOfItOnlyOnceItsGroupCommitted()
+    {
+        // Two submissions with one idempotency key in one group: the loser, told of the conflict, reads the winner's
+        // job by the key at once, so the winner must be committed by then.
+        var path = Path.Combine(_dir, "writer.db");
+        var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
+        connection.Open();
+        StoreSql.Execute(connection, "PRAGMA journal_mode=WAL; CREATE TABLE t(x INTEGER UNIQUE)");
+        using var writer = new StoreWriter(connection, TimeProvider.System, 0, path, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var gate = new ManualResetEventSlim();
+
+        // The writer's thread waits on the gate while the next group queues up behind it: winner, loser, a slow write.
+        var blocker = writer.WriteGroupedAsync(() => gate.Wait(TimeSpan.FromSeconds(30)));
+        var winner = writer.WriteGroupedAsync(() => writer.Execute("INSERT INTO t VALUES(1)"));
+        var loser = writer.WriteGroupedAsync(() => writer.Execute("INSERT INTO t VALUES(1)"));
+        var slow = writer.WriteGroupedAsync(() =>
+        {
+            Thread.Sleep(300);
+            return 0;
+        });
+        gate.Set();
+
+        await Assert.ThrowsAsync<Microsoft.Data.Sqlite.SqliteException>(() => loser);
+        using var reader = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}");
+        reader.Open();
+        Assert.Equal(1L, StoreSql.Scalar(reader, "SELECT COUNT(*) FROM t"));
+        Assert.True(slow.IsCompleted, "the loser heard before its group (with the slow write) ended");
+        await Task.WhenAll(blocker, winner, slow);
+    }
+
     private TaskFinished Finished(Guid attempt, TaskOutcome outcome, int? exitCode, string worker = "w") =>
         new(_jobId, _taskId, attempt, worker, outcome, exitCode, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
 }

@@ -148,6 +148,10 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
         var tx = connection.BeginTransaction();
         _transaction = tx;
         var done = new List<IGroupedWrite>(writes.Count);
+
+        // A write undone alone hears of it only once its group has committed: what made it fail (another write of
+        // the group taking the same idempotency key) is then there for it to read.
+        var undone = new List<(IGroupedWrite Write, Exception Error)>();
         try
         {
             foreach (var write in writes)
@@ -173,7 +177,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
                     tx.Release("write");
                     _activeJobs = writeActive;
                     _afterCommit.RemoveRange(actions, _afterCommit.Count - actions);
-                    write.Fail(ex);
+                    undone.Add((write, ex));
                 }
             }
 
@@ -192,6 +196,11 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
             foreach (var write in done)
             {
                 write.Complete();
+            }
+
+            foreach (var (write, error) in undone)
+            {
+                write.Fail(error);
             }
         }
         catch (Exception ex)
