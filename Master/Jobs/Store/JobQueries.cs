@@ -98,13 +98,12 @@ internal sealed class JobQueries(string connectionString)
         }
 
         var job = ReadJob(reader);
+        // The full record (tasks, the jobs it runs after) only when asked for: not on a watcher's wake-up, which
+        // runs on the writer's connection while writes wait, nor on a counts-only poll.
         if (withTasks(job.State))
         {
             LoadTasks(connection, job, page);
-        }
-
-        using (var deps = connection.CreateCommand())
-        {
+            using var deps = connection.CreateCommand();
             deps.CommandText = "SELECT after_id FROM job_deps WHERE job_id = $job ORDER BY after_id";
             deps.Parameters.AddWithValue("$job", job.Id);
             using var after = deps.ExecuteReader();
