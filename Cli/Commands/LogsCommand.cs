@@ -89,14 +89,9 @@ internal static class LogsCommand
             return null;
         }
 
-        if (DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeLocal, out var time) && value.Contains('-', StringComparison.Ordinal))
-        {
-            return time;
-        }
-
         try
         {
-            return DateTimeOffset.Now - DurationParser.Parse(value);
+            return TimeArgument.PointIn(value, clockAllowed: false) ?? TimeArgument.FromNow(value, ago: true);
         }
         catch (FormatException)
         {

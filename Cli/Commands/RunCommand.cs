@@ -142,7 +142,7 @@ internal static class RunCommand
             {
                 try
                 {
-                    return Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow + DurationParser.Parse(after));
+                    return Timestamp.FromDateTimeOffset(TimeArgument.FromNow(after).ToUniversalTime());
                 }
                 catch (FormatException ex)
                 {
@@ -155,12 +155,9 @@ internal static class RunCommand
                 return null;
             }
 
-            if (!DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeLocal, out var time))
-            {
-                throw new UsageException($"--at {at}: give a time such as 2026-12-01T02:00Z or 02:00 (today, local)");
-            }
-
-            return Timestamp.FromDateTimeOffset(time.ToUniversalTime());
+            return TimeArgument.PointIn(at, clockAllowed: true) is { } time
+                ? Timestamp.FromDateTimeOffset(time.ToUniversalTime())
+                : throw new UsageException($"--at {at}: give a time such as 2026-12-01T02:00Z or 02:00 (today, local)");
         }
 
         // Submits the job; without --wait prints its id, with it follows the job to its end (Ctrl-C cancels the job).

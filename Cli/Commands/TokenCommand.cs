@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DistributedExecutor.Contracts.Naming;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -28,9 +29,9 @@ internal static class TokenCommand
                     throw new UsageException($"role \"{what}\" is not one of {string.Join(", ", Roles)}");
                 }
 
-                if (who.Length is 0 or > 64 || !who.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '@' or '-'))
+                if (!NameRules.IsValidTokenName(who))
                 {
-                    throw new UsageException($"name \"{who}\" must be 1-64 letters, digits, '.', '_', '@' or '-'");
+                    throw new UsageException($"name \"{who}\" {NameRules.TokenNameRule}");
                 }
 
                 var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));

@@ -7,17 +7,15 @@ namespace DistributedExecutor.Master.Jobs;
 internal static class JobLimits
 {
     /// <summary>
-    /// How many of a new job's tasks (the first ones) go at once: all, or up to --max-parallel, and never more than the
-    /// room its concurrency key has left (<paramref name="keyRoom"/>, null: no limit). The rest wait (held).
+    /// How many of a job's held tasks may go now, the one rule for submission and every release: up to --max-parallel
+    /// (0: no limit) less its <paramref name="busy"/> tasks (queued or running), never more than the room its
+    /// concurrency key has left (<paramref name="keyRoom"/>, null: no limit), nor than the <paramref name="held"/> ones.
     /// </summary>
-    public static long GoingAtSubmission(int maxParallel, long? keyRoom, int taskCount) =>
-        Math.Min(Math.Min(maxParallel > 0 ? maxParallel : taskCount, taskCount), Math.Max(0, keyRoom ?? long.MaxValue));
+    public static long MayGo(long maxParallel, long busy, long? keyRoom, long held) =>
+        Math.Max(0, Math.Min(Math.Min(held, maxParallel > 0 ? maxParallel - busy : held), keyRoom ?? long.MaxValue));
 
     /// <summary>Whether the job's tasks not yet started are skipped: <paramref name="failed"/> reached --max-errors.</summary>
     public static bool SkipsTheRest(long maxErrors, long failed) => maxErrors > 0 && failed >= maxErrors;
-
-    /// <summary>How many held tasks may be released while <paramref name="busy"/> are queued or running.</summary>
-    public static long Releasable(long maxParallel, long busy) => maxParallel <= 0 ? 0 : Math.Max(0, maxParallel - busy);
 
     /// <summary>The error a skipped task carries.</summary>
     public static string SkippedReason(long failed, long maxErrors) =>

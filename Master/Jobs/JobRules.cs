@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DistributedExecutor.Contracts.Naming;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Executors;
 
@@ -30,9 +31,9 @@ internal static partial class JobRules
     public static readonly TimeSpan DefaultMaxBackoff = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan LongestBackoff = TimeSpan.FromDays(1);
 
-    public const string LabelKeyRule = "label keys are 1-63 letters, digits, '.', '_', '-' or '/', starting with a letter or digit";
+    public const string LabelKeyRule = NameRules.LabelKeyRule;
 
-    public static bool IsValidLabelKey(string key) => LabelKey().IsMatch(key);
+    public static bool IsValidLabelKey(string key) => NameRules.IsValidLabelKey(key);
 
     public static void CheckJob(JobSpec spec, List<string> problems)
     {
@@ -177,7 +178,4 @@ internal static partial class JobRules
             _ => false,
         };
     }
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$")]
-    private static partial Regex LabelKey();
 }

@@ -106,18 +106,10 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     {
         var id = ResolveJobId(request.JobId);
         var caller = TokenAuthInterceptor.CallerOf(context).Name;
-        var job = store.CancelJob(id, caller) ?? throw RpcErrors.NotFound($"job {id}");
+        var canceled = store.CancelJob(id, caller) ?? throw RpcErrors.NotFound($"job {id}");
         await bus.Publish(new Contracts.Messages.CancelTask(id, null, caller.Length > 0 ? $"canceled by {caller}" : "canceled by user"), context.CancellationToken).ConfigureAwait(false);
-        if (job.ConcurrencyKey.Length > 0)
-        {
-            // Its queued tasks no longer hold the key: others waiting for it may go.
-            await dispatcher.DispatchAsync(store.ReleaseKey(job.ConcurrencyKey), context.CancellationToken).ConfigureAwait(false);
-        }
-
-        // Ended by the cancel: the jobs that run after it are canceled too, or released (--after-condition finished).
-        await dispatcher.DispatchAsync(store.SettleDependents(id), context.CancellationToken).ConfigureAwait(false);
-
-        return new CancelJobResponse { Job = job };
+        await dispatcher.DispatchAsync(canceled.Released, context.CancellationToken).ConfigureAwait(false);
+        return new CancelJobResponse { Job = canceled.Job };
     }
 
     public override async Task<SetLimitResponse> SetLimit(SetLimitRequest request, ServerCallContext context)

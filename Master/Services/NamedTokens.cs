@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using DistributedExecutor.Contracts.Naming;
 
 namespace DistributedExecutor.Master.Services;
 
@@ -62,9 +63,9 @@ internal static partial class NamedTokens
             }
 
             var (name, roleText, digest) = (fields[0], fields[1], fields[2]);
-            if (!NameRule().IsMatch(name))
+            if (!NameRules.IsValidTokenName(name))
             {
-                problems.Add($"{where}: name \"{name}\" must be 1-64 letters, digits, '.', '_', '@' or '-'");
+                problems.Add($"{where}: name \"{name}\" {NameRules.TokenNameRule}");
                 continue;
             }
 
@@ -109,9 +110,6 @@ internal static partial class NamedTokens
 
         return tokens;
     }
-
-    [GeneratedRegex("^[A-Za-z0-9._@-]{1,64}$")]
-    private static partial Regex NameRule();
 
     [GeneratedRegex("^[0-9a-fA-F]{64}$")]
     private static partial Regex HexRule();

@@ -241,7 +241,7 @@ public sealed class JobStoreTests : IDisposable
         CreateJob(store);
         Assert.Equal(1, store.ActiveJobs);
 
-        var job = store.CancelJob(_jobId)!;
+        var job = store.CancelJob(_jobId)!.Job;
 
         Assert.Equal(TaskState.Canceled, job.State);
         Assert.Equal(0, store.ActiveJobs);

@@ -1,3 +1,4 @@
+using DistributedExecutor.Contracts.Naming;
 using DistributedExecutor.Executors;
 using DistributedExecutor.Hosting.Settings;
 
@@ -99,9 +100,9 @@ internal sealed class WorkerOptions
         foreach (var pair in (settings.OptionalString("WORKER_LABELS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var eq = pair.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || !System.Text.RegularExpressions.Regex.IsMatch(pair[..eq], "^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$") || !options.Labels.TryAdd(pair[..eq], pair[(eq + 1)..]))
+            if (eq <= 0 || !NameRules.IsValidLabelKey(pair[..eq]) || !options.Labels.TryAdd(pair[..eq], pair[(eq + 1)..]))
             {
-                settings.Fail($"WORKER_LABELS: \"{pair}\" is not key=value with a key of 1-63 letters, digits, '.', '_', '-' or '/' (each key once), as in WORKER_LABELS=zone=a,disk=ssd");
+                settings.Fail($"WORKER_LABELS: \"{pair}\" is not key=value ({NameRules.LabelKeyRule}; each key once), as in WORKER_LABELS=zone=a,disk=ssd");
             }
         }
 

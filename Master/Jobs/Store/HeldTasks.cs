@@ -49,9 +49,7 @@ internal sealed class HeldTasks(StoreWriter writer)
             {
                 writer.Execute("UPDATE jobs SET waiting = 0 WHERE id = $job", ("$job", dependent.Id));
                 var count = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued}", ("$job", dependent.Id))!;
-                var room = dependent.Key is { } key && Key(key) is { Max: { } max } now ? max - now.Holding : (long?)null;
-                var going = JobLimits.GoingAtSubmission(dependent.MaxParallel, room, (int)count);
-                released.AddRange(Unhold(dependent.Id, dependent.Pool, going));
+                released.AddRange(Unhold(dependent.Id, dependent.Pool, JobLimits.MayGo(dependent.MaxParallel, busy: 0, KeyRoom(dependent.Key), count)));
             }
         }
 
@@ -94,19 +92,14 @@ internal sealed class HeldTasks(StoreWriter writer)
             return ReleaseKey(key);
         }
 
+        // Without --max-parallel or a key, none of its tasks is held for a limit (a job waiting for others is released by SettleDependents).
         if (maxParallel <= 0)
         {
             return [];
         }
 
-        var busy = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", Id(jobId)))!;
-        var free = JobLimits.Releasable(maxParallel, busy);
-        if (free == 0)
-        {
-            return [];
-        }
-
-        return Unhold(Id(jobId), pool, free);
+        var free = JobLimits.MayGo(maxParallel, Busy(Id(jobId)), keyRoom: null, held: long.MaxValue);
+        return free == 0 ? [] : Unhold(Id(jobId), pool, free);
     }
 
     /// <summary>
@@ -138,6 +131,13 @@ internal sealed class HeldTasks(StoreWriter writer)
         return (max, holding);
     }
 
+    /// <summary>The room the key has left (its limit less its tasks holding it), null when it has no limit or there is no key.</summary>
+    public long? KeyRoom(string? key) => !string.IsNullOrEmpty(key) && Key(key) is { Max: { } max } now ? max - now.Holding : null;
+
+    /// <summary>The job's tasks queued (released) or running.</summary>
+    private long Busy(string jobId) =>
+        (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", jobId))!;
+
     /// <summary>
     /// Releases the key's waiting tasks while it has room, oldest job first, each job within its own --max-parallel
     /// (jobs for later wait for their time). Unheld but unpublished: the caller publishes them.
@@ -161,14 +161,8 @@ internal sealed class HeldTasks(StoreWriter writer)
                 break;
             }
 
-            var room = free;
-            if (job.MaxParallel > 0)
-            {
-                var busy = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", job.Id))!;
-                room = Math.Min(room, JobLimits.Releasable(job.MaxParallel, busy));
-            }
-
-            var tasks = Unhold(job.Id, job.Pool, room);
+            var busy = job.MaxParallel > 0 ? Busy(job.Id) : 0;
+            var tasks = Unhold(job.Id, job.Pool, JobLimits.MayGo(job.MaxParallel, busy, free, held: long.MaxValue));
             released.AddRange(tasks);
             free -= tasks.Count;
         }

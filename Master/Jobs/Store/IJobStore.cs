@@ -24,8 +24,11 @@ internal interface IJobStore
 
     void DeleteUnpublishedJob(Guid jobId);
 
-    /// <summary>Cancels the job, recording <paramref name="canceledBy"/> (the first to cancel); null when there is no such job.</summary>
-    Job? CancelJob(Guid jobId, string? canceledBy = null);
+    /// <summary>
+    /// Cancels the job, recording <paramref name="canceledBy"/> (the first to cancel), and releases in the same write
+    /// what its end lets go (the caller publishes them); null when there is no such job.
+    /// </summary>
+    CanceledJob? CancelJob(Guid jobId, string? canceledBy = null);
 
     int DeleteFinishedBefore(DateTimeOffset before, int batch);
 
@@ -76,13 +79,7 @@ internal interface IJobStore
 
     IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts();
 
-    /// <summary>Once the job ended: releases or cancels the jobs that run after it (the caller publishes what is released).</summary>
-    IReadOnlyList<PendingTask> SettleDependents(Guid jobId);
-
     // Concurrency keys.
-
-    /// <summary>Releases the key's waiting tasks while it has room (the caller publishes them).</summary>
-    IReadOnlyList<PendingTask> ReleaseKey(string key);
 
     /// <summary>Sets the key's limit (null removes it) and releases what the change lets go (the caller publishes them).</summary>
     IReadOnlyList<PendingTask> SetLimit(string key, int? max);

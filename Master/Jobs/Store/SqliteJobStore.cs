@@ -174,8 +174,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
             // The tasks that go now: the first ones, within --max-parallel and the room the concurrency key has left
             // (counted in this same write); the rest are held until tasks end.
-            var keyRoom = !string.IsNullOrEmpty(concurrencyKey) && _held.Key(concurrencyKey) is { Max: { } keyMax } keyNow ? keyMax - keyNow.Holding : (long?)null;
-            var unheld = waiting ? 0 : JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks.Count);
+            var unheld = waiting ? 0 : JobLimits.MayGo(maxParallel, busy: 0, _held.KeyRoom(concurrencyKey), tasks.Count);
             foreach (var dependency in after ?? [])
             {
                 _writer.Execute("INSERT OR IGNORE INTO job_deps(job_id, after_id) VALUES($job, $after)", ("$job", Id(jobId)), ("$after", Id(dependency)));
@@ -262,30 +261,33 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         }
     }
 
-    /// <summary>Marks the job canceled-by-request and cancels its queued tasks. Null when there is no such job.</summary>
-    public Job? CancelJob(Guid jobId, string? canceledBy = null)
+    /// <summary>
+    /// Marks the job canceled-by-request and cancels its queued tasks; in the same write, what its end lets go (its
+    /// key's waiting tasks, the jobs that run after it). Null when there is no such job.
+    /// </summary>
+    public CanceledJob? CancelJob(Guid jobId, string? canceledBy = null)
     {
-        var found = _writer.Write(() =>
+        var released = _writer.Write(() =>
         {
             // The first to cancel is recorded; canceling again changes nothing.
             if (_writer.Execute("UPDATE jobs SET cancel_requested = 1, canceled_by = CASE WHEN cancel_requested = 1 THEN canceled_by ELSE $by END WHERE id = $job AND accepted = 1",
                 ("$job", Id(jobId)), ("$by", string.IsNullOrEmpty(canceledBy) ? null : canceledBy)) == 0)
             {
-                return false;
+                return null;
             }
 
             _writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = {Sql.Queued}",
                 ("$job", Id(jobId)), ("$now", _writer.Now()));
             _writer.RefreshJobState(jobId);
-            return true;
+            return _held.Apply(jobId);
         });
-        if (!found)
+        if (released is null)
         {
             return null;
         }
 
         _signals.Notify(jobId);
-        return GetJob(jobId, withTasks: true);
+        return new CanceledJob(GetJob(jobId, withTasks: true)!, released);
     }
 
     /// <summary>The broker confirmed released tasks.</summary>
@@ -352,10 +354,6 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     });
 
     public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since) => _queries.ReadHistory(since);
-
-    public IReadOnlyList<PendingTask> ReleaseKey(string key) => _writer.Write(() => _held.ReleaseKey(key));
-
-    public IReadOnlyList<PendingTask> SettleDependents(Guid jobId) => _writer.Write(() => _held.SettleDependents(Id(jobId)));
 
     public IReadOnlyList<PendingTask> SetLimit(string key, int? max) => _writer.Write(() =>
     {

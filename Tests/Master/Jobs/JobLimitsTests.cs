@@ -7,16 +7,22 @@ namespace DistributedExecutor.Tests.Master.Jobs;
 public sealed class JobLimitsTests
 {
     [Theory]
-    [InlineData(0, null, 500, 500)]
-    [InlineData(2, null, 10, 2)]
-    [InlineData(20, null, 10, 10)]
-    [InlineData(0, 3L, 10, 3)]
-    [InlineData(2, 3L, 10, 2)]
-    [InlineData(5, 3L, 10, 3)]
-    [InlineData(0, 0L, 10, 0)]
-    [InlineData(0, -2L, 10, 0)]
-    public void GoingAtSubmission_WithinMaxParallelAndTheKeysRoom(int maxParallel, long? keyRoom, int tasks, long going) =>
-        Assert.Equal(going, JobLimits.GoingAtSubmission(maxParallel, keyRoom, tasks));
+    [InlineData(0, 0, null, 500, 500)]
+    [InlineData(2, 0, null, 10, 2)]
+    [InlineData(20, 0, null, 10, 10)]
+    [InlineData(0, 0, 3L, 10, 3)]
+    [InlineData(2, 0, 3L, 10, 2)]
+    [InlineData(5, 0, 3L, 10, 3)]
+    [InlineData(0, 0, 0L, 10, 0)]
+    [InlineData(0, 0, -2L, 10, 0)]
+    [InlineData(4, 3, null, 10, 1)]
+    [InlineData(4, 4, null, 10, 0)]
+    [InlineData(4, 6, null, 10, 0)]
+    [InlineData(4, 1, 2L, 10, 2)]
+    [InlineData(4, 1, 5L, 10, 3)]
+    [InlineData(4, 1, 5L, 1, 1)]
+    public void MayGo_WithinMaxParallelLessBusyTheKeysRoomAndTheHeld(long maxParallel, long busy, long? keyRoom, long held, long going) =>
+        Assert.Equal(going, JobLimits.MayGo(maxParallel, busy, keyRoom, held));
 
     [Theory]
     [InlineData(0, 100, false)]
@@ -25,15 +31,6 @@ public sealed class JobLimitsTests
     [InlineData(3, 4, true)]
     public void SkipsTheRest_OnceFailuresReachMaxErrors(long maxErrors, long failed, bool skips) =>
         Assert.Equal(skips, JobLimits.SkipsTheRest(maxErrors, failed));
-
-    [Theory]
-    [InlineData(0, 0, 0)]
-    [InlineData(4, 0, 4)]
-    [InlineData(4, 3, 1)]
-    [InlineData(4, 4, 0)]
-    [InlineData(4, 6, 0)]
-    public void Releasable_FillsUpToMaxParallelNeverBelowZero(long maxParallel, long busy, long free) =>
-        Assert.Equal(free, JobLimits.Releasable(maxParallel, busy));
 
     [Fact]
     public void SkippedReason_NamesTheCountAndTheLimit() =>
