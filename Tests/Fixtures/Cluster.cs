@@ -168,11 +168,22 @@ public sealed class Cluster : IAsyncDisposable
         return worker;
     }
 
-    public Task WaitForWorkersAsync(int alive, string pool = "default") =>
-        Eventually.Until(
-            async () => (await WorkerControl.ListWorkersAsync(new ListWorkersRequest { Pool = pool })).Workers.Count(w => w.State == WorkerState.Alive),
-            count => count >= alive,
-            TimeSpan.FromSeconds(60), $"{alive} workers of pool {pool} alive");
+    public async Task WaitForWorkersAsync(int alive, string pool = "default")
+    {
+        try
+        {
+            await Eventually.Until(
+                async () => (await WorkerControl.ListWorkersAsync(new ListWorkersRequest { Pool = pool })).Workers.Count(w => w.State == WorkerState.Alive),
+                count => count >= alive,
+                TimeSpan.FromSeconds(60), $"{alive} workers of pool {pool} alive");
+        }
+        catch (TimeoutException ex)
+        {
+            // Which worker is missing, and what it and the master said: a worker that never shows up is otherwise a mystery.
+            var listed = (await WorkerControl.ListWorkersAsync(new ListWorkersRequest { Pool = pool })).Workers.Select(w => $"{w.WorkerId}={w.State}");
+            throw new TimeoutException($"{ex.Message}; listed: {string.Join(", ", listed)}\n{Logs()}", ex);
+        }
+    }
 
     /// <summary>Runs bin/distctl against this cluster's master.</summary>
     public async Task<CliResult> DistctlAsync(params string[] args) =>
