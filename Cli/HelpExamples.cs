@@ -41,6 +41,13 @@ internal static class HelpExamples
         ["completion"] = ["source <(distctl completion bash)", "distctl completion zsh > \"${fpath[1]}/_distctl\"", "distctl completion fish > ~/.config/fish/completions/distctl.fish"],
         ["set"] = ["distctl limits set db-prod 2   # at most 2 tasks of --concurrency-key db-prod jobs at once"],
         ["whoami"] = ["distctl --token \"$TOKEN\" whoami"],
+        ["create"] =
+        [
+            "distctl schedule create nightly --cron \"0 2 * * *\" --tz Europe/Berlin -- ./backup.sh",
+            "distctl schedule create ping --cron \"*/5 * * * *\" --overlap skip --http https://example.com/health",
+            "distctl schedule create sweep --cron @hourly --missed run-once --items-file hosts.txt -- ssh {} ./sweep",
+        ],
+        ["schedule"] = ["distctl schedule list", "distctl schedule get nightly", "distctl schedule trigger nightly", "distctl list --label schedule=nightly"],
         ["new"] = ["distctl token new alice operator > alice.token   # the TOKENS_FILE line goes to stderr"],
     };
 
@@ -74,6 +81,15 @@ internal static class HelpExamples
             ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
             ("Batches and limits", ["--items", "--items-file", "--max-parallel", "--max-errors", "--concurrency-key", "--group"]),
             ("Waiting", ["--wait", "--quiet"]),
+        ],
+        ["create"] =
+        [
+            ("When", ["--cron", "--tz", "--overlap", "--missed"]),
+            ("What to run", ["--command", "--args", "--env", "--workdir", "--executor", "--param"]),
+            ("HTTP calls", ["--http", "--method", "--header", "--data", "--data-file", "--expect", "--response-cap"]),
+            ("Where and how", ["--pool", "--timeout", "--all-workers", "--where", "--label"]),
+            ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
+            ("Batches and limits", ["--items", "--items-file", "--max-parallel", "--max-errors", "--concurrency-key"]),
         ],
         ["logs"] =
         [

@@ -42,6 +42,7 @@ internal sealed class MasterConnection : IDisposable
         });
         Jobs = new JobService.JobServiceClient(_channel);
         Workers = new WorkerService.WorkerServiceClient(_channel);
+        Schedules = new ScheduleService.ScheduleServiceClient(_channel);
     }
 
     public Uri Address { get; }
@@ -51,6 +52,8 @@ internal sealed class MasterConnection : IDisposable
     public JobService.JobServiceClient Jobs { get; }
 
     public WorkerService.WorkerServiceClient Workers { get; }
+
+    public ScheduleService.ScheduleServiceClient Schedules { get; }
 
     public void Dispose() => _channel.Dispose();
 

@@ -17,6 +17,7 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
     WorkersCommand.Create(),
     PoolsCommand.Create(),
     LimitsCommand.Create(),
+    ScheduleCommand.Create(),
     WaitCommand.Create(),
     VersionCommand.Create(),
     CompletionCommand.Create(),
@@ -28,7 +29,8 @@ var root = new RootCommand("distctl: run commands across a fleet of workers")
 HelpExamples.Install(root);
 
 // Bare distctl: the help, not an error.
-var result = root.Parse(args.Length == 0 ? ["--help"] : args);
+// No response files: "@daily" (a cron macro) or an item "@home" is a word, never a file to read arguments from.
+var result = root.Parse(args.Length == 0 ? ["--help"] : args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 if (result.Errors.Count > 0 && !HelpExamples.IsHelp(result))
 {
     foreach (var message in result.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal))

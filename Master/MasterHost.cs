@@ -100,6 +100,7 @@ internal static class MasterHost
         app.UseMiddleware<MalformedRequestMiddleware>();
         app.MapGrpcService<JobService>();
         app.MapGrpcService<WorkerControlService>();
+        app.MapGrpcService<ScheduleService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         app.MapOperationalEndpoints(options.HttpAddress);

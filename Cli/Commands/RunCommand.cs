@@ -155,7 +155,7 @@ internal static class RunCommand
     /// Options are options until --: a word that looks like one but is not (a typo such as --wiat) is a usage error
     /// naming the nearest real option, never the start of the program to run.
     /// </summary>
-    private static void RejectUnknownOptions(ParseResult result, Command run, Argument<string[]> argv)
+    internal static void RejectUnknownOptions(ParseResult result, Command run, Argument<string[]> argv)
     {
         var beforeDashDash = result.Tokens.TakeWhile(t => t.Type != System.CommandLine.Parsing.TokenType.DoubleDash).ToList();
         var program = result.GetResult(argv)?.Tokens ?? [];

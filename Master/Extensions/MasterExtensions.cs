@@ -37,6 +37,9 @@ internal static class MasterExtensions
         services.AddHostedService<RetentionService>();
         services.AddHostedService<RetryScheduler>();
         services.AddHostedService<HistoryRecorder>();
+        services.AddSingleton(provider => provider.GetRequiredService<IJobStore>().Schedules);
+        services.AddSingleton<Schedules.ScheduleRunner>();
+        services.AddHostedService(provider => provider.GetRequiredService<Schedules.ScheduleRunner>());
 
         services.AddExecutors(policyOptions, plugins);
         return services;

@@ -67,6 +67,9 @@ internal sealed class MasterOptions
     /// <summary>HISTORY_INTERVAL_SECONDS: the dashboard's history records a point this often (kept a day).</summary>
     public int HistoryIntervalSeconds { get; set; } = 60;
 
+    /// <summary>SCHEDULE_GRACE_SECONDS: a schedule's tick fired later than this (the master was down) is a missed fire, handled by its missed-fire policy.</summary>
+    public int ScheduleGraceSeconds { get; set; } = 60;
+
     /// <summary>EMBEDDED_WORKERS: workers run inside the master process (development).</summary>
     public int EmbeddedWorkers { get; set; }
 
@@ -100,6 +103,7 @@ internal sealed class MasterOptions
             Tls = TlsOptions.Load(settings),
             EmbeddedWorkers = settings.Int("EMBEDDED_WORKERS", 0, 0, 64),
             HistoryIntervalSeconds = settings.Int("HISTORY_INTERVAL_SECONDS", defaults.HistoryIntervalSeconds, 1, 3600),
+            ScheduleGraceSeconds = settings.Int("SCHEDULE_GRACE_SECONDS", defaults.ScheduleGraceSeconds, 1, 86_400),
             JobRetentionHours = settings.Double("JOB_RETENTION_HOURS", defaults.JobRetentionHours, 0.0001, 24 * 365 * 100),
         };
 

@@ -23,16 +23,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
     public override async Task<SubmitJobResponse> SubmitJob(SubmitJobRequest request, ServerCallContext context)
     {
         var result = await submitter.SubmitAsync(request.Spec, context.CancellationToken, TokenAuthInterceptor.CallerOf(context).Name).ConfigureAwait(false);
-        return result switch
-        {
-            SubmitResult.Accepted accepted => new SubmitJobResponse { Job = accepted.Job },
-            SubmitResult.Invalid invalid => throw RpcErrors.Invalid("invalid job: " + string.Join("; ", invalid.Problems)),
-            SubmitResult.Refused { Why: Refusal.Denied } refused => throw RpcErrors.Denied("refused: " + refused.Reason),
-            SubmitResult.Refused { Why: Refusal.FailedPrecondition } refused => throw RpcErrors.FailedPrecondition(refused.Reason),
-            SubmitResult.Refused { Why: Refusal.Exhausted } refused => throw RpcErrors.Exhausted(refused.Reason),
-            SubmitResult.Refused refused => throw RpcErrors.Unavailable(refused.Reason),
-            _ => throw new InvalidOperationException($"unknown submit result {result}"),
-        };
+        return new SubmitJobResponse { Job = RpcErrors.JobOrThrow(result) };
     }
 
     public override Task<GetJobResponse> GetJob(GetJobRequest request, ServerCallContext context)

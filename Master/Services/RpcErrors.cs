@@ -19,6 +19,20 @@ internal static class RpcErrors
 
     public static RpcException FailedPrecondition(string message) => new(new Status(StatusCode.FailedPrecondition, message));
 
+    public static RpcException AlreadyExists(string message) => new(new Status(StatusCode.AlreadyExists, message));
+
+    /// <summary>The submitted job, or the status its refusal maps to (each refusal its own).</summary>
+    public static DistributedExecutor.Contracts.V1.Job JobOrThrow(Jobs.SubmitResult result) => result switch
+    {
+        Jobs.SubmitResult.Accepted accepted => accepted.Job,
+        Jobs.SubmitResult.Invalid invalid => throw Invalid("invalid job: " + string.Join("; ", invalid.Problems)),
+        Jobs.SubmitResult.Refused { Why: Jobs.Refusal.Denied } refused => throw Denied("refused: " + refused.Reason),
+        Jobs.SubmitResult.Refused { Why: Jobs.Refusal.FailedPrecondition } refused => throw FailedPrecondition(refused.Reason),
+        Jobs.SubmitResult.Refused { Why: Jobs.Refusal.Exhausted } refused => throw Exhausted(refused.Reason),
+        Jobs.SubmitResult.Refused refused => throw Unavailable(refused.Reason),
+        _ => throw new InvalidOperationException($"unknown submit result {result}"),
+    };
+
     public static Guid ParseId(string value, string field)
     {
         if (string.IsNullOrWhiteSpace(value))

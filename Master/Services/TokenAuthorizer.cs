@@ -32,6 +32,8 @@ internal sealed class TokenAuthorizer
         "/distexec.v1.JobService/GetHistory",
         "/distexec.v1.JobService/ListLimits",
         "/distexec.v1.WorkerService/ListWorkers",
+        "/distexec.v1.ScheduleService/GetSchedule",
+        "/distexec.v1.ScheduleService/ListSchedules",
     };
 
     private static readonly HashSet<string> ChangeMethods = new(StringComparer.Ordinal)
@@ -40,6 +42,11 @@ internal sealed class TokenAuthorizer
         "/distexec.v1.JobService/CancelJob",
         "/distexec.v1.JobService/SetLimit",
         "/distexec.v1.JobService/DeleteLimit",
+        "/distexec.v1.ScheduleService/CreateSchedule",
+        "/distexec.v1.ScheduleService/PauseSchedule",
+        "/distexec.v1.ScheduleService/ResumeSchedule",
+        "/distexec.v1.ScheduleService/DeleteSchedule",
+        "/distexec.v1.ScheduleService/TriggerSchedule",
     };
 
     private readonly List<(byte[] Sha256, Caller Caller)> _tokens = [];

@@ -60,6 +60,8 @@ public sealed class Cluster : IAsyncDisposable
 
     public WorkerService.WorkerServiceClient WorkerControl => Connection.Workers;
 
+    public ScheduleService.ScheduleServiceClient Schedules => Connection.Schedules;
+
     /// <summary>The same connection distctl makes (with the API token when the cluster has one).</summary>
     private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"), _tlsCa);
 

@@ -16,7 +16,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
     private const string ClientToken = "client-s3cret-for-tests";
     private const string WorkerToken = "worker-s3cret-for-tests";
 
-    private static readonly ServiceDescriptor[] Services = [JobService.Descriptor, WorkerService.Descriptor];
+    private static readonly ServiceDescriptor[] Services = [JobService.Descriptor, WorkerService.Descriptor, ScheduleService.Descriptor];
 
     private static readonly HashSet<string> WorkerCalls = ["RegisterWorker", "Heartbeat"];
 
@@ -57,6 +57,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
         // Guards the enumeration itself: a service with no methods would make the theories above vacuous.
         Assert.Equal(12, JobService.Descriptor.Methods.Count);
         Assert.Equal(3, WorkerService.Descriptor.Methods.Count);
+        Assert.Equal(7, ScheduleService.Descriptor.Methods.Count);
     }
 
     [Fact]

@@ -95,6 +95,9 @@ internal interface IJobStore
     /// <summary>The stored intervals since <paramref name="since"/>, oldest first.</summary>
     IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since);
 
+    /// <summary>The recurring jobs kept in this store.</summary>
+    Schedules.IScheduleStore Schedules { get; }
+
     /// <summary>"ok", or what the store's own check found wrong.</summary>
     string IntegrityCheck();
 }

@@ -48,7 +48,10 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         _retries = new RetrySchedule(_writer);
         _held = new HeldTasks(_writer);
         _events = new TaskEventWriter(_writer, _retries, _held, signals, metrics);
+        Schedules = new ScheduleRows(_writer);
     }
+
+    public Schedules.IScheduleStore Schedules { get; }
 
     private static void RestrictToOwner(string path)
     {

@@ -162,6 +162,30 @@ internal static class StoreMigrations
                 CREATE INDEX IF NOT EXISTS job_deps_after ON job_deps(after_id);
                 """);
         },
+
+        // 9: recurring jobs (schedules) and what each of their ticks did.
+        db => Execute(db, """
+            CREATE TABLE IF NOT EXISTS schedules(
+                name TEXT PRIMARY KEY,
+                cron TEXT NOT NULL,
+                time_zone TEXT NOT NULL,
+                spec BLOB NOT NULL,
+                overlap INTEGER NOT NULL,
+                missed INTEGER NOT NULL,
+                paused INTEGER NOT NULL DEFAULT 0,
+                next_fire INTEGER,
+                created_by TEXT,
+                created_at INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS schedule_fires(
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                schedule TEXT NOT NULL,
+                at INTEGER NOT NULL,
+                outcome INTEGER NOT NULL,
+                job_id TEXT,
+                reason TEXT,
+                manual INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX IF NOT EXISTS schedule_fires_by_schedule ON schedule_fires(schedule, seq);
+            """),
     ];
 
     /// <summary>The version this code brings a store to.</summary>
