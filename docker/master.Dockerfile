@@ -5,7 +5,7 @@
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 # gcc links the task launcher (Worker/Isolation/Native) statically against glibc.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev tzdata \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
@@ -33,6 +33,8 @@ ENV MASTER_DB_PATH=/var/lib/distexec/master.db
 VOLUME /var/lib/distexec
 WORKDIR /app
 COPY --from=build /app ./
+# Time zones for schedules (schedule create --tz Europe/Berlin): the chiseled image carries none.
+COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 USER 10001:10001
 EXPOSE 50051 8080
 ENV DOTNET_gcServer=0

@@ -1,5 +1,5 @@
 // The dashboard: plain JavaScript over the master's JSON API (gRPC JSON transcoding), no build step.
-// Read-only: it lists and shows; it never submits or cancels.
+// It lists and shows; the few actions (cancel, re-run failed, pause/resume/run a schedule) appear only for a token that may.
 "use strict";
 
 const TERMINAL = new Set(["TASK_STATE_SUCCEEDED", "TASK_STATE_FAILED", "TASK_STATE_TIMED_OUT", "TASK_STATE_CANCELED"]);
@@ -348,6 +348,55 @@ async function showHistory(params) {
   schedule(() => showHistory(params).catch(fail), Math.max(5000, intervalSeconds * 1000));
 }
 
+// Schedules: each with its cron, policies, next fire and last fire; one schedule's page lists its last fires with
+// their jobs, and (for a token that may) pause, resume and trigger.
+const policy = (text) => (text || "").replace(/^(OVERLAP_POLICY_|MISSED_FIRE_POLICY_|FIRE_OUTCOME_)/, "").toLowerCase().replace(/_/g, " ");
+const fireCell = (f) => f.jobId
+  ? `<a href="#/jobs/${esc(f.jobId)}">${esc(f.jobId.slice(0, 8))}</a> ${badge(f.jobState)}`
+  : `<span class="muted">${esc(policy(f.outcome))}</span>`;
+
+async function showSchedules() {
+  const { schedules = [] } = await api("/v1/schedules");
+  view.innerHTML = `<h1>Schedules</h1>
+    <table id="schedules"><thead><tr><th>schedule</th><th>cron</th><th>time zone</th><th>runs</th><th>overlap</th><th>missed</th><th>next fire</th><th>last fire</th></tr></thead><tbody>
+    ${schedules.map((s) => {
+      const last = (s.recentFires || [])[0];
+      return `<tr data-schedule="${esc(s.name)}"><td><a href="#/schedules/${encodeURIComponent(s.name)}">${esc(s.name)}</a></td><td><code>${esc(s.cron)}</code></td><td>${esc(s.timeZone || "UTC")}</td>
+      <td class="command">${esc(describe((s.job?.tasks || [])[0]))}</td><td>${esc(policy(s.overlap))}</td><td>${esc(policy(s.missed))}</td>
+      <td>${s.paused ? `<span class="state state-PAUSED">paused</span>` : when(s.nextFire)}</td><td>${last ? `${when(last.at)} ${fireCell(last)}` : `<span class="muted">not yet</span>`}</td></tr>`;
+    }).join("") || `<tr><td colspan="8" class="muted">no schedules: distctl schedule create NAME --cron "*/5 * * * *" -- CMD</td></tr>`}
+    </tbody></table>`;
+  schedule(() => showSchedules().catch(fail), 2000);
+}
+
+async function showSchedule(name) {
+  const caller = await whoami().catch(() => ({}));
+  const { schedule: s } = await api(`/v1/schedules/${encodeURIComponent(name)}`);
+  view.innerHTML = `<h1>Schedule ${esc(s.name)} ${s.paused ? `<span class="state state-PAUSED">paused</span>` : ""}</h1>
+    <p class="muted"><code>${esc(s.cron)}</code> in ${esc(s.timeZone || "UTC")} · runs <span class="command">${esc(describe((s.job?.tasks || [])[0]))}</span> in pool ${esc(s.job?.pool || "default")}
+      · overlap ${esc(policy(s.overlap))} · missed ${esc(policy(s.missed))} · next fire ${s.paused ? "none (paused)" : when(s.nextFire)}${s.createdBy ? " · created by " + esc(s.createdBy) : ""}
+      · <a href="#/jobs?label=${encodeURIComponent("schedule=" + s.name)}">all its jobs</a></p>
+    <p><button id="schedule-pause" ${!caller.canSubmit || s.paused ? "hidden" : ""}>Pause</button>
+      <button id="schedule-resume" ${!caller.canSubmit || !s.paused ? "hidden" : ""}>Resume</button>
+      <button id="schedule-trigger" ${!caller.canSubmit ? "hidden" : ""}>Run now</button></p>
+    <table id="fires"><thead><tr><th>tick</th><th>what it did</th><th>note</th></tr></thead><tbody>
+    ${(s.recentFires || []).map((f) => `<tr><td>${when(f.at)}${f.manual ? " (run now)" : ""}</td><td>${fireCell(f)}</td><td class="muted">${esc(f.reason)}</td></tr>`).join("")
+      || `<tr><td colspan="3" class="muted">no fires yet</td></tr>`}
+    </tbody></table>`;
+  const act = (verb) => async () => {
+    if (verb === "trigger" && !confirm(`Run the job of schedule ${name} now, once?`)) return;
+    try {
+      const reply = await api(`/v1/schedules/${encodeURIComponent(name)}:${verb}`, {});
+      if (verb === "trigger" && reply.job) location.hash = `#/jobs/${reply.job.id}`;
+      else route();
+    } catch (error) { fail(error); }
+  };
+  document.getElementById("schedule-pause").addEventListener("click", act("pause"));
+  document.getElementById("schedule-resume").addEventListener("click", act("resume"));
+  document.getElementById("schedule-trigger").addEventListener("click", act("trigger"));
+  schedule(() => showSchedule(name).catch(fail), 2000);
+}
+
 async function showWorkers() {
   const { workers = [] } = await api("/v1/workers");
   view.innerHTML = `<h1>Workers</h1>
@@ -370,13 +419,16 @@ function route() {
   const hash = location.hash || "#/jobs";
   const [path, query = ""] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
-  document.getElementById("nav-jobs").classList.toggle("active", parts[0] !== "workers" && parts[0] !== "history");
+  document.getElementById("nav-jobs").classList.toggle("active", !["workers", "history", "schedules"].includes(parts[0]));
+  document.getElementById("nav-schedules").classList.toggle("active", parts[0] === "schedules");
   document.getElementById("nav-workers").classList.toggle("active", parts[0] === "workers");
   document.getElementById("nav-history").classList.toggle("active", parts[0] === "history");
   refreshPools();
   whoami().catch(() => { /* shown by the main view */ });
   const shown = parts[0] === "workers" ? showWorkers()
     : parts[0] === "history" ? showHistory(new URLSearchParams(query))
+    : parts[0] === "schedules" && parts[1] ? showSchedule(decodeURIComponent(parts[1]))
+    : parts[0] === "schedules" ? showSchedules()
     : parts[0] === "jobs" && parts[1] ? showJob(decodeURIComponent(parts[1]))
     : showJobs(new URLSearchParams(query));
   shown.catch(fail);

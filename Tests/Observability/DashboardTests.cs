@@ -241,6 +241,37 @@ public sealed partial class DashboardTests
         await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = rerun.Id });
     }
 
+    [Fact]
+    public async Task SchedulesPage_ListsFiresWithTheirJobs_PauseAndRunNow()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        var created = await cluster.DistctlAsync("schedule", "create", "heartbeat", "--cron", "*/2 * * * * *", "--overlap", "skip", "--", "echo", "tick");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+
+        // The list: cron, policies, and the last fire's job with its state, refreshed as ticks come.
+        await page.GotoAsync(new Uri(cluster.HttpBase, "ui#/schedules").ToString());
+        var row = page.Locator("tr[data-schedule='heartbeat']");
+        await row.Locator("a[href^='#/jobs/']").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Contains("*/2 * * * * *", await row.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("skip", await row.InnerTextAsync(), StringComparison.Ordinal);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "schedules.png"), FullPage = true });
+
+        // Its page: the fires, each with its job; pause stops them; run now submits one and goes to it.
+        await row.Locator("a[href='#/schedules/heartbeat']").ClickAsync();
+        await page.Locator("#fires a[href^='#/jobs/']").First.WaitForAsync(new() { Timeout = 30_000 });
+        await page.ClickAsync("#schedule-pause");
+        await page.Locator("h1 .state-PAUSED").WaitForAsync(new() { Timeout = 30_000 });
+        Assert.True((await cluster.Schedules.GetScheduleAsync(new GetScheduleRequest { Name = "heartbeat" })).Schedule.Paused);
+        await page.ClickAsync("#schedule-trigger");
+        await page.Locator("#job-state", new() { HasTextString = "SUCCEEDED" }).WaitForAsync(new() { Timeout = 30_000 });
+        var triggered = (await cluster.Schedules.GetScheduleAsync(new GetScheduleRequest { Name = "heartbeat" })).Schedule.RecentFires[0];
+        Assert.True(triggered.Manual);
+        Assert.Contains(triggered.JobId, page.Url, StringComparison.Ordinal);
+    }
+
     private static string TokenLine(string name, string role, string token) =>
         $"{name} {role} sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)))}";
 
