@@ -76,7 +76,7 @@ internal static class HelpExamples
         [
             ("What to run", ["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param"]),
             ("HTTP calls", ["--http", "--method", "--header", "--data", "--data-file", "--expect", "--response-cap"]),
-            ("Where and how", ["--pool", "--timeout", "--all-workers", "--where", "--label", "--idempotency-key"]),
+            ("Where and how", ["--pool", "--priority", "--timeout", "--all-workers", "--where", "--label", "--idempotency-key"]),
             ("When", ["--at", "--in", "--after", "--after-condition"]),
             ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
             ("Batches and limits", ["--items", "--items-file", "--max-parallel", "--max-errors", "--concurrency-key", "--group"]),
@@ -87,7 +87,7 @@ internal static class HelpExamples
             ("When", ["--cron", "--tz", "--overlap", "--missed"]),
             ("What to run", ["--command", "--args", "--env", "--workdir", "--executor", "--param"]),
             ("HTTP calls", ["--http", "--method", "--header", "--data", "--data-file", "--expect", "--response-cap"]),
-            ("Where and how", ["--pool", "--timeout", "--all-workers", "--where", "--label"]),
+            ("Where and how", ["--pool", "--priority", "--timeout", "--all-workers", "--where", "--label"]),
             ("Retries", ["--retries", "--backoff", "--max-backoff", "--retry-on"]),
             ("Batches and limits", ["--items", "--items-file", "--max-parallel", "--max-errors", "--concurrency-key"]),
         ],

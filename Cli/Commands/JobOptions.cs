@@ -26,7 +26,7 @@ internal sealed class JobOptions
     [
         "--command", "--args", "--env", "--workdir", "--executor", "--param", "--http", "--method", "--header", "--data", "--data-file", "--expect",
         "--response-cap", "--items", "--items-file", "--all-workers", "--where", "--pool", "--timeout", "--retries", "--backoff", "--max-backoff",
-        "--retry-on", "--max-parallel", "--max-errors", "--concurrency-key", "--label",
+        "--retry-on", "--max-parallel", "--max-errors", "--concurrency-key", "--label", "--priority",
     ];
 
     /// <summary>The option named <paramref name="name"/> (its long name, as "--pool").</summary>
@@ -64,6 +64,7 @@ internal sealed class JobOptions
         var where = new Option<string[]>("--where") { Description = "With --all-workers: only workers with this label KEY=VALUE (WORKER_LABELS; repeatable: all must match)", AllowMultipleArgumentsPerToken = false };
         var maxParallel = new Option<int?>("--max-parallel") { Description = "Never more than N of this job's tasks queued or running at once, across all workers" };
         var maxErrors = new Option<int?>("--max-errors") { Description = "After N failed tasks, the tasks not yet started are canceled" };
+        var priority = new Option<string?>("--priority") { Description = "high, normal (default) or low: within the pool, queued high tasks start before normal before low" };
         var concurrencyKey = new Option<string?>("--concurrency-key") { Description = "The job's tasks hold this key: across all jobs at most its limit (distctl limits set) run at once" };
         var executor = new Option<string?>("--executor") { Description = "Run through this plug-in executor" };
         var param = new Option<string[]>("--param") { Description = "Plug-in parameter KEY=VALUE (repeatable)", AllowMultipleArgumentsPerToken = false };
@@ -76,7 +77,7 @@ internal sealed class JobOptions
         Option[] all =
         [
             command, arguments, timeout, pool, env, workdir, http, method, header, data, dataFile, expect, responseCap, retries, backoff, maxBackoff,
-            retryOn, label, items, itemsFile, allWorkers, where, maxParallel, maxErrors, concurrencyKey, executor, param,
+            retryOn, label, items, itemsFile, allWorkers, where, maxParallel, maxErrors, concurrencyKey, executor, param, priority,
         ];
         return new JobOptions(all, argv, result =>
         {
@@ -98,6 +99,14 @@ internal sealed class JobOptions
             };
             job.Where.AddRange(result.GetValue(where) ?? []);
             job.ConcurrencyKey = result.GetValue(concurrencyKey) ?? "";
+            job.Priority = result.GetValue(priority)?.ToLowerInvariant() switch
+            {
+                null => Priority.Unspecified,
+                "high" => Priority.High,
+                "normal" => Priority.Normal,
+                "low" => Priority.Low,
+                var other => throw new UsageException($"--priority {other}: use high, normal or low"),
+            };
             if (job.Where.Count > 0 && !job.AllWorkers)
             {
                 throw new UsageException("--where picks the workers of --all-workers; add --all-workers");

@@ -28,7 +28,7 @@ internal static class RunCommand
             options["--response-cap"], options["--retries"], options["--executor"], options["--param"], options["--backoff"],
             options["--max-backoff"], options["--retry-on"], idempotencyKey, options["--label"], options["--items"], options["--items-file"], group,
             options["--max-parallel"], options["--max-errors"], options["--all-workers"], options["--where"], at, @in, after, afterCondition,
-            options["--concurrency-key"], file, quiet, argv,
+            options["--concurrency-key"], options["--priority"], file, quiet, argv,
         };
         run.SetAction((result, _) => CliErrors.Guard(async () =>
         {

@@ -49,6 +49,12 @@ internal static class StatusCommand
             o.WriteLine(Formatting.Safe($"Key:       {job.ConcurrencyKey} (distctl limits list)"));
         }
 
+        // The job's priority, as the master stamped it on its tasks.
+        if (job.Tasks.FirstOrDefault()?.Spec?.Priority is Priority.High or Priority.Low)
+        {
+            o.WriteLine($"Priority:  {(job.Tasks[0].Spec.Priority == Priority.High ? "high" : "low")}");
+        }
+
         if (job.Counts is { Waiting: > 0 } counts)
         {
             o.WriteLine(Formatting.Safe($"Waiting:   {counts.Waiting} task(s) held in the master ({(job.ConcurrencyKey.Length > 0 ? $"for key {job.ConcurrencyKey}" : "")}{(job.ConcurrencyKey.Length > 0 && job.MaxParallel > 0 ? " or " : "")}{(job.MaxParallel > 0 ? $"--max-parallel {job.MaxParallel}" : "")})"));

@@ -12,6 +12,17 @@ public static class QueueNames
     /// <summary>A worker's own queue (fan-out tasks addressed to it alone).</summary>
     public static string Worker(string workerId) => $"distexec.worker.{workerId}";
 
-    /// <summary>The task queue of a pool.</summary>
+    /// <summary>The task queue of a pool (its normal priority).</summary>
     public static string Tasks(string pool) => $"distexec.tasks.{pool}";
+
+    /// <summary>
+    /// The pool's queue for tasks of <paramref name="priority"/> (<see cref="TaskPriority"/>): normal ones in
+    /// <c>distexec.tasks.&lt;pool&gt;</c>, high in <c>….high</c>, low in <c>….low</c>. KEDA scales a pool on the sum of the three.
+    /// </summary>
+    public static string Tasks(string pool, int priority) => priority switch
+    {
+        > 0 => $"distexec.tasks.{pool}.high",
+        < 0 => $"distexec.tasks.{pool}.low",
+        _ => Tasks(pool),
+    };
 }

@@ -52,27 +52,27 @@ internal sealed class QueueTopology(Uri? rabbitMqUrl, int deliveryLimit)
         new(InMemory ? $"queue:{QueueNames.Worker(workerId)}" : $"exchange:{QueueNames.Worker(workerId)}");
 
     /// <summary>
-    /// Where a pool's tasks go. On RabbitMQ the pool's queue is declared (once per process) before the first send,
+    /// Where a pool's tasks of a priority go. On RabbitMQ the pool's queue is declared (once per process) before the first send,
     /// exactly as the workers declare it, so tasks submitted before any worker of the pool started wait in the
     /// queue instead of vanishing. MassTransit's send addresses cannot carry queue arguments, hence the client.
     /// </summary>
-    public async Task<Uri> PoolAddressAsync(string pool, CancellationToken cancellationToken)
+    public async Task<Uri> PoolAddressAsync(string pool, int priority, CancellationToken cancellationToken)
     {
-        if (_pools.TryGetValue(pool, out var known))
+        var queue = QueueNames.Tasks(pool, priority);
+        if (_pools.TryGetValue(queue, out var known))
         {
             return known;
         }
 
-        var queue = QueueNames.Tasks(pool);
         if (rabbitMqUrl is not { } url)
         {
-            return _pools[pool] = new Uri($"queue:{queue}");
+            return _pools[queue] = new Uri($"queue:{queue}");
         }
 
         await _declareGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_pools.TryGetValue(pool, out known))
+            if (_pools.TryGetValue(queue, out known))
             {
                 return known;
             }
@@ -85,7 +85,7 @@ internal sealed class QueueTopology(Uri? rabbitMqUrl, int deliveryLimit)
             await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
                 arguments: TaskQueueArguments(deliveryLimit), cancellationToken: cancellationToken).ConfigureAwait(false);
             await channel.QueueBindAsync(queue, queue, "", cancellationToken: cancellationToken).ConfigureAwait(false);
-            return _pools[pool] = new Uri($"exchange:{queue}");
+            return _pools[queue] = new Uri($"exchange:{queue}");
         }
         finally
         {

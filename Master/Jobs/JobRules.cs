@@ -52,6 +52,11 @@ internal static partial class JobRules
             problems.Add($"max_errors {spec.MaxErrors} must not be negative (0: no limit)");
         }
 
+        if (!Enum.IsDefined(spec.Priority))
+        {
+            problems.Add($"priority {(int)spec.Priority} is not high, normal or low");
+        }
+
         if (spec.After.Count > 100 || !Enum.IsDefined(spec.AfterCondition))
         {
             problems.Add("after names at most 100 jobs, and after_condition is succeeded or finished");

@@ -86,6 +86,12 @@ internal sealed partial class JobSubmitter(
             spec = FanOut(spec, pool);
         }
 
+        // Each task carries the job's priority: every path that publishes it (release, retry, recovery) picks its queue by it.
+        foreach (var task in spec.Tasks)
+        {
+            task.Priority = spec.Priority;
+        }
+
         if (broker is not null && !await broker.WaitUsableAsync(BrokerGrace, cancellationToken).ConfigureAwait(false))
         {
             return SubmitResult.Refuse(Refusal.Unavailable, $"job not accepted: {broker.Reason}; nothing was queued, submit again");

@@ -19,7 +19,17 @@ internal static class TaskMessages
     };
 
     public static ExecuteTask ToExecuteTask(Guid jobId, Guid taskId, TaskSpec spec, TimeSpan defaultTimeout, int dispatch = 1) =>
-        ToExecuteTaskOnce(jobId, taskId, spec, defaultTimeout) with { Dispatch = dispatch, TargetWorker = spec.Worker.Length == 0 ? null : spec.Worker };
+        ToExecuteTaskOnce(jobId, taskId, spec, defaultTimeout) with
+        {
+            Dispatch = dispatch,
+            TargetWorker = spec.Worker.Length == 0 ? null : spec.Worker,
+            Priority = spec.Priority switch
+            {
+                Priority.High => TaskPriority.High,
+                Priority.Low => TaskPriority.Low,
+                _ => TaskPriority.Normal,
+            },
+        };
 
     private static ExecuteTask ToExecuteTaskOnce(Guid jobId, Guid taskId, TaskSpec spec, TimeSpan defaultTimeout)
     {

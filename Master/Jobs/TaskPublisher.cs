@@ -14,11 +14,11 @@ internal sealed class TaskPublisher(IBus bus, QueueTopology topology) : ITaskPub
 
     public async Task PublishAsync(string pool, IReadOnlyList<ExecuteTask> tasks, CancellationToken cancellationToken)
     {
-        foreach (var group in tasks.GroupBy(t => t.TargetWorker))
+        foreach (var group in tasks.GroupBy(t => (t.TargetWorker, t.Priority)))
         {
-            var address = group.Key is { } worker
+            var address = group.Key.TargetWorker is { } worker
                 ? topology.WorkerAddress(worker)
-                : await topology.PoolAddressAsync(pool, cancellationToken).ConfigureAwait(false);
+                : await topology.PoolAddressAsync(pool, group.Key.Priority, cancellationToken).ConfigureAwait(false);
             var endpoint = await bus.GetSendEndpoint(address).ConfigureAwait(false);
             foreach (var window in group.Chunk(SendWindow))
             {

@@ -48,6 +48,7 @@ public sealed class ChartTests
             podAnnotations: { team: ml }
             podLabels: { cost-center: ml-42 }
             extraEnv: [{ name: CUDA_VISIBLE_DEVICES, value: "0" }]
+            workerLabels: { zone: eu-1, accelerator: a100 }
             extraVolumes: [{ name: models, persistentVolumeClaim: { claimName: models } }]
             extraVolumeMounts: [{ name: models, mountPath: /models, readOnly: true }]
             serviceAccountName: gpu-workers
@@ -102,7 +103,13 @@ public sealed class ChartTests
             Assert.Equal("rabbitmq", trigger.Text("type"));
             Assert.Equal("http", trigger.Text("metadata", "protocol"));
             Assert.Equal("QueueLength", trigger.Text("metadata", "mode"));
-            Assert.Equal(QueueNames.Tasks(pool), trigger.Text("metadata", "queueName"));
+            // One trigger sees all of the pool's waiting work: the sum over its three priority queues, and no other queue.
+            Assert.Equal("true", trigger.Text("metadata", "useRegex"));
+            Assert.Equal("sum", trigger.Text("metadata", "operation"));
+            var queues = new System.Text.RegularExpressions.Regex(trigger.Text("metadata", "queueName")!);
+            Assert.All(DistributedExecutor.Contracts.Messages.TaskPriority.All, p => Assert.Matches(queues, QueueNames.Tasks(pool, p)));
+            Assert.All([QueueNames.Tasks(pool + "x"), QueueNames.Tasks(pool) + ".other", QueueNames.DeadTasks, QueueNames.Worker(pool), "x" + QueueNames.Tasks(pool)],
+                other => Assert.DoesNotMatch(queues, other));
             Assert.Equal(podEnv["MAX_CONCURRENT_TASKS"], trigger.Text("metadata", "value"));
             Assert.NotNull(trigger.Text("metadata", "activationValue"));
             Assert.Contains(trigger.Text("authenticationRef", "name") ?? "", auth);
@@ -284,6 +291,7 @@ public sealed class ChartTests
         Assert.Equal("regcred", gpu.Items("imagePullSecrets").Single().Text("name"));
         Assert.StartsWith("registry.example/distexec-worker-cuda:1.2@sha256:", worker.Text("image"), StringComparison.Ordinal);
         Assert.Contains(Yaml.EnvOf(gpu), e => e.Name == "CUDA_VISIBLE_DEVICES" && e.Value == "0");
+        Assert.Contains(Yaml.EnvOf(gpu), e => e.Name == "WORKER_LABELS" && e.Value == "accelerator=a100,zone=eu-1");
         Assert.Contains(worker.Items("volumeMounts"), m => m.Text("mountPath") == "/models");
         Assert.Contains(gpu.Items("volumes"), v => v.Text("persistentVolumeClaim", "claimName") == "models");
         var gpuPod = documents.Single(d => d.Kind() == "Deployment" && d.Text("metadata", "labels", "distexec/pool") == "gpu");

@@ -465,13 +465,13 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         var optionLines = help.Split('\n').Where(l => l.StartsWith("  -", StringComparison.Ordinal)).Select(l => l.Trim().Split("  ")[0]).ToList();
         Assert.Equal(optionLines.Count, optionLines.Distinct().Count());
         foreach (var option in (string[])["--command", "--args", "--env", "--workdir", "--file", "--executor", "--param", "--http", "--method", "--header", "--data", "--data-file",
-            "--expect", "--response-cap", "--pool", "--timeout", "--all-workers", "--where", "--at", "--in", "--after", "--after-condition", "--concurrency-key", "--label", "--idempotency-key", "--retries", "--backoff", "--max-backoff", "--retry-on",
+            "--expect", "--response-cap", "--pool", "--timeout", "--all-workers", "--where", "--at", "--in", "--after", "--after-condition", "--concurrency-key", "--priority", "--label", "--idempotency-key", "--retries", "--backoff", "--max-backoff", "--retry-on",
             "--items", "--items-file", "--max-parallel", "--max-errors", "--group", "--wait", "--quiet", "--master", "--token", "--token-file", "--ca-cert", "--context", "--help"])
         {
             Assert.Single(optionLines, l => l.Split(", ").Any(n => n.Split(' ')[0] == option));
         }
 
-        Assert.Equal(42, optionLines.Count);
+        Assert.Equal(43, optionLines.Count);
     }
 
     [Theory]

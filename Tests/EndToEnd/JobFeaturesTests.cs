@@ -457,6 +457,45 @@ public sealed class JobFeaturesTests
         await cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = running });
     }
 
+    [Fact]
+    public async Task Priority_HighOvertakesAQueueOfLow_NormalBeforeLow_OneQueuePerPriority()
+    {
+        // One slot: the order the tasks start in is the order the worker chose.
+        await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "1" });
+        const string Stamp = "date +%s%N; sleep 0.3";
+        var low = (await cluster.DistctlAsync("run", "--priority", "low", "--items", "1", "2", "3", "4", "5", "6", "7", "8", "--", "sh", "-c", Stamp)).Stdout.Trim();
+        await cluster.WaitForJobAsync(low, j => j.Counts?.Succeeded >= 1 || j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the low job to start");
+        var normal = (await cluster.DistctlAsync("run", "--priority", "normal", "--items", "1", "2", "3", "--", "sh", "-c", Stamp)).Stdout.Trim();
+        var high = (await cluster.DistctlAsync("run", "--priority", "high", "--items", "1", "2", "3", "--", "sh", "-c", Stamp)).Stdout.Trim();
+        Assert.Contains("Priority:  high", (await cluster.DistctlAsync("status", high)).Stdout, StringComparison.Ordinal);
+
+        var starts = new Dictionary<string, List<long>>();
+        foreach (var (name, id) in new[] { ("low", low), ("normal", normal), ("high", high) })
+        {
+            Assert.Equal(TaskState.Succeeded, (await cluster.WaitForJobAsync(id, TimeSpan.FromSeconds(90))).State);
+            starts[name] = [.. (await cluster.OutputAsync(id)).Values.Select(o => long.Parse(o.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture))];
+        }
+
+        // Every high task started before every normal one, and every normal one before the low tasks still queued
+        // when they came (at most two low ones started first: the one running and the one already waiting for the slot).
+        Assert.True(starts["high"].Max() < starts["normal"].Min(), "a normal task started before a high one");
+        var lowAfter = starts["low"].Where(t => t > starts["high"].Min()).ToList();
+        Assert.True(lowAfter.Count >= 6, $"only {lowAfter.Count} low tasks started after the first high one");
+        Assert.True(starts["normal"].Max() < lowAfter.Min(), "a low task overtook a normal one");
+
+        // Each priority has its own queue, and all three are the pool's: distexec.tasks.default, .high, .low.
+        await using (var connection = await RabbitMqBroker.ConnectAsync(cluster.BrokerUrl))
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            foreach (var queue in (string[])["distexec.tasks.default", "distexec.tasks.default.high", "distexec.tasks.default.low"])
+            {
+                Assert.Equal(1u, (await channel.QueueDeclarePassiveAsync(queue)).ConsumerCount); // the worker consumes each (a missing queue throws)
+            }
+        }
+
+        Assert.Equal(2, (await cluster.DistctlAsync("run", "--priority", "urgent", "--", "true")).ExitCode);
+    }
+
     private static TaskSpec Task(string program, params string[] args) =>
         new() { Command = new CommandSpec { Program = program, Args = { args } } };
 

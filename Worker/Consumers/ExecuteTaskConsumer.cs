@@ -29,6 +29,13 @@ internal sealed partial class ExecuteTaskConsumer(
     public async Task Consume(ConsumeContext<ExecuteTask> context)
     {
         var task = context.Message;
+        // A task of the pool's queues waits for a slot, highest priority first (a fan-out copy has its own slot).
+        var pooled = task.TargetWorker is null;
+        if (pooled)
+        {
+            await nodes.Slots.EnterAsync(task.Priority, context.CancellationToken).ConfigureAwait(false);
+        }
+
         var node = nodes.Enter();
         try
         {
@@ -37,6 +44,10 @@ internal sealed partial class ExecuteTaskConsumer(
         finally
         {
             node.Leave();
+            if (pooled)
+            {
+                nodes.Slots.Leave(task.Priority);
+            }
         }
     }
 

@@ -57,17 +57,21 @@ internal static class WorkerExtensions
         bus.AddConsumer<CancelTaskConsumer>();
     }
 
-    /// <summary>The pool's task queue (prefetch = capacity) and a per-process queue that hears every cancel.</summary>
+    /// <summary>The pool's task queues (high, normal, low; prefetch = capacity each), the worker's own queue and a per-process queue that hears every cancel.</summary>
     public static void ConfigureWorkerEndpoints(this IBusFactoryConfigurator cfg, IBusRegistrationContext context, WorkerOptions options)
     {
         var capacity = context.GetRequiredService<WorkerNodes>().TotalCapacity;
-        cfg.ReceiveEndpoint(QueueNames.Tasks(options.Pool), e =>
+        // One queue per priority, each prefetching up to the capacity; the tasks share the capacity's slots (PrioritySlots).
+        foreach (var priority in TaskPriority.All)
         {
-            e.PrefetchCount = capacity;
-            e.ConfigureConsumeTopology = false;
-            QueueTopology.ConfigureTaskQueue(e, options.DeliveryLimit);
-            e.ConfigureConsumer<ExecuteTaskConsumer>(context);
-        });
+            cfg.ReceiveEndpoint(QueueNames.Tasks(options.Pool, priority), e =>
+            {
+                e.PrefetchCount = capacity;
+                e.ConfigureConsumeTopology = false;
+                QueueTopology.ConfigureTaskQueue(e, options.DeliveryLimit);
+                e.ConfigureConsumer<ExecuteTaskConsumer>(context);
+            });
+        }
         if (options.WorkerAddress != WorkerOptions.EmbeddedAddress)
         {
             // Fan-out tasks addressed to this worker alone. The queue outlives a restart (same WORKER_ID) but not a

@@ -1,15 +1,27 @@
 {{/* KEDA's RabbitMQ trigger for a pool: the management API (protocol http) counts messages in flight too,
-     so busy workers are not scaled away; one replica per MAX_CONCURRENT_TASKS messages. */}}
+     so busy workers are not scaled away; one replica per MAX_CONCURRENT_TASKS messages, summed over the pool's
+     three priority queues (distexec.tasks.<pool>, .high, .low) so it sees all of the pool's waiting work. */}}
 {{- define "dx.rabbitmqTrigger" -}}
 - type: rabbitmq
   metadata:
     protocol: http
-    queueName: {{ printf "distexec.tasks.%s" .pool.name }}
+    queueName: {{ printf "^distexec\\.tasks\\.%s(\\.high|\\.low)?$" .pool.name | squote }}
+    useRegex: "true"
+    operation: sum
     mode: QueueLength
     value: {{ .pool.maxConcurrentTasks | quote }}
     activationValue: {{ .pool.activationValue | quote }}
   authenticationRef:
     name: {{ include "dx.fullname" .root }}-rabbitmq
+{{- end -}}
+
+{{/* WORKER_LABELS from a pool's workerLabels map: key=value,key=value in key order. */}}
+{{- define "dx.workerLabels" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key (toString $value)) -}}
+{{- end -}}
+{{- join "," $pairs -}}
 {{- end -}}
 
 {{- define "dx.workerPod" -}}
@@ -91,6 +103,10 @@ spec:
           value: {{ join "," $pool.allowed | quote }}
         - name: EXECUTOR_COMMAND_BLOCKED
           value: {{ join "," $pool.blocked | quote }}
+        {{- with $pool.workerLabels }}
+        - name: WORKER_LABELS
+          value: {{ include "dx.workerLabels" . | quote }}
+        {{- end }}
         {{- if .job }}
         # A Job's worker leaves once its queue has been empty for a while, so the Job completes.
         - name: WORKER_IDLE_EXIT_SECONDS
