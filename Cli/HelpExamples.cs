@@ -26,6 +26,7 @@ internal static class HelpExamples
             "distctl run --items a b c --wait -- echo item {}  # one task per item, lines prefixed [a] …",
             "distctl run --http https://example.com/health --expect 200-299 --wait",
             "distctl run -f job.yaml --wait                    # the whole JobSpec from a file",
+            "distctl run -f nightly.yaml --wait                # a workflow: jobs with needs:, run as one",
             "distctl run --at 2026-12-01T02:00Z -- ./backup.sh  # Scheduled until then (or --in 10m)",
             "distctl run --after 3f2a,8c1d -- ./report.sh       # Waiting until both succeeded",
         ],

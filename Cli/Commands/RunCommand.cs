@@ -18,7 +18,7 @@ internal static class RunCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "With --wait: no progress line on a terminal (a batch shows one on stderr)" };
         var at = new Option<string?>("--at") { Description = "Publish the job at this time, not now (2026-12-01T02:00Z, or 02:00 today in the local zone); Scheduled until then" };
         var @in = new Option<string?>("--in") { Description = "Publish the job after this long (10m, 2h), not now" };
-        var file = new Option<string?>("--file", "-f") { Description = "Submit the JobSpec in this file (YAML or JSON, every field of the API; - for stdin)" };
+        var file = new Option<string?>("--file", "-f") { Description = "Submit the JobSpec in this file (YAML or JSON, every field of the API; - for stdin), or a workflow (jobs: with needs:)" };
         var argv = options.Program;
 
         var run = new Command("run", "Submit a command, an HTTP call or a plug-in task as a job; prints the job id, or with --wait its output")
@@ -43,7 +43,14 @@ internal static class RunCommand
                     throw new UsageException($"-f {path} holds the whole job; {(extra.Count > 0 ? string.Join(", ", extra) : "a program")} goes into the file");
                 }
 
-                var spec = JobFile.Read(path);
+                var (single, workflow) = JobFile.ReadAny(path);
+                if (workflow is not null)
+                {
+                    using var master = GlobalOptions.Connect(result);
+                    return await WorkflowSubmit.SubmitAsync(master, workflow, result.GetValue(wait), Interrupts.Token).ConfigureAwait(false);
+                }
+
+                var spec = single!;
                 var itemized = spec.Tasks.Any(t => t.Item.Length > 0) ? spec.Tasks.Select(t => t.Item).ToList() : null;
                 return await SubmitAndFollowAsync(result, spec, itemized).ConfigureAwait(false);
             }

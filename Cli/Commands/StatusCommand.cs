@@ -23,9 +23,30 @@ internal static class StatusCommand
             }
 
             Print(reply.Job, everyTask: result.GetValue(tasks));
+            if (reply.Job.Labels.TryGetValue(WorkflowSubmit.RunLabel, out var run))
+            {
+                await PrintWorkflowAsync(master, reply.Job, run, cancellationToken).ConfigureAwait(false);
+            }
+
             return ExitCodes.Success;
         }));
         return status;
+    }
+
+    /// <summary>The run of a workflow the job belongs to: every job of it, in the order submitted, with its state and needs.</summary>
+    private static async Task PrintWorkflowAsync(MasterConnection master, Job job, string run, CancellationToken cancellationToken)
+    {
+        var siblings = (await master.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { [WorkflowSubmit.RunLabel] = run }, PageSize = 1000 }, cancellationToken: cancellationToken).ConfigureAwait(false))
+            .Jobs.OrderBy(j => j.CreatedAt.ToDateTimeOffset()).ToList();
+        var o = Console.Out;
+        o.WriteLine();
+        o.WriteLine(Formatting.Safe($"Workflow:  {job.Labels.GetValueOrDefault(WorkflowSubmit.NameLabel, "")} (run {run}, {siblings.Count} jobs)"));
+        foreach (var sibling in siblings)
+        {
+            var mark = sibling.Id == job.Id ? "*" : " ";
+            var needs = sibling.Labels.TryGetValue(WorkflowSubmit.NeedsLabel, out var keys) ? "  after " + keys.Replace(",", ", ", StringComparison.Ordinal) : "";
+            o.WriteLine(Formatting.Safe($" {mark} {sibling.Labels.GetValueOrDefault(WorkflowSubmit.JobLabel, ""),-16} {sibling.Id}  ") + Formatting.StateCell(sibling.State, 10) + Formatting.Safe(needs));
+        }
     }
 
     /// <summary>Jobs with more tasks than this show a summary instead of every task (unless --tasks).</summary>

@@ -165,6 +165,7 @@ async function showJob(id) {
   view.innerHTML = `<h1>Job <span id="job-id">${esc(id)}</span> <span id="job-state"></span></h1>
     <div id="job-meta" class="muted"></div>
     <div id="job-actions"><button id="cancel-job" hidden>Cancel job</button> <button id="rerun-failed" hidden>Re-run failed tasks</button></div>
+    <div id="workflow" hidden></div>
     <h2>Tasks</h2>
     <div class="filters"><select id="task-state" aria-label="Tasks in state">${STATES.filter((s) => s !== "TASK_STATE_SCHEDULED" && s !== "TASK_STATE_WAITING").map((s) => `<option value="${s}">${s ? short(s) : "every state"}</option>`).join("")}</select>
       <span id="task-range" class="muted"></span> <a href="#" id="tasks-prev" hidden>« previous</a> <a href="#" id="tasks-next" hidden>next »</a></div>
@@ -280,8 +281,23 @@ async function showJob(id) {
     if (submitted) location.hash = `#/jobs/${submitted.job.id}`;
   });
 
+  // A job of a workflow run (distctl run -f workflow.yaml): every job of the run, in order, with its state and needs.
+  let workflowShown = 0;
+  const showWorkflow = async (job) => {
+    const run = (job.labels || {})["workflow-run"];
+    if (!run || Date.now() - workflowShown < 2000) return;
+    workflowShown = Date.now();
+    const { jobs = [] } = await api(`/v1/jobs?labelFilter=${encodeURIComponent("workflow-run=" + run)}&pageSize=1000`);
+    jobs.sort((a, b) => new Date(a.createdAt) - new Date(b.createdAt));
+    const box = document.getElementById("workflow");
+    box.hidden = false;
+    box.innerHTML = `<h2>Workflow ${esc((job.labels || {}).workflow || "")} <span class="muted">run ${esc(run)}</span></h2>
+      <ol id="workflow-jobs">${jobs.map((j) => `<li data-job="${esc(j.id)}" class="${j.id === job.id ? "current" : ""}"><a href="#/jobs/${esc(j.id)}">${esc((j.labels || {})["workflow-job"] || j.id)}</a> ${badge(j.state)}${(j.labels || {})["workflow-needs"] ? ` <span class="muted">after ${esc(j.labels["workflow-needs"].replace(/,/g, ", "))}</span>` : ""}</li>`).join("")}</ol>`;
+  };
+
   const tick = async () => {
     const { job } = await api(`/v1/jobs/${encodeURIComponent(id)}?countsOnly=true`);
+    await showWorkflow(job);
     const ended = TERMINAL.has(job.state);
     cancel.hidden = !caller.canCancel || ended;
     rerun.hidden = !caller.canSubmit || !ended || !["failed", "timedOut", "canceled"].some((k) => (job.counts || {})[k]);

@@ -496,6 +496,63 @@ public sealed class JobFeaturesTests
         Assert.Equal(2, (await cluster.DistctlAsync("run", "--priority", "urgent", "--", "true")).ExitCode);
     }
 
+    [Fact]
+    public async Task Workflow_JobsWithNeeds_OneFailsItsDependentsCanceledOrRun_ShownAsOne()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        using var folder = new TempDirectory("distexec-workflow-");
+        await File.WriteAllTextAsync(folder.File("nightly.yaml"), """
+            workflow: nightly
+            jobs:
+              publish:
+                needs: [build]
+                tasks: [{ command: { program: echo, args: [published] } }]
+              fetch:
+                tasks: [{ command: { program: sh, args: ["-c", "date +%s%N"] } }]
+              build:
+                needs: fetch
+                tasks: [{ command: { program: sh, args: ["-c", "date +%s%N; exit 3"] } }]
+              cleanup:
+                needs: [build]
+                afterCondition: AFTER_CONDITION_FINISHED
+                tasks: [{ command: { program: echo, args: [cleaned] } }]
+            """);
+
+        var run = await cluster.DistctlAsync("run", "-f", folder.File("nightly.yaml"), "--wait");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("2 of 4 jobs succeeded; not: build, publish", run.Stderr, StringComparison.Ordinal);
+
+        var jobs = (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["workflow"] = "nightly" } })).Jobs.ToDictionary(j => j.Labels["workflow-job"]);
+        Assert.Equal(["build", "cleanup", "fetch", "publish"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Single(jobs.Values.Select(j => j.Labels["workflow-run"]).Distinct());
+        Assert.Equal(TaskState.Succeeded, jobs["fetch"].State);
+        Assert.Equal(TaskState.Failed, jobs["build"].State);
+        Assert.Equal(TaskState.Canceled, jobs["publish"].State);
+        Assert.Equal(TaskState.Succeeded, jobs["cleanup"].State);
+        var fetched = long.Parse((await cluster.OutputAsync(jobs["fetch"].Id))[0].Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var built = long.Parse((await cluster.OutputAsync(jobs["build"].Id))[0].Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(built > fetched, "build ran before the job it needs");
+        var publish = (await cluster.Jobs.GetJobAsync(new GetJobRequest { JobId = jobs["publish"].Id })).Job;
+        Assert.Contains($"job {jobs["build"].Id}", publish.Tasks[0].Error, StringComparison.Ordinal);
+
+        // status of any of its jobs shows the whole run, in order, with states and needs.
+        var status = (await cluster.DistctlAsync("status", jobs["cleanup"].Id)).Stdout;
+        Assert.Contains("Workflow:  nightly", status, StringComparison.Ordinal);
+        var lines = status.Split('\n').SkipWhile(l => !l.StartsWith("Workflow:", StringComparison.Ordinal)).Skip(1).Where(l => l.Length > 0).ToList();
+        Assert.Equal(["fetch", "build", "publish", "cleanup"], lines.Select(l => l[3..].Split(' ')[0]));
+        Assert.Contains("after build", lines[3], StringComparison.Ordinal);
+        Assert.StartsWith(" *", lines[3], StringComparison.Ordinal);
+
+        // Bad files: a cycle or an unknown need is refused before anything is submitted.
+        await File.WriteAllTextAsync(folder.File("cycle.yaml"), "jobs:\n  a: { needs: [b], tasks: [{ command: { program: \"true\" } }] }\n  b: { needs: [a], tasks: [{ command: { program: \"true\" } }] }\n");
+        var cycle = await cluster.DistctlAsync("run", "-f", folder.File("cycle.yaml"));
+        Assert.Equal(2, cycle.ExitCode);
+        Assert.Contains("cycle: a -> b -> a", cycle.Stderr, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(folder.File("unknown.yaml"), "jobs:\n  a: { needs: [zzz], tasks: [{ command: { program: \"true\" } }] }\n");
+        Assert.Contains("needs zzz, which the workflow does not have", (await cluster.DistctlAsync("run", "-f", folder.File("unknown.yaml"))).Stderr, StringComparison.Ordinal);
+        Assert.Equal(4, (await cluster.Jobs.ListJobsAsync(new ListJobsRequest())).Jobs.Count);
+    }
+
     private static TaskSpec Task(string program, params string[] args) =>
         new() { Command = new CommandSpec { Program = program, Args = { args } } };
 

@@ -272,6 +272,34 @@ public sealed partial class DashboardTests
         Assert.Contains(triggered.JobId, page.Url, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task JobPage_OfAWorkflow_ListsItsRunInOrderWithStatesAndNeeds()
+    {
+        await using var cluster = await Cluster.StartAsync(1);
+        using var folder = new TempDirectory("distexec-dashboard-workflow-");
+        await File.WriteAllTextAsync(folder.File("release.yaml"), """
+            workflow: release
+            jobs:
+              build: { tasks: [{ command: { program: "true" } }] }
+              test: { needs: [build], tasks: [{ command: { program: "true" } }] }
+              ship: { needs: [build, test], tasks: [{ command: { program: "true" } }] }
+            """);
+        var run = await cluster.DistctlAsync("run", "-f", folder.File("release.yaml"), "--wait");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var test = (await cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["workflow-job"] = "test" } })).Jobs.Single();
+
+        await using var browser = await BrowserAsync();
+        var page = await browser.NewPageAsync(new() { ViewportSize = new() { Width = 1280, Height = 800 } });
+        await page.GotoAsync(new Uri(cluster.HttpBase, $"ui#/jobs/{test.Id}").ToString());
+        var items = page.Locator("#workflow-jobs li");
+        await items.Nth(2).WaitForAsync(new() { Timeout = 30_000 });
+        Assert.Equal(["build", "test", "ship"], (await items.Locator("a").AllInnerTextsAsync()).ToArray());
+        Assert.Equal(3, await items.Locator(".state-SUCCEEDED").CountAsync());
+        Assert.Contains("after build, test", await items.Nth(2).InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal(test.Id, await page.Locator("#workflow-jobs li.current").GetAttributeAsync("data-job"));
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "workflow.png"), FullPage = true });
+    }
+
     private static string TokenLine(string name, string role, string token) =>
         $"{name} {role} sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)))}";
 
