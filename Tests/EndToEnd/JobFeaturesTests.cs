@@ -111,7 +111,7 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
-    public async Task ConcurrencyKey_LimitOfTwo_NeverExceededByThreeJobsOfTen()
+    public async Task ConcurrencyKey_LimitOfTwo_NeverExceededByThreeJobsOfTen_AcrossAMasterKilled()
     {
         await using var cluster = await Cluster.StartAsync(2);
         var key = $"db-{cluster.MasterPort}";
@@ -138,6 +138,11 @@ public sealed class JobFeaturesTests
             Assert.Matches($"distexec_concurrency_key_holding{{[^}}]*key=\"{key}\"[^}}]*}} [0-2]\\b", metrics);
             Assert.Contains($"distexec_concurrency_key_waiting{{", metrics, StringComparison.Ordinal);
         }
+
+        // The master dies with SIGKILL mid-run and comes back: the limit and the tasks it holds live in its store.
+        cluster.Master!.Signal(9);
+        Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await cluster.StartMasterAsync();
 
         var intervals = new List<(long Start, long End)>();
         foreach (var id in ids)
