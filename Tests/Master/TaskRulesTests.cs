@@ -42,6 +42,24 @@ public sealed class TaskRulesTests
         Assert.Equal(expected, TaskRules.OnFinished(TaskState.Running, isLatestAttempt: true, outcome, cancelRequested: false));
 
     [Fact]
+    public void DeriveJobState_DependsOnlyOnWhichStatesArePresent()
+    {
+        // The store reads which states a job's tasks are in, not how many are in each: for every set of states and
+        // every way to cancel, the counts must not matter.
+        var states = new[] { TaskState.Queued, TaskState.Running, TaskState.Succeeded, TaskState.Failed, TaskState.TimedOut, TaskState.Canceled, TaskState.Lost };
+        for (var set = 0; set < 1 << states.Length; set++)
+        {
+            var present = states.Where((_, i) => (set & (1 << i)) != 0).ToList();
+            var ones = present.ToDictionary(s => s, _ => 1);
+            var many = present.Select((s, i) => (s, i)).ToDictionary(p => p.s, p => 2 + (p.i * 37 % 11));
+            foreach (var canceledByUser in new[] { true, false })
+            {
+                Assert.Equal(TaskRules.DeriveJobState(many, canceledByUser), TaskRules.DeriveJobState(ones, canceledByUser));
+            }
+        }
+    }
+
+    [Fact]
     public void DeriveJobState_AllQueued_Queued() =>
         Assert.Equal(TaskState.Queued, TaskRules.DeriveJobState(new Dictionary<TaskState, int> { [TaskState.Queued] = 3 }));
 
