@@ -93,7 +93,7 @@ internal sealed partial class ScheduleRunner(
             }
         }
 
-        if (!missed && next is { } following && ScheduleCron.Count(expression, zone, tick.AddTicks(1), now, MissedCountCap) is > 0 and var folded)
+        if (!missed && next is not null && ScheduleCron.Count(expression, zone, tick.AddTicks(1), now, MissedCountCap) is > 0 and var folded)
         {
             // Late (within the grace period) past later ticks too: one job for them all, not one per tick.
             missedNote = $"fired {late.TotalSeconds:0.0}s late; {folded} later tick(s) folded into it";

@@ -6,8 +6,12 @@ using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
-/// <summary>Schedules and their fires in the job store (tables schedules, schedule_fires), written through its one writer.</summary>
-internal sealed class ScheduleRows(StoreWriter writer) : IScheduleStore
+/// <summary>
+/// Schedules and their fires in the job store (tables schedules, schedule_fires), written through its one writer. The
+/// runner's small reads (what is due, a schedule's last job) go on the writer's connection, always current; the API's
+/// lists (every schedule with its last fires) on connections of their own, so a dashboard never holds writes up.
+/// </summary>
+internal sealed class ScheduleRows(StoreWriter writer, string connectionString) : IScheduleStore
 {
     /// <summary>Fires kept per schedule (the newest).</summary>
     public const int KeptFires = 20;
@@ -23,11 +27,17 @@ internal sealed class ScheduleRows(StoreWriter writer) : IScheduleStore
     public StoredSchedule? Find(string name) =>
         writer.Read(_ => writer.Rows($"SELECT {Columns} FROM schedules WHERE name = $name", Read, ("$name", name))).FirstOrDefault();
 
-    public Schedule? Get(string name) => writer.Read(_ =>
-        writer.Rows($"SELECT {Columns} FROM schedules WHERE name = $name", Read, ("$name", name)).Select(WithFires).FirstOrDefault());
+    public Schedule? Get(string name)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        return Query(connection, $"SELECT {Columns} FROM schedules WHERE name = $name", Read, ("$name", name)).Select(s => WithFires(connection, s)).FirstOrDefault();
+    }
 
-    public IReadOnlyList<Schedule> List() => writer.Read(_ =>
-        writer.Rows($"SELECT {Columns} FROM schedules ORDER BY name", Read).Select(WithFires).ToList());
+    public IReadOnlyList<Schedule> List()
+    {
+        using var connection = StoreSql.Open(connectionString);
+        return [.. Query(connection, $"SELECT {Columns} FROM schedules ORDER BY name", Read).Select(s => WithFires(connection, s))];
+    }
 
     public bool SetPaused(string name, bool paused, DateTimeOffset? nextFire) => writer.Write(() =>
         writer.Execute("UPDATE schedules SET paused = $paused, next_fire = $next WHERE name = $name",
@@ -85,8 +95,27 @@ internal sealed class ScheduleRows(StoreWriter writer) : IScheduleStore
         reader.IsDBNull(8) ? "" : reader.GetString(8),
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(9)));
 
-    /// <summary>The API's record, with the last fires and the states of their jobs now (on the writer's connection, inside a Read).</summary>
-    private Schedule WithFires(StoredSchedule stored)
+    private static List<T> Query<T>(SqliteConnection connection, string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>The API's record, with the last fires and the states of their jobs now.</summary>
+    private static Schedule WithFires(SqliteConnection connection, StoredSchedule stored)
     {
         var schedule = new Schedule
         {
@@ -101,7 +130,7 @@ internal sealed class ScheduleRows(StoreWriter writer) : IScheduleStore
             CreatedBy = stored.CreatedBy,
             CreatedAt = Timestamp.FromDateTimeOffset(stored.CreatedAt),
         };
-        schedule.RecentFires.AddRange(writer.Rows("""
+        schedule.RecentFires.AddRange(Query(connection, """
             SELECT f.at, f.outcome, f.job_id, f.reason, f.manual, j.state, j.waiting FROM schedule_fires f LEFT JOIN jobs j ON j.id = f.job_id
             WHERE f.schedule = $name ORDER BY f.seq DESC LIMIT $keep
             """,

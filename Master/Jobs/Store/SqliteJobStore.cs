@@ -48,7 +48,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         _retries = new RetrySchedule(_writer);
         _held = new HeldTasks(_writer);
         _events = new TaskEventWriter(_writer, _retries, _held, signals, metrics);
-        Schedules = new ScheduleRows(_writer);
+        Schedules = new ScheduleRows(_writer, connectionString);
     }
 
     public Schedules.IScheduleStore Schedules { get; }
