@@ -21,9 +21,10 @@ public sealed class ChaosRun(Cluster cluster, string scenario, int rounds)
     public IReadOnlyList<string> JobIds => [.. _jobs.Select(j => j.JobId)];
 
     /// <summary>A job of <paramref name="tasks"/> tasks, task i sleeping <paramref name="seconds"/>(i) then printing its token.</summary>
-    public async Task<string> SubmitAsync(int tasks, Func<int, double> seconds, string pool = "default")
+    public async Task<string> SubmitAsync(int tasks, Func<int, double> seconds, string pool = "default", Priority priority = Priority.Unspecified)
     {
         var spec = BuildJob(tasks, seconds, pool, out var tokens);
+        spec.Priority = priority;
         var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
         _jobs.Add((job.Id, tokens, TaskState.Succeeded));
         return job.Id;

@@ -353,7 +353,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task TwoHundredTasks_NeverMoreProcessesThanCapacityPerWorker()
+    public async Task TwoHundredTasksOfThreePriorities_NeverMoreProcessesThanCapacityPerWorker()
     {
         var rounds = ChaosReport.Size(1, 3);
         await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
@@ -377,8 +377,13 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
                 }
             });
 
-            var jobId = await run.SubmitAsync(200, _ => 0.2);
-            await cluster.WaitForJobAsync(jobId, Recovery);
+            // Two hundred tasks of the three priorities at once: each worker's three queues share its slots.
+            var jobIds = new[] { await run.SubmitAsync(100, _ => 0.2, priority: Priority.Low), await run.SubmitAsync(60, _ => 0.2), await run.SubmitAsync(40, _ => 0.2, priority: Priority.High) };
+            foreach (var jobId in jobIds)
+            {
+                await cluster.WaitForJobAsync(jobId, Recovery);
+            }
+
             await watch.CancelAsync();
             await watcher;
 
