@@ -169,7 +169,7 @@ public sealed class JobFeaturesTests
     }
 
     [Fact]
-    public async Task After_WaitsForItsJobs_AFailureCancelsTheChain_FinishedRunsAnyway()
+    public async Task After_WaitsForItsJobs_AcrossAMasterKilled_AFailureCancelsTheChain_FinishedRunsAnyway()
     {
         await using var cluster = await Cluster.StartAsync(1);
         async Task<string> Run(params string[] args)
@@ -191,6 +191,11 @@ public sealed class JobFeaturesTests
         Assert.Contains("Waiting", status.Stdout, StringComparison.Ordinal);
         Assert.Contains($"After:     {first}", status.Stdout, StringComparison.Ordinal);
         Assert.Contains(second, (await cluster.DistctlAsync("list", "--state", "waiting", "-q")).Stdout, StringComparison.Ordinal);
+
+        // The master dies with SIGKILL while they wait and comes back: what waits for what lives in its store.
+        cluster.Master!.Signal(9);
+        Assert.True(await cluster.Master.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await cluster.StartMasterAsync();
 
         var firstDone = await cluster.WaitForJobAsync(first, TimeSpan.FromSeconds(60));
         var secondDone = await cluster.WaitForJobAsync(second, TimeSpan.FromSeconds(60));
