@@ -7,7 +7,7 @@ namespace DistributedExecutor.Cli.Commands;
 /// needs, each run after them (JobSpec.after: Waiting until they ended; one that does not succeed cancels those that
 /// need it, unless a job says <c>afterCondition: AFTER_CONDITION_FINISHED</c>). Every job is labelled workflow=NAME,
 /// workflow-run=RUN (one run of the file), workflow-job=KEY and workflow-needs=KEY,KEY, so <c>distctl status</c> and the dashboard show the
-/// run as one.
+/// run as one. Ctrl-C while waiting cancels the run's jobs that have not ended.
 /// </summary>
 internal static class WorkflowSubmit
 {
@@ -60,6 +60,41 @@ internal static class WorkflowSubmit
 
         Console.Error.WriteLine(Formatting.Safe($"distctl: workflow {workflow.Name} run {run}: {workflow.Jobs.Count} jobs (distctl list --label {RunLabel}={run})"));
         var ended = new Dictionary<string, Job>(StringComparer.Ordinal);
+        Interrupts.LeftBehind = Formatting.Safe($"distctl: workflow {workflow.Name} run {run} may still be running; cancel its jobs with: distctl cancel {string.Join(" ", ids.Values)}");
+        try
+        {
+            await WaitAsync(master, workflow, ids, ended, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
+        {
+            // Ctrl-C stops what this run started, as run --wait does: every job of the run not yet ended is canceled.
+            // Those that run after others first: canceling a job first would release its dependents (afterCondition finished).
+            var running = workflow.Jobs.Where(j => !ended.ContainsKey(j.Key)).Select(j => (j.Key, Id: ids[j.Key])).Reverse().ToList();
+            Console.Error.WriteLine(Formatting.Safe($"distctl: canceling workflow {workflow.Name} run {run} ({string.Join(", ", running.Select(r => r.Key))}); Ctrl-C again to stop waiting"));
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            foreach (var (key, id) in running)
+            {
+                try
+                {
+                    await master.Jobs.CancelJobAsync(new CancelJobRequest { JobId = id }, cancellationToken: grace.Token).ConfigureAwait(false);
+                }
+                catch (Exception cancel) when (cancel is OperationCanceledException or Grpc.Core.RpcException)
+                {
+                    Console.Error.WriteLine(Formatting.Safe($"distctl: {key} ({id}) may still be running; cancel it with: distctl cancel {id}"));
+                }
+            }
+
+            return ExitCodes.Canceled;
+        }
+
+        var failed = workflow.Jobs.Where(j => ended[j.Key].State != TaskState.Succeeded).Select(j => j.Key).ToList();
+        Console.Error.WriteLine(Formatting.Safe($"distctl: workflow {workflow.Name} run {run}: {workflow.Jobs.Count - failed.Count} of {workflow.Jobs.Count} jobs succeeded{(failed.Count > 0 ? "; not: " + string.Join(", ", failed) : "")}"));
+        return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failure;
+    }
+
+    /// <summary>Until every job of the run ended, saying each end as it comes.</summary>
+    private static async Task WaitAsync(MasterConnection master, Workflow workflow, Dictionary<string, string> ids, Dictionary<string, Job> ended, CancellationToken cancellationToken)
+    {
         while (ended.Count < workflow.Jobs.Count)
         {
             foreach (var job in workflow.Jobs.Where(j => !ended.ContainsKey(j.Key)))
@@ -77,9 +112,5 @@ internal static class WorkflowSubmit
                 await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
             }
         }
-
-        var failed = workflow.Jobs.Where(j => ended[j.Key].State != TaskState.Succeeded).Select(j => j.Key).ToList();
-        Console.Error.WriteLine(Formatting.Safe($"distctl: workflow {workflow.Name} run {run}: {workflow.Jobs.Count - failed.Count} of {workflow.Jobs.Count} jobs succeeded{(failed.Count > 0 ? "; not: " + string.Join(", ", failed) : "")}"));
-        return failed.Count == 0 ? ExitCodes.Success : ExitCodes.Failure;
     }
 }

@@ -75,6 +75,33 @@ public sealed class DistctlMannersTests(ClusterFixture fixture)
         await Cluster.Jobs.CancelJobAsync(new CancelJobRequest { JobId = job.Id });
     }
 
+    [Fact]
+    public async Task WorkflowWait_Interrupted_CancelsTheRunsJobsAndExits130()
+    {
+        var marker = $"{Random.Shared.Next(100, 999)}.{Random.Shared.Next(100000, 999999)}";
+        using var folder = new TempDirectory("distexec-workflow-interrupt-");
+        await File.WriteAllTextAsync(folder.File("w.yaml"), $$"""
+            workflow: interrupted
+            jobs:
+              long: { tasks: [{ command: { program: sleep, args: ["{{marker}}"] } }] }
+              after: { needs: [long], afterCondition: AFTER_CONDITION_FINISHED, tasks: [{ command: { program: echo, args: [never] } }] }
+            """);
+        await using var distctl = StartDistctl("run", "-f", folder.File("w.yaml"), "--wait");
+        var job = await RunningJobWithAsync(marker);
+
+        distctl.Signal(2);
+
+        Assert.True(await distctl.WaitForExitAsync(Deadline), "distctl still running after SIGINT");
+        Assert.True(distctl.ExitCode == 130, distctl.Output);
+        Assert.Contains("canceling workflow interrupted run", distctl.Output, StringComparison.Ordinal);
+        Assert.Equal(TaskState.Canceled, (await Cluster.WaitForJobAsync(job.Id, Deadline)).State);
+        var after = (await Cluster.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { ["workflow-run"] = job.Labels["workflow-run"], ["workflow-job"] = "after" } })).Jobs.Single();
+        var ended = await Cluster.WaitForJobAsync(after.Id, Deadline);
+        Assert.Equal(TaskState.Canceled, ended.State);
+        Assert.Empty(ended.Tasks[0].Attempts);
+        await Eventually.Until(() => Processes.WithArgument(marker) == 0, Deadline, "the sleep gone");
+    }
+
     /// <summary>distctl as a child process of its own (so a test can signal it), against the shared cluster.</summary>
     private ChildProcess StartDistctl(params string[] args) => ChildProcess.Start("distctl", RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>
     {
