@@ -14,20 +14,16 @@ internal sealed class JobOptions
 {
     private readonly Dictionary<string, Option> _byName;
 
-    private JobOptions(IEnumerable<Option> options, Argument<string[]> program, Func<ParseResult, (JobSpec Job, List<string>? Batch)> specOf)
+    private JobOptions(IReadOnlyList<Option> options, Argument<string[]> program, Func<ParseResult, (JobSpec Job, List<string>? Batch)> specOf)
     {
+        All = options;
         _byName = options.ToDictionary(o => o.Name, StringComparer.Ordinal);
         Program = program;
         SpecOf = specOf;
     }
 
-    /// <summary>The long names of every option, in the order help lists them.</summary>
-    public static IReadOnlyList<string> Names { get; } =
-    [
-        "--command", "--args", "--env", "--workdir", "--executor", "--param", "--http", "--method", "--header", "--data", "--data-file", "--expect",
-        "--response-cap", "--items", "--items-file", "--all-workers", "--where", "--pool", "--timeout", "--retries", "--backoff", "--max-backoff",
-        "--retry-on", "--max-parallel", "--max-errors", "--concurrency-key", "--label", "--priority",
-    ];
+    /// <summary>Every option (a verb's help groups them by name).</summary>
+    public IReadOnlyList<Option> All { get; }
 
     /// <summary>The option named <paramref name="name"/> (its long name, as "--pool").</summary>
     public Option this[string name] => _byName[name];

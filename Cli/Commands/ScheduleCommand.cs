@@ -18,9 +18,9 @@ internal static class ScheduleCommand
         var overlap = new Option<string?>("--overlap") { Description = "While its last job runs, a tick: allow (start another; default), skip, or queue (one job that runs after it)" };
         var missed = new Option<string?>("--missed") { Description = "Ticks missed while the master was down: skip (default) or run-once (one job for all of them)" };
         var create = new Command("create", "Create a schedule: the job given as to distctl run, fired at every tick") { name, cron, zone, overlap, missed };
-        foreach (var option in JobOptions.Names)
+        foreach (var option in job.All)
         {
-            create.Options.Add(job[option]);
+            create.Options.Add(option);
         }
 
         create.Arguments.Add(job.Program);

@@ -63,7 +63,7 @@ internal static class WorkflowSubmit
         Interrupts.LeftBehind = Formatting.Safe($"distctl: workflow {workflow.Name} run {run} may still be running; cancel its jobs with: distctl cancel {string.Join(" ", ids.Values)}");
         try
         {
-            await WaitAsync(master, workflow, ids, ended, cancellationToken).ConfigureAwait(false);
+            await WaitAsync(master, workflow, run, ids, ended, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
         {
@@ -93,14 +93,24 @@ internal static class WorkflowSubmit
     }
 
     /// <summary>Until every job of the run ended, saying each end as it comes.</summary>
-    private static async Task WaitAsync(MasterConnection master, Workflow workflow, Dictionary<string, string> ids, Dictionary<string, Job> ended, CancellationToken cancellationToken)
+    private static async Task WaitAsync(MasterConnection master, Workflow workflow, string run, Dictionary<string, string> ids, Dictionary<string, Job> ended, CancellationToken cancellationToken)
     {
         while (ended.Count < workflow.Jobs.Count)
         {
+            // The whole run by its label, a page of 1,000 per call, not a call per job.
+            var jobs = new Dictionary<string, Job>(StringComparer.Ordinal);
+            var page = "";
+            do
+            {
+                var reply = await master.Jobs.ListJobsAsync(new ListJobsRequest { Labels = { [RunLabel] = run }, PageSize = 1000, PageToken = page }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                reply.Jobs.ToList().ForEach(j => jobs[j.Id] = j);
+                page = reply.NextPageToken;
+            }
+            while (page.Length > 0);
+
             foreach (var job in workflow.Jobs.Where(j => !ended.ContainsKey(j.Key)))
             {
-                var state = (await master.Jobs.GetJobAsync(new GetJobRequest { JobId = ids[job.Key], CountsOnly = true }, cancellationToken: cancellationToken).ConfigureAwait(false)).Job;
-                if (JobWatcher.IsTerminal(state.State))
+                if (jobs.GetValueOrDefault(ids[job.Key]) is { } state && JobWatcher.IsTerminal(state.State))
                 {
                     ended[job.Key] = state;
                     Console.Error.WriteLine(Formatting.Safe($"distctl: {job.Key} ({state.Id}) ") + Formatting.StateCell(state.State));

@@ -66,7 +66,7 @@ internal sealed class PrioritySlots
 
                 Grant(starving);
             }
-            else if (_free > 0 && Enumerable.Range(0, level + 1).All(l => _waiting[l].Count == 0))
+            else if (_free > 0 && !WaitingAtOrAbove(level))
             {
                 _free--;
                 return Task.CompletedTask;
@@ -147,6 +147,20 @@ internal sealed class PrioritySlots
     {
         var best = _waiting.FirstOrDefault(q => q.Count > 0)?.First;
         return best is not null && _passed >= PassLimit && OldestBelow(best.Value.Level) is { } starving ? starving : best;
+    }
+
+    /// <summary>Whether a task of <paramref name="level"/>'s priority or higher waits (without allocating: this is on every task's way in).</summary>
+    private bool WaitingAtOrAbove(int level)
+    {
+        for (var l = 0; l <= level; l++)
+        {
+            if (_waiting[l].Count > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The longest-waiting task of a priority lower than <paramref name="level"/>'s.</summary>
