@@ -6,7 +6,9 @@ namespace DistributedExecutor.Master.Consumers;
 /// Events are applied concurrently (they share the store's group commit), so one may arrive before another it
 /// depends on that is in flight beside it: an output batch before its attempt's TaskStarted, a TaskFinished before
 /// its attempt's output batches. The store says so (<see cref="EventPendingException"/>); the event is tried again
-/// every 20 ms and, should what it waits for never come, applied without waiting after <see cref="Wait"/>.
+/// every 20 ms and, should what it waits for stop coming, applied without waiting once <see cref="Wait"/> has passed
+/// with no progress (<see cref="EventPendingException.Progress"/>): a TaskFinished behind fifty output batches that
+/// come back one retry after another waits for all of them, however long that takes, as long as they keep coming.
 /// </summary>
 internal static class PendingEvents
 {
@@ -18,14 +20,21 @@ internal static class PendingEvents
     public static async Task<T> ApplyAsync<T>(Func<bool, Task<T>> apply, TimeProvider time, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + Wait;
+        var progress = 0L;
         while (true)
         {
             try
             {
                 return await apply(time.GetUtcNow() < deadline).ConfigureAwait(false);
             }
-            catch (EventPendingException)
+            catch (EventPendingException pending)
             {
+                if (pending.Progress > progress)
+                {
+                    progress = pending.Progress;
+                    deadline = time.GetUtcNow() + Wait;
+                }
+
                 await Task.Delay(Poll, time, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -100,7 +100,11 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 if (message.Sequence > 0 && writer.Scalar("SELECT 1 FROM output WHERE attempt_id = $attempt AND seq = $previous LIMIT 1",
                     ("$attempt", Id(message.AttemptId)), ("$previous", message.Sequence - 1)) is null)
                 {
-                    throw new EventPendingException($"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet");
+                    // How far the attempt's output has come: the wait goes on while it grows (a long chain of batches
+                    // coming back from the broker's retries after a full disk takes as long as it takes).
+                    var stored = writer.Scalar("SELECT MAX(seq) + 1 FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)));
+                    throw new EventPendingException(
+                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", stored is long count ? count : 0);
                 }
             }
 
@@ -158,9 +162,10 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
 
             if (waitForOutput && message.OutputBatches > 0
-                && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)))! < message.OutputBatches)
+                && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)))! is var stored
+                && stored < message.OutputBatches)
             {
-                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet");
+                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored);
             }
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
@@ -333,5 +338,12 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     });
 }
 
-/// <summary>An event arrived before one it depends on was applied (they are applied concurrently); tried again shortly.</summary>
-internal sealed class EventPendingException(string message) : Exception(message);
+/// <summary>
+/// An event arrived before one it depends on was applied (they are applied concurrently); tried again shortly.
+/// <paramref name="progress"/> counts what of its dependencies is in (the attempt's stored output batches): while it
+/// grows, the event keeps waiting.
+/// </summary>
+internal sealed class EventPendingException(string message, long progress = 0) : Exception(message)
+{
+    public long Progress { get; } = progress;
+}
