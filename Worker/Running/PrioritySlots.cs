@@ -12,8 +12,12 @@ namespace DistributedExecutor.Worker.Running;
 /// </summary>
 internal sealed class PrioritySlots
 {
-    /// <summary>How long a freed slot stays reserved for its task's priority or higher.</summary>
-    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(25);
+    /// <summary>
+    /// How long a freed slot stays reserved for its task's priority or higher. The next message of a backlog comes
+    /// one ack later, a few ms; 25 ms proved too short on a loaded machine (a low task overtook a normal one once in
+    /// a clean-clone test run), and the wait costs a slot this long only once, when a higher backlog runs out.
+    /// </summary>
+    public static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Higher-priority starts in a row that may pass a waiting lower task.</summary>
     public const int PassLimit = 8;
