@@ -355,6 +355,34 @@ public sealed class JobStoreTests : IDisposable
     public void Sql_StateAndFailureConstants_MatchTheEnums() =>
         Assert.All(Sql.Values_MatchTheEnums(), pair => Assert.Equal(pair.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), pair.Constant));
 
+    [Fact]
+    public void Store_AJobsRecordAndItsRemoval_FoundByIndex_NoTableScanned()
+    {
+        using (var store = Open())
+        {
+            CreateJob(store);
+        }
+
+        // A scan here costs every row in the store at each read of a finished job (every watcher's last wake-up, every
+        // status) and at each removal: it grew with the store, not with the job (migration 10 added what was missing).
+        var statements = SqliteJobStore.JobRowTables.Select(table => $"DELETE FROM {table} WHERE job_id = 'j'").Append(JobQueries.AttemptsOfJob.Replace("$job", "'j'", StringComparison.Ordinal));
+        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dir, "master.db")};Pooling=False");
+        db.Open();
+        Assert.All(statements, sql =>
+        {
+            using var command = db.CreateCommand();
+            command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+            using var reader = command.ExecuteReader();
+            var plan = new List<string>();
+            while (reader.Read())
+            {
+                plan.Add(reader.GetString(3));
+            }
+
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal) || step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        });
+    }
+
     private static object? Pragma(string path, string pragma) => Scalar(path, $"PRAGMA {pragma}");
 
     private static object? Scalar(string path, string sql)

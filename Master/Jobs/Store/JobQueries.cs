@@ -291,6 +291,10 @@ internal sealed class JobQueries(string connectionString)
         return (string)Scalar(connection, "PRAGMA integrity_check")!;
     }
 
+    /// <summary>A job's attempts, read with its record (by the attempts_job index; a test holds it to that).</summary>
+    internal const string AttemptsOfJob =
+        "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job ORDER BY number";
+
     private static void LoadTasks(SqliteConnection connection, Job job, TaskPage? page)
     {
         // The page's tasks, by index: the attempts of exactly those.
@@ -307,9 +311,7 @@ internal sealed class JobQueries(string connectionString)
         var attempts = new Dictionary<string, List<Attempt>>();
         using (var query = connection.CreateCommand())
         {
-            query.CommandText = page is null
-                ? "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job ORDER BY number"
-                : $"SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job AND task_id IN ({tasks}) ORDER BY number";
+            query.CommandText = page is null ? AttemptsOfJob : $"{AttemptsOfJob[..AttemptsOfJob.IndexOf(" ORDER BY", StringComparison.Ordinal)]} AND task_id IN ({tasks}) ORDER BY number";
             Page(query);
             using var reader = query.ExecuteReader();
             while (reader.Read())

@@ -231,7 +231,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             reader => reader.GetString(0), ("$before", before.ToUnixTimeMilliseconds()), ("$batch", batch));
         foreach (var id in ids)
         {
-            DeleteJobRows(id, "output", "attempts", "retries", "tasks", "job_labels", "job_deps");
+            DeleteJobRows(id, JobRowTables);
             _writer.Execute("DELETE FROM jobs WHERE id = $job", ("$job", id));
         }
 
@@ -249,14 +249,17 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     /// <summary>Removes a job that was never published (the broker refused it), so nothing half-created stays.</summary>
     public void DeleteUnpublishedJob(Guid jobId) => _writer.Write(() =>
     {
-        DeleteJobRows(Id(jobId), "output", "attempts", "tasks", "job_labels", "job_deps");
+        DeleteJobRows(Id(jobId), JobRowTables);
         if (_writer.Execute($"DELETE FROM jobs WHERE id = $job AND state IN ({Sql.Unfinished})", ("$job", Id(jobId))) > 0)
         {
             _writer.JobRemoved();
         }
     });
 
-    private void DeleteJobRows(string jobId, params string[] tables)
+    /// <summary>The tables that hold a job's rows by its job_id, each found by an index on it (a test holds them to that).</summary>
+    internal static readonly string[] JobRowTables = ["output", "attempts", "retries", "tasks", "job_labels", "job_deps"];
+
+    private void DeleteJobRows(string jobId, string[] tables)
     {
         foreach (var table in tables)
         {

@@ -186,6 +186,14 @@ internal static class StoreMigrations
                 manual INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX IF NOT EXISTS schedule_fires_by_schedule ON schedule_fires(schedule, seq);
             """),
+
+        // 10: a job's attempts and retries by job (a job's record, its removal, a lost worker's fan-out tasks read
+        // them by job: without these, each scanned every attempt in the store, a cost that grew with retention).
+        db => Execute(db, """
+            CREATE INDEX IF NOT EXISTS attempts_job ON attempts(job_id, number);
+            CREATE INDEX IF NOT EXISTS retries_job ON retries(job_id);
+            CREATE INDEX IF NOT EXISTS tasks_target ON tasks(target_worker) WHERE target_worker IS NOT NULL;
+            """),
     ];
 
     /// <summary>The version this code brings a store to.</summary>
