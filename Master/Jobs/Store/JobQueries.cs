@@ -74,22 +74,22 @@ internal sealed class JobQueries(string connectionString)
     public Job? GetJob(Guid jobId, bool withTasks, TaskPage? page = null)
     {
         using var connection = StoreSql.Open(connectionString);
-        return GetJob(connection, jobId, withTasks ? _ => true : _ => false, page);
+        return GetJob(Statements.On(connection), jobId, withTasks ? _ => true : _ => false, page);
     }
 
     /// <summary>
     /// What a watcher needs at a wake-up, on <paramref name="connection"/> while nothing writes: the job (with its tasks
     /// once it has ended) and its output after <paramref name="afterOffset"/>. Null when there is no such job.
     /// </summary>
-    public static (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(SqliteConnection connection, Guid jobId, long afterOffset, int limit) =>
-        GetJob(connection, jobId, state => TaskRules.IsTerminal(state)) is { } job
-            ? (job, ReadOutput(connection, jobId, afterOffset, limit))
+    public static (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Statements statements, Guid jobId, long afterOffset, int limit) =>
+        GetJob(statements, jobId, state => TaskRules.IsTerminal(state)) is { } job
+            ? (job, ReadOutput(statements, jobId, afterOffset, limit))
             : null;
 
-    private static Job? GetJob(SqliteConnection connection, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
+    private static Job? GetJob(Statements statements, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
-        using var query = connection.CreateCommand();
-        query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs WHERE id = $id AND accepted = 1";
+        using var statement = statements.Command("SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs WHERE id = $id AND accepted = 1");
+        var query = statement.Query;
         query.Parameters.AddWithValue("$id", Id(jobId));
         using var reader = query.ExecuteReader();
         if (!reader.Read())
@@ -102,11 +102,10 @@ internal sealed class JobQueries(string connectionString)
         // runs on the writer's connection while writes wait, nor on a counts-only poll.
         if (withTasks(job.State))
         {
-            LoadTasks(connection, job, page);
-            using var deps = connection.CreateCommand();
-            deps.CommandText = "SELECT after_id FROM job_deps WHERE job_id = $job ORDER BY after_id";
-            deps.Parameters.AddWithValue("$job", job.Id);
-            using var after = deps.ExecuteReader();
+            LoadTasks(statements, job, page);
+            using var deps = statements.Command("SELECT after_id FROM job_deps WHERE job_id = $job ORDER BY after_id");
+            deps.Query.Parameters.AddWithValue("$job", job.Id);
+            using var after = deps.Query.ExecuteReader();
             while (after.Read())
             {
                 job.After.Add(after.GetString(0));
@@ -200,13 +199,12 @@ internal sealed class JobQueries(string connectionString)
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit)
     {
         using var connection = StoreSql.Open(connectionString);
-        return ReadOutput(connection, jobId, afterOffset, limit);
+        return ReadOutput(Statements.On(connection), jobId, afterOffset, limit);
     }
 
-    private static List<OutputChunk> ReadOutput(SqliteConnection connection, Guid jobId, long afterOffset, int limit)
+    private static List<OutputChunk> ReadOutput(Statements statements, Guid jobId, long afterOffset, int limit)
     {
-        using var query = connection.CreateCommand();
-        query.CommandText = """
+        using var statement = statements.Command("""
             SELECT o.offset, o.task_id, t.idx, o.stream, o.data, a.number, o.at
             FROM output o
             JOIN tasks t ON t.id = o.task_id
@@ -214,7 +212,8 @@ internal sealed class JobQueries(string connectionString)
             WHERE o.job_id = $job AND o.offset > $after AND o.attempt_id = COALESCE(t.final_attempt, t.current_attempt)
             ORDER BY o.offset
             LIMIT $limit
-            """;
+            """);
+        var query = statement.Query;
         query.Parameters.AddWithValue("$job", Id(jobId));
         query.Parameters.AddWithValue("$after", afterOffset);
         query.Parameters.AddWithValue("$limit", limit);
@@ -295,7 +294,7 @@ internal sealed class JobQueries(string connectionString)
     internal const string AttemptsOfJob =
         "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job ORDER BY number";
 
-    private static void LoadTasks(SqliteConnection connection, Job job, TaskPage? page)
+    private static void LoadTasks(Statements statements, Job job, TaskPage? page)
     {
         // The page's tasks, by index: the attempts of exactly those.
         var tasks = "SELECT id FROM tasks WHERE job_id = $job"
@@ -309,9 +308,9 @@ internal sealed class JobQueries(string connectionString)
         }
 
         var attempts = new Dictionary<string, List<Attempt>>();
-        using (var query = connection.CreateCommand())
+        using (var statement = statements.Command(page is null ? AttemptsOfJob : $"{AttemptsOfJob[..AttemptsOfJob.IndexOf(" ORDER BY", StringComparison.Ordinal)]} AND task_id IN ({tasks}) ORDER BY number"))
         {
-            query.CommandText = page is null ? AttemptsOfJob : $"{AttemptsOfJob[..AttemptsOfJob.IndexOf(" ORDER BY", StringComparison.Ordinal)]} AND task_id IN ({tasks}) ORDER BY number";
+            var query = statement.Query;
             Page(query);
             using var reader = query.ExecuteReader();
             while (reader.Read())
@@ -352,10 +351,10 @@ internal sealed class JobQueries(string connectionString)
             }
         }
 
-        using (var query = connection.CreateCommand())
+        using (var statement = statements.Command("SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure FROM tasks"
+            + (page is null ? " WHERE job_id = $job ORDER BY idx" : $" WHERE id IN ({tasks}) ORDER BY idx")))
         {
-            query.CommandText = "SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure FROM tasks"
-                + (page is null ? " WHERE job_id = $job ORDER BY idx" : $" WHERE id IN ({tasks}) ORDER BY idx");
+            var query = statement.Query;
             Page(query);
             using var reader = query.ExecuteReader();
             while (reader.Read())

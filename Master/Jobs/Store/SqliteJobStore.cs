@@ -338,7 +338,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     // On the writer's connection, whose pages are always current: a watcher wakes at every change of its job.
     public (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Guid jobId, long afterOffset, int limit) =>
-        _writer.Read(connection => JobQueries.ReadProgress(connection, jobId, afterOffset, limit));
+        _writer.ReadPrepared(statements => JobQueries.ReadProgress(statements, jobId, afterOffset, limit));
 
     public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key) => _queries.FindByIdempotencyKey(key);
 

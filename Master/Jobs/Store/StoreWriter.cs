@@ -18,6 +18,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     private const int SqliteFull = 13;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private Statements? _kept;
     private SqliteTransaction? _transaction;
     private int _activeJobs = activeJobs;
     private const int MaxGroup = 256;
@@ -73,6 +74,9 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
             return read(connection);
         }
     }
+
+    /// <summary>As <see cref="Read{T}(Func{SqliteConnection, T})"/>, with the writer's kept commands (prepared once).</summary>
+    public T ReadPrepared<T>(Func<Statements, T> read) => Read(_ => read(_kept ??= Statements.Kept(sql => Prepared(sql))));
 
     public void Write(Action work) => Write(() =>
     {
