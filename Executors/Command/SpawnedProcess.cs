@@ -18,10 +18,6 @@ internal sealed partial class SpawnedProcess : IDisposable
     private const int OCloExec = 0x80000;
     private const int ORdOnly = 0;
     private const int EIntr = 4;
-    private const int PPid = 1;
-    private const int WExited = 4;
-    private const int WNoWait = 0x01000000;
-    private const int ClaExited = 1;
     private const int StatusFd = 3;
 
     // glibc x86-64/arm64: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336; room to spare.
@@ -37,7 +33,7 @@ internal sealed partial class SpawnedProcess : IDisposable
         Pid = pid;
         Stdout = stdout;
         Stderr = stderr;
-        _exited = Task.Factory.StartNew(() => WaitForExit(pid), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _exited = ProcessExits.WatchAsync(pid);
     }
 
     public int Pid { get; }
@@ -237,27 +233,6 @@ internal sealed partial class SpawnedProcess : IDisposable
         return array;
     }
 
-    private static int WaitForExit(int pid)
-    {
-        // waitid with WNOWAIT: learn how it ended without reaping it (see Exited).
-        var info = new byte[128];
-        while (true)
-        {
-            if (WaitId(PPid, pid, info, WExited | WNoWait) == 0)
-            {
-                var code = BitConverter.ToInt32(info, 8);
-                var status = BitConverter.ToInt32(info, 24);
-                return code == ClaExited ? status & 0xff : 128 + status;
-            }
-
-            if (Marshal.GetLastPInvokeError() != EIntr)
-            {
-                // Someone else reaped it (a SIGCHLD-ignoring parent): its status is gone; report an unknown end.
-                return 255;
-            }
-        }
-    }
-
     private static void Check(int error, string call)
     {
         if (error != 0)
@@ -322,9 +297,6 @@ internal sealed partial class SpawnedProcess : IDisposable
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseFd(int fd);
-
-    [LibraryImport("libc", EntryPoint = "waitid", SetLastError = true)]
-    private static partial int WaitId(int idType, int id, [Out] byte[] info, int options);
 
     [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
     private static partial int WaitPid(int pid, out int status, int options);
