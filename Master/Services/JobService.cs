@@ -211,7 +211,7 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
             // its output come from one snapshot: a job seen ended comes with all its output.
             var changed = signals.NextChange(id);
             // The first page small (it is read where writes wait), the rest, if any, in full pages.
-            var (job, chunks) = store.ReadProgress(id, offset, ProgressPage) ?? throw RpcErrors.NotFound($"job {id}");
+            var (job, chunks) = await store.ReadProgressAsync(id, offset, ProgressPage).ConfigureAwait(false) ?? throw RpcErrors.NotFound($"job {id}");
             for (var page = ProgressPage; ; page = OutputPage)
             {
                 foreach (var chunk in chunks)

@@ -71,7 +71,7 @@ internal interface IJobStore
     IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit);
 
     /// <summary>The job (with its tasks once it has ended) and its output after the offset, read from one snapshot; null when there is no such job.</summary>
-    (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Guid jobId, long afterOffset, int limit);
+    Task<(Job Job, IReadOnlyList<OutputChunk> Chunks)?> ReadProgressAsync(Guid jobId, long afterOffset, int limit);
 
     (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key);
 

@@ -337,8 +337,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit) => _queries.ReadOutput(jobId, afterOffset, limit);
 
     // On the writer's connection, whose pages are always current: a watcher wakes at every change of its job.
-    public (Job Job, IReadOnlyList<OutputChunk> Chunks)? ReadProgress(Guid jobId, long afterOffset, int limit) =>
-        _writer.ReadPrepared(statements => JobQueries.ReadProgress(statements, jobId, afterOffset, limit));
+    public Task<(Job Job, IReadOnlyList<OutputChunk> Chunks)?> ReadProgressAsync(Guid jobId, long afterOffset, int limit) =>
+        _writer.ReadGroupedAsync(statements => JobQueries.ReadProgress(statements, jobId, afterOffset, limit));
 
     public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key) => _queries.FindByIdempotencyKey(key);
 
