@@ -34,6 +34,8 @@ internal static class MasterExtensions
         services.AddSingleton<WorkerRegistry>();
         services.AddHostedService<LostWorkerSweeper>();
         services.AddHostedService<StartupRecovery>();
+        services.AddSingleton<TaskOutbox>();
+        services.AddHostedService(provider => provider.GetRequiredService<TaskOutbox>());
         services.AddHostedService<RetentionService>();
         services.AddHostedService<RetryScheduler>();
         services.AddHostedService<HistoryRecorder>();

@@ -10,8 +10,9 @@ using MassTransit;
 namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>
-/// Admission and submission: validate, admit within MAX_CONCURRENT_JOBS, persist, publish with confirms,
-/// and only then report the job Queued. When the broker refuses, the job is removed again: nothing is left
+/// Admission and submission: validate, admit within MAX_CONCURRENT_JOBS, persist, publish with confirms (a big job's
+/// first <see cref="TaskOutbox.FirstWindow"/> tasks; the outbox publishes the rest behind the answer), and only then
+/// report the job Queued. When the broker refuses, the job is removed again: nothing is left
 /// half-created, and the caller hears UNAVAILABLE within PUBLISH_TIMEOUT_SECONDS.
 /// </summary>
 internal sealed partial class JobSubmitter(
@@ -23,7 +24,8 @@ internal sealed partial class JobSubmitter(
     DistexecMetrics metrics,
     TimeProvider time,
     ILogger<JobSubmitter> logger,
-    BrokerLink? broker = null)
+    BrokerLink? broker = null,
+    TaskOutbox? outbox = null)
 {
     /// <summary>How long a submission waits for a broker that is (re)connecting before it is refused (within PUBLISH_TIMEOUT_SECONDS).</summary>
     private TimeSpan BrokerGrace => TimeSpan.FromSeconds(Math.Min(3, options.PublishTimeoutSeconds));
@@ -141,6 +143,15 @@ internal sealed partial class JobSubmitter(
         // The store decided which go now (the first ones): within --max-parallel and the concurrency key's room.
         var first = notBefore is not null ? 0 : tasks.Count - job.Counts.Waiting;
         var messages = tasks.Take(first).Select(t => dispatcher.Message(jobId, t.Item1, t.t)).ToList();
+
+        // A big job answers once its first window is confirmed (the broker takes this job's tasks); the rest are
+        // stored, unmarked, and published behind the answer by the outbox (or at start-up, should this master die).
+        var later = outbox is not null && messages.Count > TaskOutbox.FirstWindow ? messages[TaskOutbox.FirstWindow..] : [];
+        if (later.Count > 0)
+        {
+            messages = messages[..TaskOutbox.FirstWindow];
+        }
+
         using var publishTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.PublishTimeoutSeconds), time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, publishTimeout.Token);
         try
@@ -162,13 +173,18 @@ internal sealed partial class JobSubmitter(
 
         try
         {
-            await store.MarkPublishedAsync(jobId).ConfigureAwait(false);
+            await store.MarkPublishedAsync(jobId, later.Count > 0 ? [.. messages.Select(m => m.TaskId)] : null).ConfigureAwait(false);
         }
         catch (StoreFullException)
         {
             // The tasks are in the broker and the job in the store: it runs. Unmarked, its tasks count as never
             // published, which start-up recovery treats as a master that died between the two (published again, run
             // once). The store has logged that it is full.
+        }
+
+        if (later.Count > 0)
+        {
+            outbox!.Enqueue(pool, jobId, later);
         }
 
         metrics.JobsSubmitted.Add(1, new KeyValuePair<string, object?>("pool", pool));

@@ -33,6 +33,21 @@ internal sealed class TaskDispatcher(ITaskPublisher publisher, IJobStore store, 
         }
     }
 
+    /// <summary>Tasks already built as messages (a big job's rest, from <see cref="TaskOutbox"/>): each marked published once confirmed.</summary>
+    public async Task PublishStoredAsync(string pool, IReadOnlyList<ExecuteTask> messages, CancellationToken cancellationToken)
+    {
+        await publisher.PublishAsync(pool, messages, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            store.MarkTasksPublished(messages.Select(m => m.TaskId));
+        }
+        catch (StoreFullException)
+        {
+            // In the broker, unmarked: start-up recovery would send them again (the copies stop as duplicates).
+            // Not publishing them again now: they are queued and will run.
+        }
+    }
+
     /// <summary>A retry that fell due; its schedule entry goes once the broker confirmed.</summary>
     public async Task DispatchRetryAsync(PendingTask retry, CancellationToken cancellationToken)
     {

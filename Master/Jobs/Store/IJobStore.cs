@@ -19,8 +19,11 @@ internal interface IJobStore
         IReadOnlyDictionary<string, string>? labels = null, int maxParallel = 0, int maxErrors = 0, int activeLimit = int.MaxValue, string? submittedBy = null,
         DateTimeOffset? notBefore = null, string? concurrencyKey = null, IReadOnlyList<Guid>? after = null, AfterCondition afterCondition = AfterCondition.Unspecified);
 
-    /// <summary>The broker confirmed the job's tasks: it becomes visible (and its idempotency key answers with it).</summary>
-    Task MarkPublishedAsync(Guid jobId);
+    /// <summary>
+    /// The broker confirmed the job's tasks — all of them not held back, or only <paramref name="only"/> when the rest
+    /// are still to be published (a big job's first window): it becomes visible (and its idempotency key answers with it).
+    /// </summary>
+    Task MarkPublishedAsync(Guid jobId, IReadOnlyList<Guid>? only = null);
 
     void DeleteUnpublishedJob(Guid jobId);
 
@@ -62,6 +65,9 @@ internal interface IJobStore
 
     /// <summary>How many of the job's tasks are in each state.</summary>
     TaskCounts TaskCounts(Guid jobId);
+
+    /// <summary>The job's tasks still waiting to be published: queued, not held, never confirmed (none of a canceled job).</summary>
+    IReadOnlySet<Guid> Unpublished(Guid jobId);
 
     /// <summary>Up to <paramref name="limit"/> job ids that start with <paramref name="prefix"/> (lower-case), in order.</summary>
     IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit);

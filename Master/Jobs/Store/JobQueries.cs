@@ -15,6 +15,20 @@ internal sealed record TaskPage(int Offset, int Limit, TaskState? State);
 /// </summary>
 internal sealed class JobQueries(string connectionString)
 {
+    public IReadOnlySet<Guid> Unpublished(Guid jobId)
+    {
+        using var connection = StoreSql.Open(connectionString);
+        using var query = Command(connection, $"SELECT id FROM tasks WHERE job_id = $job AND state = {Sql.Queued} AND published = 0 AND held = 0", [("$job", Id(jobId))]);
+        using var reader = query.ExecuteReader();
+        var ids = new HashSet<Guid>();
+        while (reader.Read())
+        {
+            ids.Add(Guid.Parse(reader.GetString(0)));
+        }
+
+        return ids;
+    }
+
     public TaskCounts TaskCounts(Guid jobId)
     {
         using var connection = StoreSql.Open(connectionString);

@@ -238,10 +238,25 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         return ids.Count;
     });
 
-    public Task MarkPublishedAsync(Guid jobId) => _writer.WriteGroupedAsync(() =>
+    public Task MarkPublishedAsync(Guid jobId, IReadOnlyList<Guid>? only = null) => _writer.WriteGroupedAsync(() =>
     {
-        // Only now, with every task confirmed by the broker, does the job become visible as Queued.
-        _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
+        // Only now, with its tasks confirmed by the broker, does the job become visible as Queued. The tasks of a big
+        // job not yet published stay unmarked: a master that dies before its outbox sent them sends them at start.
+        if (only is null)
+        {
+            _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
+        }
+        else
+        {
+            var mark = _writer.Prepared("UPDATE tasks SET published = 1 WHERE id = $task");
+            var task = mark.Parameters.Add("$task", SqliteType.Text);
+            foreach (var id in only)
+            {
+                task.Value = Id(id);
+                mark.ExecuteNonQuery();
+            }
+        }
+
         _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
         return 0;
     });
@@ -330,6 +345,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit) => _queries.JobIdsStartingWith(prefix, limit);
 
     public TaskCounts TaskCounts(Guid jobId) => _queries.TaskCounts(jobId);
+
+    public IReadOnlySet<Guid> Unpublished(Guid jobId) => _queries.Unpublished(jobId);
 
     public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null) =>
         _queries.ListJobs(state, pool, pageSize, beforeSeq, labels, submittedBy, search);
