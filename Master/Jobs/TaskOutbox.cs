@@ -18,6 +18,12 @@ internal sealed partial class TaskOutbox(TaskDispatcher dispatcher, IJobStore st
     /// <summary>How many of a job's tasks <c>SubmitJob</c> publishes itself before answering (all of a smaller job).</summary>
     public const int FirstWindow = 256;
 
+    /// <summary>
+    /// How many of the rest go out between two marks in the store. Small: a master that dies publishes again, at
+    /// start-up, the window whose confirms it had not yet recorded (each copy runs as a recorded extra attempt).
+    /// </summary>
+    public const int Window = 64;
+
     private readonly Channel<(string Pool, Guid JobId, IReadOnlyList<ExecuteTask> Messages)> _jobs =
         Channel.CreateUnbounded<(string, Guid, IReadOnlyList<ExecuteTask>)>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -28,7 +34,7 @@ internal sealed partial class TaskOutbox(TaskDispatcher dispatcher, IJobStore st
     {
         await foreach (var (pool, jobId, messages) in _jobs.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
         {
-            foreach (var window in messages.Chunk(FirstWindow))
+            foreach (var window in messages.Chunk(Window))
             {
                 // Only what still waits: a job canceled meanwhile (or past its --max-errors) has its queued tasks
                 // Canceled in the store, and those never go out.
