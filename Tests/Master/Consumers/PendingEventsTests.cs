@@ -20,20 +20,10 @@ public sealed class PendingEventsTests
     [Fact]
     public async Task Pending_WhileItsDependenciesKeepArriving_WaitsPastTheWait()
     {
-        var clock = new SteppedClock();
-        var start = clock.Now;
-        var tries = new List<(TimeSpan At, bool MayWait)>();
-
         // One more output batch stored every 6 s for 60 s (six times the wait), then all of them are in.
-        var applied = await PendingEvents.ApplyAsync(mayWait =>
-        {
-            clock.Now += TimeSpan.FromSeconds(1);
-            var at = clock.Now - start;
-            tries.Add((at, mayWait));
-            return at >= TimeSpan.FromSeconds(60) || !mayWait
-                ? Task.FromResult(mayWait)
-                : throw new EventPendingException("not all stored yet", (long)(at.TotalSeconds / 6));
-        }, clock, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var (applied, tries) = await TryAsync((at, mayWait) => at >= TimeSpan.FromSeconds(60) || !mayWait
+            ? Task.FromResult(mayWait)
+            : throw new EventPendingException("not all stored yet", (long)(at.TotalSeconds / 6)));
 
         Assert.True(applied, "applied without waiting although its output kept arriving");
         Assert.All(tries, t => Assert.True(t.MayWait, $"told to stop waiting at {t.At}"));
@@ -43,26 +33,31 @@ public sealed class PendingEventsTests
     [Fact]
     public async Task Pending_WhenItsDependenciesStopArriving_IsAppliedWithoutWaitingOneWaitLater()
     {
-        var clock = new SteppedClock();
-        var start = clock.Now;
-        var tries = new List<(TimeSpan At, bool MayWait)>();
-
         // Batches arrive for 12 s, then no more: the event gives up waiting 10 s after the last one.
-        var applied = await PendingEvents.ApplyAsync(mayWait =>
-        {
-            clock.Now += TimeSpan.FromSeconds(1);
-            var at = clock.Now - start;
-            tries.Add((at, mayWait));
-            return mayWait
-                ? throw new EventPendingException("not all stored yet", (long)(Math.Min(at.TotalSeconds, 12) / 6))
-                : Task.FromResult(true);
-        }, clock, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var (applied, tries) = await TryAsync((at, mayWait) => mayWait
+            ? throw new EventPendingException("not all stored yet", (long)(Math.Min(at.TotalSeconds, 12) / 6))
+            : Task.FromResult(true));
 
         Assert.True(applied);
         // The last progress was seen at 12 s (the clock steps between a try and its check, hence one step's slack).
         Assert.InRange(tries[^1].At, TimeSpan.FromSeconds(12) + PendingEvents.Wait, TimeSpan.FromSeconds(13) + PendingEvents.Wait);
         Assert.False(tries[^1].MayWait);
         Assert.All(tries[..^1], t => Assert.True(t.MayWait));
+    }
+
+    /// <summary>Applies <paramref name="attempt"/> (given the time since the start and whether it may wait) as a consumer does.</summary>
+    private static async Task<(bool Applied, List<(TimeSpan At, bool MayWait)> Tries)> TryAsync(Func<TimeSpan, bool, Task<bool>> attempt)
+    {
+        var clock = new SteppedClock();
+        var start = clock.Now;
+        var tries = new List<(TimeSpan At, bool MayWait)>();
+        var applied = await PendingEvents.ApplyAsync(mayWait =>
+        {
+            clock.Now += TimeSpan.FromSeconds(1);
+            tries.Add((clock.Now - start, mayWait));
+            return attempt(clock.Now - start, mayWait);
+        }, clock, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        return (applied, tries);
     }
 
     [Fact]
