@@ -71,7 +71,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
 
             // Every other round the master dies the moment it has answered a big job, whose tasks beyond the first
             // window it had still to publish (Guarantees: accepted means durable).
-            var big = round % 2 == 1 ? await run.SubmitAsync(1000, _ => 0) : null;
+            var big = round % 2 == 1 ? await run.SubmitAsync(2000, _ => 0) : null;
             if (big is null)
             {
                 await Task.Delay(random.Next(0, 600));
