@@ -38,7 +38,7 @@ internal sealed partial class TaskOutbox(TaskDispatcher dispatcher, IJobStore st
             {
                 // Only what still waits: a job canceled meanwhile (or past its --max-errors) has its queued tasks
                 // Canceled in the store, and those never go out.
-                var unpublished = store.Unpublished(jobId);
+                var unpublished = store.Unpublished([.. window.Select(m => m.TaskId)]);
                 var still = window.Where(m => unpublished.Contains(m.TaskId)).ToArray();
                 if (still.Length > 0)
                 {

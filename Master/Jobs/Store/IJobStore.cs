@@ -66,8 +66,8 @@ internal interface IJobStore
     /// <summary>How many of the job's tasks are in each state.</summary>
     TaskCounts TaskCounts(Guid jobId);
 
-    /// <summary>The job's tasks still waiting to be published: queued, not held, never confirmed (none of a canceled job).</summary>
-    IReadOnlySet<Guid> Unpublished(Guid jobId);
+    /// <summary>Which of these tasks still wait to be published: queued, not held, never confirmed (none of a canceled job).</summary>
+    IReadOnlySet<Guid> Unpublished(IReadOnlyList<Guid> taskIds);
 
     /// <summary>Up to <paramref name="limit"/> job ids that start with <paramref name="prefix"/> (lower-case), in order.</summary>
     IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit);

@@ -15,15 +15,20 @@ internal sealed record TaskPage(int Offset, int Limit, TaskState? State);
 /// </summary>
 internal sealed class JobQueries(string connectionString)
 {
-    public IReadOnlySet<Guid> Unpublished(Guid jobId)
+    public IReadOnlySet<Guid> Unpublished(IReadOnlyList<Guid> taskIds)
     {
+        // One look-up by key per task of the window, not a read of every task of its job at each window.
         using var connection = StoreSql.Open(connectionString);
-        using var query = Command(connection, $"SELECT id FROM tasks WHERE job_id = $job AND state = {Sql.Queued} AND published = 0 AND held = 0", [("$job", Id(jobId))]);
-        using var reader = query.ExecuteReader();
+        using var query = Command(connection, $"SELECT 1 FROM tasks WHERE id = $task AND state = {Sql.Queued} AND published = 0 AND held = 0", []);
+        var task = query.Parameters.Add("$task", SqliteType.Text);
         var ids = new HashSet<Guid>();
-        while (reader.Read())
+        foreach (var id in taskIds)
         {
-            ids.Add(Guid.Parse(reader.GetString(0)));
+            task.Value = Id(id);
+            if (query.ExecuteScalar() is not null)
+            {
+                ids.Add(id);
+            }
         }
 
         return ids;

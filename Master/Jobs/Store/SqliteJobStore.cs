@@ -248,13 +248,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         }
         else
         {
-            var mark = _writer.Prepared("UPDATE tasks SET published = 1 WHERE id = $task");
-            var task = mark.Parameters.Add("$task", SqliteType.Text);
-            foreach (var id in only)
-            {
-                task.Value = Id(id);
-                mark.ExecuteNonQuery();
-            }
+            SetPublished(only);
         }
 
         _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
@@ -312,13 +306,19 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     }
 
     /// <summary>The broker confirmed released tasks.</summary>
-    public void MarkTasksPublished(IEnumerable<Guid> taskIds) => _writer.Write(() =>
+    public void MarkTasksPublished(IEnumerable<Guid> taskIds) => _writer.Write(() => SetPublished(taskIds));
+
+    /// <summary>Marks these tasks confirmed by the broker, inside the caller's write.</summary>
+    private void SetPublished(IEnumerable<Guid> taskIds)
     {
+        var mark = _writer.Prepared("UPDATE tasks SET published = 1 WHERE id = $task");
+        var task = mark.Parameters.Add("$task", SqliteType.Text);
         foreach (var id in taskIds)
         {
-            _writer.Execute("UPDATE tasks SET published = 1 WHERE id = $task", ("$task", Id(id)));
+            task.Value = Id(id);
+            mark.ExecuteNonQuery();
         }
-    });
+    }
 
     public Task<bool> ApplyStartedAsync(TaskStarted message) => _events.ApplyStartedAsync(message);
 
@@ -346,7 +346,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
 
     public TaskCounts TaskCounts(Guid jobId) => _queries.TaskCounts(jobId);
 
-    public IReadOnlySet<Guid> Unpublished(Guid jobId) => _queries.Unpublished(jobId);
+    public IReadOnlySet<Guid> Unpublished(IReadOnlyList<Guid> taskIds) => _queries.Unpublished(taskIds);
 
     public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null) =>
         _queries.ListJobs(state, pool, pageSize, beforeSeq, labels, submittedBy, search);
