@@ -15,7 +15,7 @@ public sealed class BigJobTests
     public async Task BigJob_MasterKilledRightAfterItAnswered_EveryTaskRunsAndIsRecordedOnce()
     {
         await using var cluster = await Cluster.StartAsync(2);
-        const int Count = 4000;
+        const int Count = 6000;
         var spec = new JobSpec();
         for (var i = 0; i < Count; i++)
         {
