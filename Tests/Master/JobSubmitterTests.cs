@@ -93,12 +93,12 @@ public sealed class JobSubmitterTests : IDisposable
         Assert.Equal(["a job needs at least one task"], Assert.IsType<SubmitResult.Invalid>(result).Problems);
     }
 
-    private (JobSubmitter Submitter, SqliteJobStore Store) Create(MasterOptions options, string[]? blocked = null)
+    private (JobSubmitter Submitter, SqlJobStore Store) Create(MasterOptions options, string[]? blocked = null)
     {
         options.DatabasePath = Path.Combine(_dir, $"{Guid.NewGuid()}.db");
         var executorOptions = new ExecutorOptions { Command = new CommandExecutorOptions { Blocked = blocked ?? [] } };
         var executors = new ExecutorRegistry([new CommandExecutor(executorOptions, new CommandPolicy(executorOptions.Command), DistributedExecutor.Executors.Isolation.TaskIsolation.ValidationOnly, TimeProvider.System, NullLogger<CommandExecutor>.Instance)]);
-        var store = new SqliteJobStore(options, TimeProvider.System, new JobSignals());
+        var store = new SqlJobStore(options, TimeProvider.System, new JobSignals());
         var registry = new DistributedExecutor.Master.Workers.WorkerRegistry(options, TimeProvider.System);
         var submitter = new JobSubmitter(new SubmissionValidator(options, executors, registry), store, new TaskDispatcher(_publisher, store, options), options, registry, new DistributedExecutor.Hosting.Telemetry.DistexecMetrics(), TimeProvider.System, NullLogger<JobSubmitter>.Instance);
         return (submitter, store);

@@ -21,25 +21,25 @@ internal sealed class HeldTasks(StoreWriter writer)
     public List<PendingTask> SettleDependents(string jobId)
     {
         var released = new List<PendingTask>();
-        var state = writer.Rows("SELECT state FROM jobs WHERE id = $job", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("$job", jobId));
+        var state = writer.Rows("SELECT state FROM jobs WHERE id = @job", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("@job", jobId));
         if (state.Count == 0 || !TaskRules.IsTerminal(state[0]))
         {
             return released;
         }
 
-        var dependents = writer.Rows("SELECT j.id, j.after_condition, j.max_parallel, j.concurrency_key, j.pool FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.after_id = $job AND j.waiting = 1",
+        var dependents = writer.Rows("SELECT j.id, j.after_condition, j.max_parallel, j.concurrency_key, j.pool FROM job_deps d JOIN jobs j ON j.id = d.job_id WHERE d.after_id = @job AND j.waiting = 1",
             reader => (Id: reader.GetString(0), Condition: (AfterCondition)reader.GetInt32(1), MaxParallel: reader.GetInt32(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3), Pool: reader.GetString(4)),
-            ("$job", jobId));
+            ("@job", jobId));
         foreach (var dependent in dependents)
         {
-            var deps = writer.Rows("SELECT a.id, a.state FROM job_deps d JOIN jobs a ON a.id = d.after_id WHERE d.job_id = $job",
-                reader => (Id: reader.GetString(0), State: StoredStates.FromColumn(reader.GetInt32(1))), ("$job", dependent.Id));
+            var deps = writer.Rows("SELECT a.id, a.state FROM job_deps d JOIN jobs a ON a.id = d.after_id WHERE d.job_id = @job",
+                reader => (Id: reader.GetString(0), State: StoredStates.FromColumn(reader.GetInt32(1))), ("@job", dependent.Id));
             var failed = deps.FirstOrDefault(d => TaskRules.IsTerminal(d.State) && d.State != TaskState.Succeeded);
             if (dependent.Condition != AfterCondition.Finished && failed.Id is not null)
             {
-                writer.Execute("UPDATE jobs SET waiting = 0, cancel_requested = 1 WHERE id = $job", ("$job", dependent.Id));
-                writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = $now, error = $reason WHERE job_id = $job AND state = {Sql.Queued}",
-                    ("$now", writer.Now()), ("$job", dependent.Id), ("$reason", $"not started: job {failed.Id} it runs after ended {failed.State}"));
+                writer.Execute("UPDATE jobs SET waiting = 0, cancel_requested = 1 WHERE id = @job", ("@job", dependent.Id));
+                writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = @now, error = @reason WHERE job_id = @job AND state = {Sql.Queued}",
+                    ("@now", writer.Now()), ("@job", dependent.Id), ("@reason", $"not started: job {failed.Id} it runs after ended {failed.State}"));
                 writer.RefreshJobState(dependent.Id);
                 released.AddRange(SettleDependents(dependent.Id));
                 continue;
@@ -47,8 +47,8 @@ internal sealed class HeldTasks(StoreWriter writer)
 
             if (deps.All(d => TaskRules.IsTerminal(d.State)))
             {
-                writer.Execute("UPDATE jobs SET waiting = 0 WHERE id = $job", ("$job", dependent.Id));
-                var count = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued}", ("$job", dependent.Id))!;
+                writer.Execute("UPDATE jobs SET waiting = 0 WHERE id = @job", ("@job", dependent.Id));
+                var count = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = @job AND held = 1 AND state = {Sql.Queued}", ("@job", dependent.Id))!;
                 released.AddRange(Unhold(dependent.Id, dependent.Pool, JobLimits.MayGo(dependent.MaxParallel, busy: 0, KeyRoom(dependent.Key), count)));
             }
         }
@@ -58,9 +58,9 @@ internal sealed class HeldTasks(StoreWriter writer)
 
     private IReadOnlyList<PendingTask> ApplyLimits(Guid jobId)
     {
-        var limits = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key FROM jobs WHERE id = $job",
+        var limits = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key FROM jobs WHERE id = @job",
             reader => (MaxParallel: reader.GetInt64(0), MaxErrors: reader.GetInt64(1), Pool: reader.GetString(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3)),
-            ("$job", Id(jobId)));
+            ("@job", Id(jobId)));
         if (limits.Count == 0)
         {
             return [];
@@ -69,16 +69,16 @@ internal sealed class HeldTasks(StoreWriter writer)
         var (maxParallel, maxErrors, pool, key) = limits[0];
         if (maxErrors > 0)
         {
-            var failed = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND state IN ({Sql.Errors})", ("$job", Id(jobId)))!;
+            var failed = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = @job AND state IN ({Sql.Errors})", ("@job", Id(jobId)))!;
             if (JobLimits.SkipsTheRest(maxErrors, failed))
             {
                 var skipped = writer.Execute($"""
-                    UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = $now, error = $reason
-                    WHERE job_id = $job AND state = {Sql.Queued}
-                    """, ("$now", writer.Now()), ("$reason", JobLimits.SkippedReason(failed, maxErrors)), ("$job", Id(jobId)));
+                    UPDATE tasks SET state = {Sql.Canceled}, held = 0, finished_at = @now, error = @reason
+                    WHERE job_id = @job AND state = {Sql.Queued}
+                    """, ("@now", writer.Now()), ("@reason", JobLimits.SkippedReason(failed, maxErrors)), ("@job", Id(jobId)));
                 if (skipped > 0)
                 {
-                    writer.Execute("DELETE FROM retries WHERE job_id = $job", ("$job", Id(jobId)));
+                    writer.Execute("DELETE FROM retries WHERE job_id = @job", ("@job", Id(jobId)));
                     writer.RefreshJobState(jobId);
                 }
 
@@ -109,12 +109,12 @@ internal sealed class HeldTasks(StoreWriter writer)
     private List<PendingTask> Unhold(string jobId, string pool, long count)
     {
         var tasks = writer.Rows(
-            $"SELECT id, spec, dispatch FROM tasks WHERE job_id = $job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT $count",
+            $"SELECT id, spec, dispatch FROM tasks WHERE job_id = @job AND held = 1 AND state = {Sql.Queued} ORDER BY idx LIMIT @count",
             reader => new PendingTask(Guid.Parse(jobId), Guid.Parse(reader.GetString(0)), TaskSpec.Parser.ParseFrom((byte[])reader[1]), pool, reader.GetInt32(2)),
-            ("$job", jobId), ("$count", Math.Min(count, int.MaxValue)));
+            ("@job", jobId), ("@count", Math.Min(count, int.MaxValue)));
         foreach (var task in tasks)
         {
-            writer.Execute("UPDATE tasks SET held = 0 WHERE id = $task", ("$task", Id(task.TaskId)));
+            writer.Execute("UPDATE tasks SET held = 0 WHERE id = @task", ("@task", Id(task.TaskId)));
         }
 
         return tasks;
@@ -123,11 +123,11 @@ internal sealed class HeldTasks(StoreWriter writer)
     /// <summary>The key's limit (null: none) and its tasks holding it now: unheld and not ended, of its jobs not ended.</summary>
     public (long? Max, long Holding) Key(string key)
     {
-        var max = writer.Scalar("SELECT max FROM limits WHERE key = $key", ("$key", key)) is long m ? m : (long?)null;
+        var max = writer.Scalar("SELECT max FROM limits WHERE key = @key", ("@key", key)) is { } m ? Long(m) : (long?)null;
         var holding = (long)writer.Scalar($"""
             SELECT COUNT(*) FROM jobs j JOIN tasks t ON t.job_id = j.id
-            WHERE j.concurrency_key = $key AND j.state IN ({Sql.Unfinished}) AND t.held = 0 AND t.state IN ({Sql.Unfinished})
-            """, ("$key", key))!;
+            WHERE j.concurrency_key = @key AND j.state IN ({Sql.Unfinished}) AND t.held = 0 AND t.state IN ({Sql.Unfinished})
+            """, ("@key", key))!;
         return (max, holding);
     }
 
@@ -136,7 +136,7 @@ internal sealed class HeldTasks(StoreWriter writer)
 
     /// <summary>The job's tasks queued (released) or running.</summary>
     private long Busy(string jobId) =>
-        (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = $job AND held = 0 AND state IN ({Sql.Unfinished})", ("$job", jobId))!;
+        (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = @job AND held = 0 AND state IN ({Sql.Unfinished})", ("@job", jobId))!;
 
     /// <summary>
     /// Releases the key's waiting tasks while it has room, oldest job first, each job within its own --max-parallel
@@ -149,11 +149,11 @@ internal sealed class HeldTasks(StoreWriter writer)
         var released = new List<PendingTask>();
         var jobs = writer.Rows($"""
             SELECT id, pool, max_parallel FROM jobs
-            WHERE concurrency_key = $key AND state IN ({Sql.Unfinished}) AND cancel_requested = 0 AND (not_before IS NULL OR not_before <= $now)
+            WHERE concurrency_key = @key AND state IN ({Sql.Unfinished}) AND cancel_requested = 0 AND (not_before IS NULL OR not_before <= @now)
               AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = jobs.id AND t.held = 1 AND t.state = {Sql.Queued})
             ORDER BY seq
             """,
-            reader => (Id: reader.GetString(0), Pool: reader.GetString(1), MaxParallel: reader.GetInt64(2)), ("$key", key), ("$now", writer.Now()));
+            reader => (Id: reader.GetString(0), Pool: reader.GetString(1), MaxParallel: reader.GetInt64(2)), ("@key", key), ("@now", writer.Now()));
         foreach (var job in jobs)
         {
             if (free <= 0)

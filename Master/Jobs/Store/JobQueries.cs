@@ -1,7 +1,7 @@
 using DistributedExecutor.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
@@ -13,14 +13,14 @@ internal sealed record TaskPage(int Offset, int Limit, TaskState? State);
 /// The read model: jobs, their tasks and attempts, and output as the API shows them. Each query opens a
 /// connection of its own (reads never wait for the writer in WAL mode).
 /// </summary>
-internal sealed class JobQueries(string connectionString)
+internal sealed class JobQueries(StoreBackend backend)
 {
     public IReadOnlySet<Guid> Unpublished(IReadOnlyList<Guid> taskIds)
     {
         // One look-up by key per task of the window, not a read of every task of its job at each window.
-        using var connection = StoreSql.Open(connectionString);
-        using var query = Command(connection, $"SELECT 1 FROM tasks WHERE id = $task AND state = {Sql.Queued} AND published = 0 AND held = 0", []);
-        var task = query.Parameters.Add("$task", SqliteType.Text);
+        using var connection = backend.Open();
+        using var query = Command(connection, $"SELECT 1 FROM tasks WHERE id = @task AND state = {Sql.Queued} AND published = 0 AND held = 0", []);
+        var task = query.Bind("@task", System.Data.DbType.String);
         var ids = new HashSet<Guid>();
         foreach (var id in taskIds)
         {
@@ -36,10 +36,10 @@ internal sealed class JobQueries(string connectionString)
 
     public TaskCounts TaskCounts(Guid jobId)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT state, COUNT(*), SUM(held) FROM tasks WHERE job_id = $job GROUP BY state";
-        query.Parameters.AddWithValue("$job", Id(jobId));
+        query.CommandText = "SELECT state, COUNT(*), SUM(held) FROM tasks WHERE job_id = @job GROUP BY state";
+        query.Bind("@job", Id(jobId));
         using var reader = query.ExecuteReader();
         var counts = new TaskCounts();
         while (reader.Read())
@@ -74,12 +74,12 @@ internal sealed class JobQueries(string connectionString)
 
     public IReadOnlyList<Guid> JobIdsStartingWith(string prefix, int limit)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = connection.CreateCommand();
         // A range on the key (every id character sorts below 'z'), so the primary key's index answers it.
-        query.CommandText = "SELECT id FROM jobs WHERE id >= $prefix AND id < $prefix || 'z' ORDER BY id LIMIT $limit";
-        query.Parameters.AddWithValue("$prefix", prefix);
-        query.Parameters.AddWithValue("$limit", limit);
+        query.CommandText = "SELECT id FROM jobs WHERE id >= @prefix AND id < @prefix || 'z' ORDER BY id LIMIT @limit";
+        query.Bind("@prefix", prefix);
+        query.Bind("@limit", limit);
         using var reader = query.ExecuteReader();
         var ids = new List<Guid>();
         while (reader.Read())
@@ -92,7 +92,7 @@ internal sealed class JobQueries(string connectionString)
 
     public Job? GetJob(Guid jobId, bool withTasks, TaskPage? page = null)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         return GetJob(Statements.On(connection), jobId, withTasks ? _ => true : _ => false, page);
     }
 
@@ -107,23 +107,28 @@ internal sealed class JobQueries(string connectionString)
 
     private static Job? GetJob(Statements statements, Guid jobId, Func<TaskState, bool> withTasks, TaskPage? page = null)
     {
-        using var statement = statements.Command("SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs WHERE id = $id AND accepted = 1");
-        var query = statement.Query;
-        query.Parameters.AddWithValue("$id", Id(jobId));
-        using var reader = query.ExecuteReader();
-        if (!reader.Read())
+        Job job;
+        using (var statement = statements.Command("SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs WHERE id = @id AND accepted = 1"))
         {
-            return null;
+            // Read and closed before the next query: PostgreSQL runs one query at a time on a connection.
+            var query = statement.Query;
+            query.Bind("@id", Id(jobId));
+            using var reader = query.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            job = ReadJob(reader);
         }
 
-        var job = ReadJob(reader);
         // The full record (tasks, the jobs it runs after) only when asked for: not on a watcher's wake-up, which
         // runs on the writer's connection while writes wait, nor on a counts-only poll.
         if (withTasks(job.State))
         {
             LoadTasks(statements, job, page);
-            using var deps = statements.Command("SELECT after_id FROM job_deps WHERE job_id = $job ORDER BY after_id");
-            deps.Query.Parameters.AddWithValue("$job", job.Id);
+            using var deps = statements.Command("SELECT after_id FROM job_deps WHERE job_id = @job ORDER BY after_id");
+            deps.Query.Bind("@job", job.Id);
             using var after = deps.Query.ExecuteReader();
             while (after.Read())
             {
@@ -136,7 +141,7 @@ internal sealed class JobQueries(string connectionString)
 
     public (IReadOnlyList<Job> Jobs, string NextPageToken) ListJobs(TaskState state, string? pool, int pageSize, long? beforeSeq, IReadOnlyDictionary<string, string>? labels = null, string? submittedBy = null, string? search = null)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = connection.CreateCommand();
         var where = new List<string> { "accepted = 1" };
         if (state != TaskState.Unspecified)
@@ -144,53 +149,53 @@ internal sealed class JobQueries(string connectionString)
             // Scheduled is Queued before not_before; Queued is the rest of Queued.
             where.Add(state switch
             {
-                TaskState.Scheduled => "state = $state AND not_before > $now",
-                TaskState.Queued => "state = $state AND (not_before IS NULL OR not_before <= $now) AND waiting = 0",
-                TaskState.Waiting => "state = $state AND waiting = 1",
-                _ => "state = $state",
+                TaskState.Scheduled => "state = @state AND not_before > @now",
+                TaskState.Queued => "state = @state AND (not_before IS NULL OR not_before <= @now) AND waiting = 0",
+                TaskState.Waiting => "state = @state AND waiting = 1",
+                _ => "state = @state",
             });
-            query.Parameters.AddWithValue("$state", StoredStates.Column(state is TaskState.Scheduled or TaskState.Waiting ? TaskState.Queued : state));
-            query.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+            query.Bind("@state", StoredStates.Column(state is TaskState.Scheduled or TaskState.Waiting ? TaskState.Queued : state));
+            query.Bind("@now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         }
 
         if (!string.IsNullOrEmpty(pool))
         {
-            where.Add("pool = $pool");
-            query.Parameters.AddWithValue("$pool", pool);
+            where.Add("pool = @pool");
+            query.Bind("@pool", pool);
         }
 
         var n = 0;
         foreach (var (key, value) in labels ?? new Dictionary<string, string>())
         {
-            where.Add($"EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = $k{n} AND l.value = $v{n})");
-            query.Parameters.AddWithValue($"$k{n}", key);
-            query.Parameters.AddWithValue($"$v{n}", value);
+            where.Add($"EXISTS (SELECT 1 FROM job_labels l WHERE l.job_id = jobs.id AND l.key = @k{n} AND l.value = @v{n})");
+            query.Bind($"@k{n}", key);
+            query.Bind($"@v{n}", value);
             n++;
         }
 
         if (!string.IsNullOrEmpty(search))
         {
             // A job whose command contains the text, or with a task of that item.
-            where.Add("(instr(lower(command), lower($search)) > 0 OR EXISTS (SELECT 1 FROM tasks i WHERE i.item = $search AND i.job_id = jobs.id))");
-            query.Parameters.AddWithValue("$search", search);
+            where.Add("(" + backend.Contains("lower(command)", "lower(@search)") + " OR EXISTS (SELECT 1 FROM tasks i WHERE i.item = @search AND i.job_id = jobs.id))");
+            query.Bind("@search", search);
         }
 
         if (!string.IsNullOrEmpty(submittedBy))
         {
-            where.Add("submitted_by = $by");
-            query.Parameters.AddWithValue("$by", submittedBy);
+            where.Add("submitted_by = @by");
+            query.Bind("@by", submittedBy);
         }
 
         if (beforeSeq is { } before)
         {
-            where.Add("seq < $before");
-            query.Parameters.AddWithValue("$before", before);
+            where.Add("seq < @before");
+            query.Bind("@before", before);
         }
 
         query.CommandText = "SELECT id, pool, state, task_count, created_at, finished_at, labels, idempotency_key, max_parallel, max_errors, seq, submitted_by, canceled_by, command, not_before, concurrency_key, waiting FROM jobs"
             + " WHERE " + string.Join(" AND ", where)
-            + " ORDER BY seq DESC LIMIT $limit";
-        query.Parameters.AddWithValue("$limit", pageSize + 1);
+            + " ORDER BY seq DESC LIMIT @limit";
+        query.Bind("@limit", pageSize + 1);
         using var reader = query.ExecuteReader();
         var jobs = new List<Job>();
         long lastSeq = 0;
@@ -217,7 +222,7 @@ internal sealed class JobQueries(string connectionString)
     /// </summary>
     public IReadOnlyList<OutputChunk> ReadOutput(Guid jobId, long afterOffset, int limit)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         return ReadOutput(Statements.On(connection), jobId, afterOffset, limit);
     }
 
@@ -228,14 +233,14 @@ internal sealed class JobQueries(string connectionString)
             FROM output o
             JOIN tasks t ON t.id = o.task_id
             LEFT JOIN attempts a ON a.id = o.attempt_id
-            WHERE o.job_id = $job AND o.offset > $after AND o.attempt_id = COALESCE(t.final_attempt, t.current_attempt)
+            WHERE o.job_id = @job AND o.offset > @after AND o.attempt_id = COALESCE(t.final_attempt, t.current_attempt)
             ORDER BY o.offset
-            LIMIT $limit
+            LIMIT @limit
             """);
         var query = statement.Query;
-        query.Parameters.AddWithValue("$job", Id(jobId));
-        query.Parameters.AddWithValue("$after", afterOffset);
-        query.Parameters.AddWithValue("$limit", limit);
+        query.Bind("@job", Id(jobId));
+        query.Bind("@after", afterOffset);
+        query.Bind("@limit", limit);
         using var reader = query.ExecuteReader();
         var chunks = new List<OutputChunk>();
         while (reader.Read())
@@ -257,10 +262,10 @@ internal sealed class JobQueries(string connectionString)
 
     public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since)
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = connection.CreateCommand();
-        query.CommandText = "SELECT at, pool, queued, running, succeeded, failed FROM history WHERE at >= $since ORDER BY at, pool";
-        query.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+        query.CommandText = "SELECT at, pool, queued, running, succeeded, failed FROM history WHERE at >= @since ORDER BY at, pool";
+        query.Bind("@since", since.ToUnixTimeMilliseconds());
         using var reader = query.ExecuteReader();
         var points = new List<HistoryPoint>();
         while (reader.Read())
@@ -282,7 +287,7 @@ internal sealed class JobQueries(string connectionString)
     /// <summary>Per pool: tasks queued and running (one indexed pass over the unfinished tasks).</summary>
     public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts()
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = connection.CreateCommand();
         query.CommandText = $"""
             SELECT j.pool, t.state, COUNT(*) FROM tasks t JOIN jobs j ON j.id = t.job_id
@@ -302,28 +307,28 @@ internal sealed class JobQueries(string connectionString)
         return counts;
     }
 
-    /// <summary>Runs SQLite's own integrity check (used by tests and operators).</summary>
+    /// <summary>Runs the database's own integrity check (used by tests and operators).</summary>
     public string IntegrityCheck()
     {
-        using var connection = StoreSql.Open(connectionString);
-        return (string)Scalar(connection, "PRAGMA integrity_check")!;
+        using var connection = backend.Open();
+        return backend.IntegrityCheck(connection);
     }
 
     /// <summary>A job's attempts, read with its record (by the attempts_job index; a test holds it to that).</summary>
     internal const string AttemptsOfJob =
-        "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = $job ORDER BY number";
+        "SELECT task_id, number, worker_id, state, started_at, finished_at, exit_code, signal, error, http_status, cause, failure FROM attempts WHERE job_id = @job ORDER BY number";
 
     private static void LoadTasks(Statements statements, Job job, TaskPage? page)
     {
         // The page's tasks, by index: the attempts of exactly those.
-        var tasks = "SELECT id FROM tasks WHERE job_id = $job"
+        var tasks = "SELECT id FROM tasks WHERE job_id = @job"
             + (page?.State is { } state ? $" AND state = {StoredStates.Column(state)}" : "")
-            + " ORDER BY idx" + (page is { Limit: > 0 } ? " LIMIT $limit OFFSET $offset" : page is { Offset: > 0 } ? " LIMIT -1 OFFSET $offset" : "");
-        void Page(SqliteCommand query)
+            + " ORDER BY idx" + (page is { Limit: > 0 } ? " LIMIT @limit OFFSET @offset" : page is { Offset: > 0 } ? " LIMIT 9223372036854775807 OFFSET @offset" : "");
+        void Page(DbCommand query)
         {
-            query.Parameters.AddWithValue("$job", job.Id);
-            query.Parameters.AddWithValue("$limit", page?.Limit ?? 0);
-            query.Parameters.AddWithValue("$offset", page?.Offset ?? 0);
+            query.Bind("@job", job.Id);
+            query.Bind("@limit", page?.Limit ?? 0);
+            query.Bind("@offset", page?.Offset ?? 0);
         }
 
         var attempts = new Dictionary<string, List<Attempt>>();
@@ -371,7 +376,7 @@ internal sealed class JobQueries(string connectionString)
         }
 
         using (var statement = statements.Command("SELECT id, idx, state, spec, exit_code, signal, error, worker_id, truncated, started_at, finished_at, http_status, failure FROM tasks"
-            + (page is null ? " WHERE job_id = $job ORDER BY idx" : $" WHERE id IN ({tasks}) ORDER BY idx")))
+            + (page is null ? " WHERE job_id = @job ORDER BY idx" : $" WHERE id IN ({tasks}) ORDER BY idx")))
         {
             var query = statement.Query;
             Page(query);
@@ -419,8 +424,8 @@ internal sealed class JobQueries(string connectionString)
     /// <summary>The job made for an idempotency key, and whether the broker has confirmed it yet.</summary>
     public (Guid JobId, bool Accepted)? FindByIdempotencyKey(string key)
     {
-        using var connection = StoreSql.Open(connectionString);
-        using var query = Command(connection, "SELECT id, accepted FROM jobs WHERE idempotency_key = $key", [("$key", key)]);
+        using var connection = backend.Open();
+        using var query = Command(connection, "SELECT id, accepted FROM jobs WHERE idempotency_key = @key", [("@key", key)]);
         using var reader = query.ExecuteReader();
         return reader.Read() ? (Guid.Parse(reader.GetString(0)), reader.GetInt32(1) == 1) : null;
     }
@@ -428,7 +433,7 @@ internal sealed class JobQueries(string connectionString)
     /// <summary>Workers with attempts still running, per the store.</summary>
     public IReadOnlyList<string> WorkersWithRunningAttempts()
     {
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = Command(connection, $"SELECT DISTINCT worker_id FROM attempts WHERE state = {Sql.Running}", []);
         using var reader = query.ExecuteReader();
         var workers = new List<string>();
@@ -444,7 +449,7 @@ internal sealed class JobQueries(string connectionString)
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished)
     {
         var which = allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}";
-        using var connection = StoreSql.Open(connectionString);
+        using var connection = backend.Open();
         using var query = Command(connection, $"""
             SELECT t.id, t.job_id, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id
             WHERE {which} AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx
@@ -461,7 +466,7 @@ internal sealed class JobQueries(string connectionString)
         return pending;
     }
 
-    private static Job ReadJob(SqliteDataReader reader)
+    private static Job ReadJob(DbDataReader reader)
     {
         var job = new Job
         {
@@ -498,6 +503,6 @@ internal sealed class JobQueries(string connectionString)
         return job;
     }
 
-    private static Timestamp? Time(SqliteDataReader reader, int ordinal) =>
+    private static Timestamp? Time(DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : Timestamp.FromDateTimeOffset(DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal)));
 }

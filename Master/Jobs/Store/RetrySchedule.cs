@@ -19,7 +19,7 @@ internal sealed class RetrySchedule(StoreWriter writer)
             return null;
         }
 
-        var spec = TaskSpec.Parser.ParseFrom((byte[])writer.Scalar("SELECT spec FROM tasks WHERE id = $id", ("$id", Id(message.TaskId)))!);
+        var spec = TaskSpec.Parser.ParseFrom((byte[])writer.Scalar("SELECT spec FROM tasks WHERE id = @id", ("@id", Id(message.TaskId)))!);
         if (spec.Retry is not { } policy || task.Dispatch >= policy.MaxAttempts || !JobRules.Retries(policy, next, message.HttpStatus))
         {
             return null;
@@ -34,13 +34,13 @@ internal sealed class RetrySchedule(StoreWriter writer)
         var detail = message.Error is { Length: > 0 } e ? $" ({e})" : message.ExitCode is { } x ? $" (exit {x})" : "";
         writer.Execute($"""
             UPDATE tasks SET state = {Sql.Queued}, dispatch = dispatch + 1, next_cause = 'retry', published = 0,
-                exit_code = $exit, signal = $signal, error = $error, http_status = $http, failure = $failure
-            WHERE id = $task
+                exit_code = @exit, signal = @signal, error = @error, http_status = @http, failure = @failure
+            WHERE id = @task
             """,
-            ("$failure", (int)message.Failure), ("$exit", message.ExitCode), ("$signal", message.Signal), ("$http", message.HttpStatus), ("$task", Id(message.TaskId)),
-            ("$error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{detail}; retry at {due:HH:mm:ss.fff}Z"));
-        writer.Execute("INSERT OR REPLACE INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, $dispatch)",
-            ("$task", Id(message.TaskId)), ("$job", Id(message.JobId)), ("$due", due.ToUnixTimeMilliseconds()), ("$dispatch", task.Dispatch + 1));
+            ("@failure", (int)message.Failure), ("@exit", message.ExitCode), ("@signal", message.Signal), ("@http", message.HttpStatus), ("@task", Id(message.TaskId)),
+            ("@error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{detail}; retry at {due:HH:mm:ss.fff}Z"));
+        writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES(@task, @job, @due, @dispatch) ON CONFLICT(task_id) DO UPDATE SET job_id = excluded.job_id, due_at = excluded.due_at, dispatch = excluded.dispatch",
+            ("@task", Id(message.TaskId)), ("@job", Id(message.JobId)), ("@due", due.ToUnixTimeMilliseconds()), ("@dispatch", task.Dispatch + 1));
     }
 
     /// <summary>Retries whose time has come, to publish (tasks canceled meanwhile are dropped from the schedule).</summary>
@@ -49,7 +49,7 @@ internal sealed class RetrySchedule(StoreWriter writer)
         var rows = writer.Rows("""
             SELECT r.task_id, r.job_id, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch
             FROM retries r JOIN tasks t ON t.id = r.task_id JOIN jobs j ON j.id = r.job_id
-            WHERE r.due_at <= $now ORDER BY r.due_at LIMIT $limit
+            WHERE r.due_at <= @now ORDER BY r.due_at LIMIT @limit
             """,
             reader =>
             {
@@ -60,10 +60,10 @@ internal sealed class RetrySchedule(StoreWriter writer)
                         TaskSpec.Parser.ParseFrom((byte[])reader[2]), reader.GetString(3), reader.GetInt32(4))
                     : null);
             },
-            ("$now", writer.Now()), ("$limit", limit));
+            ("@now", writer.Now()), ("@limit", limit));
         foreach (var dropped in rows.Where(r => r.Task is null))
         {
-            writer.Execute("DELETE FROM retries WHERE task_id = $task", ("$task", dropped.TaskId));
+            writer.Execute("DELETE FROM retries WHERE task_id = @task", ("@task", dropped.TaskId));
         }
 
         return (IReadOnlyList<PendingTask>)rows.Where(r => r.Task is not null).Select(r => r.Task!).ToList();
@@ -72,7 +72,7 @@ internal sealed class RetrySchedule(StoreWriter writer)
     /// <summary>The broker confirmed a retry's message: it leaves the schedule.</summary>
     public void MarkPublished(Guid taskId, int dispatch) => writer.Write(() =>
     {
-        writer.Execute("DELETE FROM retries WHERE task_id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
-        writer.Execute("UPDATE tasks SET published = 1 WHERE id = $task AND dispatch = $dispatch", ("$task", Id(taskId)), ("$dispatch", dispatch));
+        writer.Execute("DELETE FROM retries WHERE task_id = @task AND dispatch = @dispatch", ("@task", Id(taskId)), ("@dispatch", dispatch));
+        writer.Execute("UPDATE tasks SET published = 1 WHERE id = @task AND dispatch = @dispatch", ("@task", Id(taskId)), ("@dispatch", dispatch));
     });
 }

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
@@ -9,16 +9,16 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class Statements
 {
-    private readonly SqliteConnection? _connection;
-    private readonly Func<string, SqliteCommand>? _kept;
+    private readonly DbConnection? _connection;
+    private readonly Func<string, DbCommand>? _kept;
 
-    private Statements(SqliteConnection? connection, Func<string, SqliteCommand>? kept) => (_connection, _kept) = (connection, kept);
+    private Statements(DbConnection? connection, Func<string, DbCommand>? kept) => (_connection, _kept) = (connection, kept);
 
     /// <summary>New commands on <paramref name="connection"/>.</summary>
-    public static Statements On(SqliteConnection connection) => new(connection, null);
+    public static Statements On(DbConnection connection) => new(connection, null);
 
     /// <summary>Kept commands, by their SQL text, with no parameters yet (the store's own texts: a bounded set).</summary>
-    public static Statements Kept(Func<string, SqliteCommand> kept) => new(null, kept);
+    public static Statements Kept(Func<string, DbCommand> kept) => new(null, kept);
 
     public Lease Command(string sql)
     {
@@ -33,9 +33,9 @@ internal sealed class Statements
     }
 
     /// <summary>A command for one query; disposing it disposes only a command made for it.</summary>
-    public readonly struct Lease(SqliteCommand query, bool owned) : IDisposable
+    public readonly struct Lease(DbCommand query, bool owned) : IDisposable
     {
-        public SqliteCommand Query { get; } = query;
+        public DbCommand Query { get; } = query;
 
         public void Dispose()
         {

@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
@@ -69,7 +69,7 @@ internal static class StoreMigrations
         CREATE INDEX IF NOT EXISTS output_job ON output(job_id, offset);
         """;
     /// <summary>The migrations, by the version each brings the store to (index + 1).</summary>
-    private static readonly Action<SqliteConnection>[] Steps =
+    private static readonly Action<DbConnection>[] Steps =
     [
         // 1: the schema as of this numbering. Stores from before it (user_version 0) may hold an older shape,
         // so it creates what is missing and adds the columns later versions added.
@@ -200,7 +200,7 @@ internal static class StoreMigrations
     public static int Latest => Steps.Length;
 
     /// <summary>Brings the store up to <see cref="Latest"/>; throws <see cref="StoreVersionException"/> for a newer one.</summary>
-    public static void Apply(SqliteConnection db, string path)
+    public static void Apply(DbConnection db, string path)
     {
         var version = (int)(long)Scalar(db, "PRAGMA user_version")!;
         if (version > Latest)
@@ -218,7 +218,7 @@ internal static class StoreMigrations
         }
     }
 
-    private static void AddColumnIfMissing(SqliteConnection db, string table, string column, string type)
+    private static void AddColumnIfMissing(DbConnection db, string table, string column, string type)
     {
         if (Scalar(db, $"SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = '{column}'") is 0L)
         {

@@ -1,7 +1,7 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using System.Runtime.ExceptionServices;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Logging;
 
 namespace DistributedExecutor.Master.Jobs.Store;
@@ -13,15 +13,14 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// A write that finds the disk full throws <see cref="StoreFullException"/> and leaves nothing behind; the writer
 /// logs one line when the store fills and one when a write succeeds again.
 /// </summary>
-internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvider time, int activeJobs, string path, ILogger logger) : IDisposable
+internal sealed partial class StoreWriter(DbConnection connection, StoreBackend backend, TimeProvider time, int activeJobs, ILogger logger) : IDisposable
 {
-    private const int SqliteFull = 13;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private Statements? _kept;
     private readonly List<IGroupedWrite> _writes = [];
     private readonly List<IGroupedWrite> _reads = [];
-    private SqliteTransaction? _transaction;
+    private DbTransaction? _transaction;
     private int _activeJobs = activeJobs;
     private const int MaxGroup = 256;
     private readonly List<Action> _afterCommit = [];
@@ -62,7 +61,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     /// a small read that comes often (a watcher's wake-up) this is a fraction of the cost. It holds writes up while it
     /// runs, so only small reads belong here.
     /// </summary>
-    public T Read<T>(Func<SqliteConnection, T> read)
+    public T Read<T>(Func<DbConnection, T> read)
     {
         if (Thread.CurrentThread == _groupThread)
         {
@@ -181,9 +180,9 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
     private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
     {
-        var active = _activeJobs;
         var tx = connection.BeginTransaction();
         _transaction = tx;
+        var active = _activeJobs;
         var done = new List<IGroupedWrite>(writes.Count);
 
         // A write undone alone hears of it only once its group has committed: what made it fail (another write of
@@ -191,6 +190,13 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
         var undone = new List<(IGroupedWrite Write, Exception Error)>();
         try
         {
+            backend.BeginWrite(connection, tx);
+            if (backend.Shared)
+            {
+                // Other masters admit and end jobs too: the count is read again under the store's write lock.
+                active = _activeJobs = (int)StoreSql.Long(Scalar($"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
+            }
+
             foreach (var write in writes)
             {
                 if (writes.Count == 1)
@@ -208,7 +214,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
                     tx.Release("write");
                     done.Add(write);
                 }
-                catch (Exception ex) when (ex is not SqliteException { SqliteErrorCode: SqliteFull })
+                catch (Exception ex) when (!backend.IsFull(ex))
                 {
                     tx.Rollback("write");
                     tx.Release("write");
@@ -222,7 +228,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
             if (_fullSince is { } since)
             {
                 _fullSince = null;
-                LogWritable(path, time.GetUtcNow() - since);
+                LogWritable(backend.Location, time.GetUtcNow() - since);
             }
 
             foreach (var action in _afterCommit)
@@ -245,7 +251,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
             // Nothing of these writes stays: neither their rows nor their change to the count of active jobs.
             _activeJobs = active;
             Rollback(tx);
-            var failure = ex is SqliteException { SqliteErrorCode: SqliteFull } ? Full(ex) : ex;
+            var failure = backend.IsFull(ex) ? Full(ex) : ex;
             foreach (var write in writes)
             {
                 write.Fail(failure);
@@ -261,11 +267,11 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
     private StoreFullException Full(Exception ex)
     {
-        var free = FreeBytes();
+        var free = backend.FreeBytes();
         if (_fullSince is null)
         {
             _fullSince = time.GetUtcNow();
-            LogFull(path, free);
+            LogFull(backend.Location, free);
         }
 
         return new StoreFullException(
@@ -278,28 +284,16 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     /// </summary>
     public void AfterCommit(Action action) => _afterCommit.Add(action);
 
-    /// <summary>Rolls back what is left of a failed write (SQLite may have rolled it back itself on a full disk).</summary>
-    private static void Rollback(SqliteTransaction tx)
+    /// <summary>Rolls back what is left of a failed write (the database may have rolled it back itself on a full disk).</summary>
+    private static void Rollback(DbTransaction tx)
     {
         try
         {
             tx.Rollback();
         }
-        catch (Exception ex) when (ex is SqliteException or InvalidOperationException)
+        catch (Exception ex) when (ex is DbException or InvalidOperationException)
         {
             // Already rolled back.
-        }
-    }
-
-    private long FreeBytes()
-    {
-        try
-        {
-            return new DriveInfo(Path.GetDirectoryName(path)!).AvailableFreeSpace;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-        {
-            return 0;
         }
     }
 
@@ -323,7 +317,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     /// a few dozen): SQLite then parses and plans each statement once instead of on every event. The caller may add
     /// parameters of its own but must not dispose it.
     /// </summary>
-    public SqliteCommand Prepared(string sql, params (string Name, object? Value)[] parameters)
+    public DbCommand Prepared(string sql, params (string Name, object? Value)[] parameters)
     {
         if (!_prepared.TryGetValue(sql, out var command))
         {
@@ -336,14 +330,14 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
         command.Parameters.Clear();
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            command.Bind(name, value ?? DBNull.Value);
         }
 
         return command;
     }
 
     /// <summary>The rows of a query, each read by <paramref name="read"/>.</summary>
-    public List<T> Rows<T>(string sql, Func<SqliteDataReader, T> read, params (string Name, object? Value)[] parameters)
+    public List<T> Rows<T>(string sql, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters)
     {
         using var reader = Prepared(sql, parameters).ExecuteReader();
         var rows = new List<T>();
@@ -363,20 +357,20 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
     /// <summary>The running attempts <paramref name="where"/> selects end as lost with <paramref name="reason"/>.</summary>
     public int LoseAttempts(string where, string reason, params (string Name, object? Value)[] parameters) =>
-        Execute($"UPDATE attempts SET state = {Sql.Lost}, finished_at = $now, error = $reason, failure = $lost WHERE state = {Sql.Running} AND {where}",
-            [("$now", Now()), ("$reason", reason), ("$lost", (int)Contracts.Messages.FailureKind.Lost), .. parameters]);
+        Execute($"UPDATE attempts SET state = {Sql.Lost}, finished_at = @now, error = @reason, failure = @lost WHERE state = {Sql.Running} AND {where}",
+            [("@now", Now()), ("@reason", reason), ("@lost", (int)Contracts.Messages.FailureKind.Lost), .. parameters]);
 
     /// <summary>A new running attempt, numbered after the task's earlier ones; returns its cause (chosen from its number).</summary>
     public string? InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, Func<long, string>? causeOf = null, int dispatch = 1)
     {
-        var number = (long)Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task", ("$task", StoreSql.Id(taskId)))! + 1;
+        var number = (long)Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = @task", ("@task", StoreSql.Id(taskId)))! + 1;
         var cause = causeOf?.Invoke(number);
         Execute($"""
             INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
-            VALUES($id, $task, $job, $number, $worker, {Sql.Running}, $started, $cause, $dispatch)
+            VALUES(@id, @task, @job, @number, @worker, {Sql.Running}, @started, @cause, @dispatch)
             """,
-            ("$id", StoreSql.Id(attemptId)), ("$task", StoreSql.Id(taskId)), ("$job", StoreSql.Id(jobId)), ("$number", number),
-            ("$worker", workerId), ("$started", startedAt.ToUnixTimeMilliseconds()), ("$cause", cause), ("$dispatch", dispatch));
+            ("@id", StoreSql.Id(attemptId)), ("@task", StoreSql.Id(taskId)), ("@job", StoreSql.Id(jobId)), ("@number", number),
+            ("@worker", workerId), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause), ("@dispatch", dispatch));
         return cause;
     }
 
@@ -384,10 +378,10 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     public TaskRow? ReadTask(Guid taskId)
     {
         var rows = Rows(
-            "SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $id",
+            "SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = @id",
             reader => new TaskRow(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
                 reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
-            ("$id", StoreSql.Id(taskId)));
+            ("@id", StoreSql.Id(taskId)));
         return rows.Count == 0 ? null : rows[0];
     }
 
@@ -395,7 +389,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
 
     /// <summary>Which task states a job has, each an index seek on tasks(job_id, state): not a count of its every task.</summary>
     private static readonly string PresentStates =
-        "SELECT " + string.Join(", ", Enum.GetValues<StoredState>().Select(s => $"EXISTS(SELECT 1 FROM tasks WHERE job_id = $job AND state = {(int)s})"));
+        "SELECT " + string.Join(", ", Enum.GetValues<StoredState>().Select(s => $"CASE WHEN EXISTS(SELECT 1 FROM tasks WHERE job_id = @job AND state = {(int)s}) THEN 1 ELSE 0 END"));
 
     /// <summary>
     /// Derives the job's state from its tasks' (see <see cref="TaskRules.DeriveJobState"/>) and stores it when it changed.
@@ -406,7 +400,7 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
     {
         var counts = new Dictionary<TaskState, int>();
         var states = Enum.GetValues<StoredState>();
-        using (var reader = Prepared(PresentStates, ("$job", jobId)).ExecuteReader())
+        using (var reader = Prepared(PresentStates, ("@job", jobId)).ExecuteReader())
         {
             reader.Read();
             for (var i = 0; i < states.Length; i++)
@@ -418,8 +412,8 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
             }
         }
 
-        var (previous, userCanceled) = Rows("SELECT state, cancel_requested FROM jobs WHERE id = $job",
-            reader => (StoredStates.FromColumn(reader.GetInt32(0)), reader.GetInt32(1) == 1), ("$job", jobId))[0];
+        var (previous, userCanceled) = Rows("SELECT state, cancel_requested FROM jobs WHERE id = @job",
+            reader => (StoredStates.FromColumn(reader.GetInt32(0)), reader.GetInt32(1) == 1), ("@job", jobId))[0];
         var next = TaskRules.DeriveJobState(counts, userCanceled);
         if (previous == next)
         {
@@ -427,8 +421,8 @@ internal sealed partial class StoreWriter(SqliteConnection connection, TimeProvi
         }
 
         var terminal = TaskRules.IsTerminal(next);
-        Execute("UPDATE jobs SET state = $state, finished_at = $finished WHERE id = $job",
-            ("$state", StoredStates.Column(next)), ("$finished", terminal ? Now() : null), ("$job", jobId));
+        Execute("UPDATE jobs SET state = @state, finished_at = @finished WHERE id = @job",
+            ("@state", StoredStates.Column(next)), ("@finished", terminal ? Now() : null), ("@job", jobId));
         if (terminal && !TaskRules.IsTerminal(previous))
         {
             _activeJobs--;

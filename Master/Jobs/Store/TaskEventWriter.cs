@@ -1,7 +1,7 @@
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Hosting.Telemetry;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
@@ -26,11 +26,11 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
 
             var stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
-            if (writer.Scalar("SELECT finished_at IS NULL FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is { } unfinished)
+            if (writer.Scalar("SELECT CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is { } unfinished)
             {
                 // Recorded already: a duplicate, or this TaskStarted came after its attempt's TaskFinished (the events
                 // of one group commit are applied in any order), when the run is over and there is nothing to stop.
-                return stop && (long)unfinished == 1;
+                return stop && Long(unfinished) == 1;
             }
 
             if (RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount))
@@ -41,12 +41,12 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             if (TaskRules.OnStarted(task.State) is { } next)
             {
                 writer.Execute("""
-                    UPDATE tasks SET state = $state, current_attempt = $attempt, worker_id = $worker, next_cause = NULL,
-                        started_at = COALESCE(started_at, $started)
-                    WHERE id = $task
+                    UPDATE tasks SET state = @state, current_attempt = @attempt, worker_id = @worker, next_cause = NULL,
+                        started_at = COALESCE(started_at, @started)
+                    WHERE id = @task
                     """,
-                    ("$state", StoredStates.Column(next)), ("$attempt", Id(message.AttemptId)), ("$worker", message.WorkerId),
-                    ("$started", message.StartedAt.ToUnixTimeMilliseconds()), ("$task", Id(message.TaskId)));
+                    ("@state", StoredStates.Column(next)), ("@attempt", Id(message.AttemptId)), ("@worker", message.WorkerId),
+                    ("@started", message.StartedAt.ToUnixTimeMilliseconds()), ("@task", Id(message.TaskId)));
                 writer.RefreshJobState(message.JobId);
             }
 
@@ -67,8 +67,8 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     {
         dispatch = Math.Max(1, dispatch);
         var stale = dispatch < task.Dispatch
-            || (deliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = $task AND dispatch = $dispatch",
-                ("$task", Id(taskId)), ("$dispatch", dispatch))! > 0);
+            || (deliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = @task AND dispatch = @dispatch",
+                ("@task", Id(taskId)), ("@dispatch", dispatch))! > 0);
         var cause = writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt,
             number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
         if (cause == "redelivery")
@@ -91,20 +91,20 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         {
             if (waitForAttempt && writer.ReadTask(message.TaskId) is not null)
             {
-                if (writer.Scalar("SELECT 1 FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))) is null)
+                if (writer.Scalar("SELECT 1 FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is null)
                 {
                     throw new EventPendingException($"attempt {message.AttemptId} not recorded yet");
                 }
 
                 // Batches are stored in their order: output is read by offset, live and in the record.
-                if (message.Sequence > 0 && writer.Scalar("SELECT 1 FROM output WHERE attempt_id = $attempt AND seq = $previous LIMIT 1",
-                    ("$attempt", Id(message.AttemptId)), ("$previous", message.Sequence - 1)) is null)
+                if (message.Sequence > 0 && writer.Scalar("SELECT 1 FROM output WHERE attempt_id = @attempt AND seq = @previous LIMIT 1",
+                    ("@attempt", Id(message.AttemptId)), ("@previous", message.Sequence - 1)) is null)
                 {
                     // How far the attempt's output has come: the wait goes on while it grows (a long chain of batches
                     // coming back from the broker's retries after a full disk takes as long as it takes).
-                    var stored = writer.Scalar("SELECT MAX(seq) + 1 FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)));
+                    var stored = writer.Scalar("SELECT MAX(seq) + 1 FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)));
                     throw new EventPendingException(
-                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", stored is long count ? count : 0);
+                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", Long(stored));
                 }
             }
 
@@ -118,14 +118,14 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     private void InsertOutput(TaskOutput message)
     {
         var insert = writer.Prepared("""
-            INSERT OR IGNORE INTO output(job_id, task_id, attempt_id, seq, part, stream, data, at)
-            VALUES($job, $task, $attempt, $seq, $part, $stream, $data, $at)
+            INSERT INTO output(job_id, task_id, attempt_id, seq, part, stream, data, at)
+            VALUES(@job, @task, @attempt, @seq, @part, @stream, @data, @at) ON CONFLICT DO NOTHING
             """,
-            ("$job", Id(message.JobId)), ("$task", Id(message.TaskId)), ("$attempt", Id(message.AttemptId)), ("$seq", message.Sequence));
-        var part = insert.Parameters.Add("$part", SqliteType.Integer);
-        var stream = insert.Parameters.Add("$stream", SqliteType.Integer);
-        var data = insert.Parameters.Add("$data", SqliteType.Blob);
-        var at = insert.Parameters.Add("$at", SqliteType.Integer);
+            ("@job", Id(message.JobId)), ("@task", Id(message.TaskId)), ("@attempt", Id(message.AttemptId)), ("@seq", message.Sequence));
+        var part = insert.Bind("@part", System.Data.DbType.Int64);
+        var stream = insert.Bind("@stream", System.Data.DbType.Int64);
+        var data = insert.Bind("@data", System.Data.DbType.Binary);
+        var at = insert.Bind("@at", System.Data.DbType.Int64);
         for (var i = 0; i < message.Chunks.Count; i++)
         {
             part.Value = i;
@@ -162,7 +162,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
 
             if (waitForOutput && message.OutputBatches > 0
-                && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = $attempt", ("$attempt", Id(message.AttemptId)))! is var stored
+                && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)))! is var stored
                 && stored < message.OutputBatches)
             {
                 throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored);
@@ -171,7 +171,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
             // acknowledged the message, so this report is the only result the task will ever get.
             var stale = false;
-            switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = $id", ("$id", Id(message.AttemptId))))
+            switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))))
             {
                 case 1L:
                     // Already applied: a duplicate.
@@ -182,20 +182,20 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     stale = RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount);
                     if (!stale)
                     {
-                        writer.Execute("UPDATE tasks SET next_cause = NULL WHERE id = $task", ("$task", Id(message.TaskId)));
+                        writer.Execute("UPDATE tasks SET next_cause = NULL WHERE id = @task", ("@task", Id(message.TaskId)));
                     }
 
                     break;
             }
 
             writer.Execute("""
-                UPDATE attempts SET state = $state, finished_at = $finished, exit_code = $exit, signal = $signal, error = $error,
-                    http_status = $http, failure = $failure
-                WHERE id = $id
+                UPDATE attempts SET state = @state, finished_at = @finished, exit_code = @exit, signal = @signal, error = @error,
+                    http_status = @http, failure = @failure
+                WHERE id = @id
                 """,
-                ("$state", StoredStates.Column(TaskRules.ToState(message.Outcome))), ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()),
-                ("$exit", message.ExitCode), ("$signal", message.Signal), ("$error", message.Error), ("$http", message.HttpStatus),
-                ("$failure", (int)message.Failure), ("$id", Id(message.AttemptId)));
+                ("@state", StoredStates.Column(TaskRules.ToState(message.Outcome))), ("@finished", message.FinishedAt.ToUnixTimeMilliseconds()),
+                ("@exit", message.ExitCode), ("@signal", message.Signal), ("@error", message.Error), ("@http", message.HttpStatus),
+                ("@failure", (int)message.Failure), ("@id", Id(message.AttemptId)));
 
             var isLatest = !stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId));
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
@@ -212,21 +212,21 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             {
                 writer.AfterCommit(() => metrics?.RecordFinished(next.ToString(), message.FinishedAt - message.StartedAt));
                 writer.Execute("""
-                    UPDATE tasks SET state = $state, final_attempt = $attempt, current_attempt = $attempt, exit_code = $exit,
-                        signal = $signal, error = $error, worker_id = $worker, truncated = $truncated, finished_at = $finished,
-                        started_at = COALESCE(started_at, $started), http_status = $http, failure = $failure
-                    WHERE id = $task
+                    UPDATE tasks SET state = @state, final_attempt = @attempt, current_attempt = @attempt, exit_code = @exit,
+                        signal = @signal, error = @error, worker_id = @worker, truncated = @truncated, finished_at = @finished,
+                        started_at = COALESCE(started_at, @started), http_status = @http, failure = @failure
+                    WHERE id = @task
                     """,
-                    ("$failure", next == TaskState.Failed ? (int)message.Failure : 0), ("$state", StoredStates.Column(next)), ("$attempt", Id(message.AttemptId)),
-                    ("$exit", message.ExitCode), ("$signal", message.Signal),
-                    ("$error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
-                    ("$worker", message.WorkerId), ("$truncated", message.Truncated ? 1 : 0),
-                    ("$finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("$started", message.StartedAt.ToUnixTimeMilliseconds()),
-                    ("$http", message.HttpStatus), ("$task", Id(message.TaskId)));
+                    ("@failure", next == TaskState.Failed ? (int)message.Failure : 0), ("@state", StoredStates.Column(next)), ("@attempt", Id(message.AttemptId)),
+                    ("@exit", message.ExitCode), ("@signal", message.Signal),
+                    ("@error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
+                    ("@worker", message.WorkerId), ("@truncated", message.Truncated ? 1 : 0),
+                    ("@finished", message.FinishedAt.ToUnixTimeMilliseconds()), ("@started", message.StartedAt.ToUnixTimeMilliseconds()),
+                    ("@http", message.HttpStatus), ("@task", Id(message.TaskId)));
             }
             else
             {
-                writer.Execute("UPDATE tasks SET state = $state WHERE id = $task", ("$state", StoredStates.Column(next)), ("$task", Id(message.TaskId)));
+                writer.Execute("UPDATE tasks SET state = @state WHERE id = @task", ("@state", StoredStates.Column(next)), ("@task", Id(message.TaskId)));
             }
 
             writer.RefreshJobState(message.JobId);
@@ -245,18 +245,18 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     {
         var jobs = writer.Write(() =>
         {
-            var lost = writer.Rows($"SELECT id, task_id, job_id FROM attempts WHERE state = {Sql.Running} AND worker_id = $worker",
-                reader => (Attempt: reader.GetString(0), Task: reader.GetString(1), Job: reader.GetString(2)), ("$worker", workerId));
+            var lost = writer.Rows($"SELECT id, task_id, job_id FROM attempts WHERE state = {Sql.Running} AND worker_id = @worker",
+                reader => (Attempt: reader.GetString(0), Task: reader.GetString(1), Job: reader.GetString(2)), ("@worker", workerId));
             foreach (var (attempt, task, job) in lost)
             {
-                writer.LoseAttempts("id = $id", reason, ("$id", attempt));
-                var cancel = (long)(writer.Scalar("SELECT cancel_requested FROM jobs WHERE id = $job", ("$job", job)) ?? 0L) == 1;
+                writer.LoseAttempts("id = @id", reason, ("@id", attempt));
+                var cancel = Long(writer.Scalar("SELECT cancel_requested FROM jobs WHERE id = @job", ("@job", job))) == 1;
                 writer.Execute($"""
-                    UPDATE tasks SET state = $state, error = $error, finished_at = CASE WHEN $state = {Sql.Canceled} THEN $now ELSE finished_at END
-                    WHERE id = $task AND current_attempt = $attempt AND state = {Sql.Running}
+                    UPDATE tasks SET state = @state, error = @error, finished_at = CASE WHEN @state = {Sql.Canceled} THEN @now ELSE finished_at END
+                    WHERE id = @task AND current_attempt = @attempt AND state = {Sql.Running}
                     """,
-                    ("$state", cancel ? (int)StoredState.Canceled : (int)StoredState.Queued), ("$error", cancel ? "canceled" : null), ("$now", writer.Now()),
-                    ("$task", task), ("$attempt", attempt));
+                    ("@state", cancel ? (int)StoredState.Canceled : (int)StoredState.Queued), ("@error", cancel ? "canceled" : null), ("@now", writer.Now()),
+                    ("@task", task), ("@attempt", attempt));
                 writer.RefreshJobState(job);
             }
 
@@ -281,17 +281,17 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         var released = writer.Write(() =>
         {
             var released = new List<PendingTask>();
-            jobs.AddRange(writer.Rows($"SELECT DISTINCT job_id FROM tasks WHERE target_worker = $worker AND state IN ({Sql.Unfinished})",
-                reader => Guid.Parse(reader.GetString(0)), ("$worker", workerId)));
+            jobs.AddRange(writer.Rows($"SELECT DISTINCT job_id FROM tasks WHERE target_worker = @worker AND state IN ({Sql.Unfinished})",
+                reader => Guid.Parse(reader.GetString(0)), ("@worker", workerId)));
             foreach (var job in jobs)
             {
-                writer.LoseAttempts("job_id = $job AND worker_id = $worker", $"worker {workerId} lost", ("$job", Id(job)), ("$worker", workerId));
+                writer.LoseAttempts("job_id = @job AND worker_id = @worker", $"worker {workerId} lost", ("@job", Id(job)), ("@worker", workerId));
                 writer.Execute($"""
-                    UPDATE tasks SET state = {Sql.Failed}, held = 0, finished_at = $now, failure = {Sql.FailureLost},
-                        error = 'lost: worker ' || $worker || ' was lost before it finished its copy'
-                    WHERE job_id = $job AND target_worker = $worker AND state IN ({Sql.Unfinished})
-                    """, ("$now", writer.Now()), ("$worker", workerId), ("$job", Id(job)));
-                writer.Execute("DELETE FROM retries WHERE job_id = $job AND task_id IN (SELECT id FROM tasks WHERE target_worker = $worker)", ("$job", Id(job)), ("$worker", workerId));
+                    UPDATE tasks SET state = {Sql.Failed}, held = 0, finished_at = @now, failure = {Sql.FailureLost},
+                        error = 'lost: worker ' || @worker || ' was lost before it finished its copy'
+                    WHERE job_id = @job AND target_worker = @worker AND state IN ({Sql.Unfinished})
+                    """, ("@now", writer.Now()), ("@worker", workerId), ("@job", Id(job)));
+                writer.Execute("DELETE FROM retries WHERE job_id = @job AND task_id IN (SELECT id FROM tasks WHERE target_worker = @worker)", ("@job", Id(job)), ("@worker", workerId));
                 writer.RefreshJobState(job);
                 released.AddRange(held.Apply(job));
             }
@@ -317,10 +317,10 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 return [];
             }
 
-            writer.LoseAttempts("task_id = $task", "worker lost", ("$task", Id(taskId)));
-            writer.Execute("UPDATE tasks SET state = $state, error = $reason, finished_at = $now, failure = $failure WHERE id = $task",
-                ("$state", StoredStates.Column(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("$reason", reason), ("$now", writer.Now()),
-                ("$failure", task.CancelRequested ? 0 : (int)Contracts.Messages.FailureKind.GaveUp), ("$task", Id(taskId)));
+            writer.LoseAttempts("task_id = @task", "worker lost", ("@task", Id(taskId)));
+            writer.Execute("UPDATE tasks SET state = @state, error = @reason, finished_at = @now, failure = @failure WHERE id = @task",
+                ("@state", StoredStates.Column(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("@reason", reason), ("@now", writer.Now()),
+                ("@failure", task.CancelRequested ? 0 : (int)Contracts.Messages.FailureKind.GaveUp), ("@task", Id(taskId)));
             writer.RefreshJobState(jobId);
             return held.Apply(jobId);
         });

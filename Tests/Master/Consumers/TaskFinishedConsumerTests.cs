@@ -27,7 +27,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
             .AddSingleton(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") })
             .AddSingleton(TimeProvider.System)
             .AddSingleton<JobSignals>()
-            .AddSingleton<IJobStore, SqliteJobStore>()
+            .AddSingleton<IJobStore, SqlJobStore>()
             .AddSingleton<ITaskPublisher>(_publisher)
             .AddSingleton<TaskDispatcher>()
             .AddMassTransitTestHarness(bus => bus.AddConsumer<TaskFinishedConsumer>())

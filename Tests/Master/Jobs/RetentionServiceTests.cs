@@ -21,7 +21,7 @@ public sealed class RetentionServiceTests : IDisposable
     public async Task Retention_FinishedJobOlderThanTheHours_Removed_RunningJobKept()
     {
         var options = new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db"), JobRetentionHours = 1 };
-        using var store = new SqliteJobStore(options, _time, new JobSignals());
+        using var store = new SqlJobStore(options, _time, new JobSignals());
         var finished = await JobAsync(store, TaskOutcome.Succeeded);
         var running = await JobAsync(store, outcome: null);
         using var service = new RetentionService(store, options, _time, NullLogger<RetentionService>.Instance);
@@ -43,7 +43,7 @@ public sealed class RetentionServiceTests : IDisposable
         await service.StopAsync(CancellationToken.None);
     }
 
-    private async Task<Guid> JobAsync(SqliteJobStore store, TaskOutcome? outcome)
+    private async Task<Guid> JobAsync(SqlJobStore store, TaskOutcome? outcome)
     {
         var (jobId, taskId, attempt) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
         store.CreateJob(jobId, "default", [(taskId, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);

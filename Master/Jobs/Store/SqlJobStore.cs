@@ -4,19 +4,21 @@ using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Options;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using static DistributedExecutor.Master.Jobs.Store.StoreSql;
 
 namespace DistributedExecutor.Master.Jobs.Store;
 
 /// <summary>
-/// The job store in SQLite (WAL): jobs, tasks, attempts and output. Writes go through one connection
+/// The job store: jobs, tasks, attempts and output, in SQLite (one master, the default) or PostgreSQL (several masters
+/// sharing it), the difference kept in its <see cref="StoreBackend"/>. Writes go through one connection
 /// (<see cref="StoreWriter"/>), each in a transaction; reads use connections of their own (<see cref="JobQueries"/>).
 /// This type owns admission and a job's own life; workers' events are applied by <see cref="TaskEventWriter"/>,
 /// retries kept by <see cref="RetrySchedule"/>, --max-parallel/--max-errors by <see cref="HeldTasks"/>.
 /// </summary>
-internal sealed class SqliteJobStore : IJobStore, IDisposable
+internal sealed class SqlJobStore : IJobStore, IDisposable
 {
+    private readonly StoreBackend _backend;
     private readonly StoreWriter _writer;
     private readonly JobQueries _queries;
     private readonly TaskEventWriter _events;
@@ -24,54 +26,36 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     private readonly HeldTasks _held;
     private readonly JobSignals _signals;
 
-    public SqliteJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger<SqliteJobStore>? logger = null)
+    /// <summary>The store MASTER_DB_URL names (PostgreSQL), else the SQLite file at MASTER_DB_PATH.</summary>
+    public SqlJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger<SqlJobStore>? logger = null)
+        : this(StoreBackends.For(options), time, signals, metrics, logger)
     {
+    }
+
+    public SqlJobStore(StoreBackend backend, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger? logger = null)
+    {
+        _backend = backend;
         _signals = signals;
-        var fullPath = Path.GetFullPath(options.DatabasePath);
-        // The store holds every job's env and output: readable by the master's user only (tasks run as another).
-        Directory.CreateDirectory(Path.GetDirectoryName(fullPath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = fullPath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = true,
-            DefaultTimeout = 30,
-        }.ToString();
-        _queries = new JobQueries(connectionString);
-        var connection = Open(connectionString);
-        // Before WAL mode creates the -wal and -shm files: SQLite gives them the database file's mode.
-        RestrictToOwner(fullPath);
-        Execute(connection, "PRAGMA journal_mode=WAL;");
-        StoreMigrations.Apply(connection, fullPath);
-        var active = (int)(long)Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})")!;
-        _writer = new StoreWriter(connection, time, active, fullPath, (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        _queries = new JobQueries(backend);
+        var connection = backend.Open();
+        backend.Migrate(connection);
+        var active = (int)Long(Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
+        _writer = new StoreWriter(connection, backend, time, active, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         _retries = new RetrySchedule(_writer);
         _held = new HeldTasks(_writer);
         _events = new TaskEventWriter(_writer, _retries, _held, signals, metrics);
-        Schedules = new ScheduleRows(_writer, connectionString);
+        Schedules = new ScheduleRows(_writer, backend);
     }
 
     public Schedules.IScheduleStore Schedules { get; }
 
-    private static void RestrictToOwner(string path)
-    {
-        const UnixFileMode OthersMayTouch = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite;
-        try
-        {
-            if ((File.GetUnixFileMode(path) & OthersMayTouch) != 0)
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // Not ours to change (an operator's choice on a shared volume); the master still runs.
-        }
-    }
-
     public int ActiveJobs => _writer.ActiveJobs;
 
-    public void Dispose() => _writer.Dispose();
+    public void Dispose()
+    {
+        _writer.Dispose();
+        _backend.Dispose();
+    }
 
     /// <summary>
     /// Stores a new job with its tasks, not yet published, in the writer's next group; returns the record as stored
@@ -134,7 +118,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             var waiting = false;
             foreach (var dependency in after ?? [])
             {
-                var depState = _writer.Rows("SELECT state FROM jobs WHERE id = $job AND accepted = 1", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("$job", Id(dependency)));
+                var depState = _writer.Rows("SELECT state FROM jobs WHERE id = @job AND accepted = 1", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("@job", Id(dependency)));
                 if (depState.Count == 0)
                 {
                     throw new DependencyException($"no job {dependency} to run after");
@@ -154,25 +138,25 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             {
                 _writer.Execute($"""
                     INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key, waiting, after_condition)
-                    VALUES($id, $pool, {Sql.Queued}, $count, $now, $key, $labels, $parallel, $errors, $by, $command, $notBefore, $concurrencyKey, $waiting, $condition)
+                    VALUES(@id, @pool, {Sql.Queued}, @count, @now, @key, @labels, @parallel, @errors, @by, @command, @notBefore, @concurrencyKey, @waiting, @condition)
                     """,
-                    ("$waiting", waiting ? 1 : 0), ("$condition", (int)afterCondition),
-                    ("$concurrencyKey", string.IsNullOrEmpty(concurrencyKey) ? null : concurrencyKey),
-                    ("$notBefore", notBefore?.ToUnixTimeMilliseconds()),
-                    ("$command", job.Command),
-                    ("$by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
-                    ("$id", Id(jobId)), ("$pool", pool), ("$count", tasks.Count), ("$now", now), ("$parallel", maxParallel), ("$errors", maxErrors),
-                    ("$key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
-                    ("$labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
+                    ("@waiting", waiting ? 1 : 0), ("@condition", (int)afterCondition),
+                    ("@concurrencyKey", string.IsNullOrEmpty(concurrencyKey) ? null : concurrencyKey),
+                    ("@notBefore", notBefore?.ToUnixTimeMilliseconds()),
+                    ("@command", job.Command),
+                    ("@by", string.IsNullOrEmpty(submittedBy) ? null : submittedBy),
+                    ("@id", Id(jobId)), ("@pool", pool), ("@count", tasks.Count), ("@now", now), ("@parallel", maxParallel), ("@errors", maxErrors),
+                    ("@key", string.IsNullOrEmpty(idempotencyKey) ? null : idempotencyKey),
+                    ("@labels", job.Labels.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(job.Labels.ToDictionary(), LabelsJson.Default.DictionaryStringString)));
             }
-            catch (SqliteException ex) when (ex.SqliteErrorCode == 19 && !string.IsNullOrEmpty(idempotencyKey))
+            catch (Exception ex) when (_backend.IsUniqueViolation(ex) && !string.IsNullOrEmpty(idempotencyKey))
             {
                 throw new DuplicateIdempotencyKeyException(idempotencyKey);
             }
 
             foreach (var (key, value) in job.Labels)
             {
-                _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES($job, $key, $value)", ("$job", Id(jobId)), ("$key", key), ("$value", value));
+                _writer.Execute("INSERT INTO job_labels(job_id, key, value) VALUES(@job, @key, @value)", ("@job", Id(jobId)), ("@key", key), ("@value", value));
             }
 
             // The tasks that go now: the first ones, within --max-parallel and the room the concurrency key has left
@@ -180,7 +164,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
             var unheld = waiting ? 0 : JobLimits.MayGo(maxParallel, busy: 0, _held.KeyRoom(concurrencyKey), tasks.Count);
             foreach (var dependency in after ?? [])
             {
-                _writer.Execute("INSERT OR IGNORE INTO job_deps(job_id, after_id) VALUES($job, $after)", ("$job", Id(jobId)), ("$after", Id(dependency)));
+                _writer.Execute("INSERT INTO job_deps(job_id, after_id) VALUES(@job, @after) ON CONFLICT DO NOTHING", ("@job", Id(jobId)), ("@after", Id(dependency)));
             }
 
             if (waiting)
@@ -188,14 +172,14 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 job.State = TaskState.Waiting;
             }
 
-            var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker, item) VALUES($id, $job, $idx, {Sql.Queued}, $spec, $held, $target, $item)",
-                ("$job", Id(jobId)));
-            var item = insert.Parameters.Add("$item", SqliteType.Text);
-            var target = insert.Parameters.Add("$target", SqliteType.Text);
-            var id = insert.Parameters.Add("$id", SqliteType.Text);
-            var held = insert.Parameters.Add("$held", SqliteType.Integer);
-            var idx = insert.Parameters.Add("$idx", SqliteType.Integer);
-            var spec = insert.Parameters.Add("$spec", SqliteType.Blob);
+            var insert = _writer.Prepared($"INSERT INTO tasks(id, job_id, idx, state, spec, held, target_worker, item) VALUES(@id, @job, @idx, {Sql.Queued}, @spec, @held, @target, @item)",
+                ("@job", Id(jobId)));
+            var item = insert.Bind("@item", System.Data.DbType.String);
+            var target = insert.Bind("@target", System.Data.DbType.String);
+            var id = insert.Bind("@id", System.Data.DbType.String);
+            var held = insert.Bind("@held", System.Data.DbType.Int64);
+            var idx = insert.Bind("@idx", System.Data.DbType.Int64);
+            var spec = insert.Bind("@spec", System.Data.DbType.Binary);
             for (var i = 0; i < tasks.Count; i++)
             {
                 id.Value = Id(tasks[i].TaskId);
@@ -208,8 +192,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
                 if (notBefore is { } at && held.Value is 0)
                 {
                     // Published when due by the retry scheduler, like a retry's first dispatch (held ones follow as usual).
-                    _writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES($task, $job, $due, 1)",
-                        ("$task", id.Value), ("$job", Id(jobId)), ("$due", at.ToUnixTimeMilliseconds()));
+                    _writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES(@task, @job, @due, 1)",
+                        ("@task", id.Value), ("@job", Id(jobId)), ("@due", at.ToUnixTimeMilliseconds()));
                 }
             }
 
@@ -227,12 +211,12 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     /// </summary>
     public int DeleteFinishedBefore(DateTimeOffset before, int batch) => _writer.Write(() =>
     {
-        var ids = _writer.Rows($"SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $before AND state NOT IN ({Sql.Unfinished}) LIMIT $batch",
-            reader => reader.GetString(0), ("$before", before.ToUnixTimeMilliseconds()), ("$batch", batch));
+        var ids = _writer.Rows($"SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < @before AND state NOT IN ({Sql.Unfinished}) LIMIT @batch",
+            reader => reader.GetString(0), ("@before", before.ToUnixTimeMilliseconds()), ("@batch", batch));
         foreach (var id in ids)
         {
             DeleteJobRows(id, JobRowTables);
-            _writer.Execute("DELETE FROM jobs WHERE id = $job", ("$job", id));
+            _writer.Execute("DELETE FROM jobs WHERE id = @job", ("@job", id));
         }
 
         return ids.Count;
@@ -244,14 +228,14 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         // job not yet published stay unmarked: a master that dies before its outbox sent them sends them at start.
         if (only is null)
         {
-            _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = $job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("$job", Id(jobId)));
+            _writer.Execute("UPDATE tasks SET published = 1 WHERE job_id = @job AND published = 0 AND held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = tasks.id)", ("@job", Id(jobId)));
         }
         else
         {
             SetPublished(only);
         }
 
-        _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = $job", ("$job", Id(jobId)));
+        _writer.Execute("UPDATE jobs SET accepted = 1 WHERE id = @job", ("@job", Id(jobId)));
         return 0;
     });
 
@@ -259,7 +243,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     public void DeleteUnpublishedJob(Guid jobId) => _writer.Write(() =>
     {
         DeleteJobRows(Id(jobId), JobRowTables);
-        if (_writer.Execute($"DELETE FROM jobs WHERE id = $job AND state IN ({Sql.Unfinished})", ("$job", Id(jobId))) > 0)
+        if (_writer.Execute($"DELETE FROM jobs WHERE id = @job AND state IN ({Sql.Unfinished})", ("@job", Id(jobId))) > 0)
         {
             _writer.JobRemoved();
         }
@@ -272,7 +256,7 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     {
         foreach (var table in tables)
         {
-            _writer.Execute($"DELETE FROM {table} WHERE job_id = $job", ("$job", jobId));
+            _writer.Execute($"DELETE FROM {table} WHERE job_id = @job", ("@job", jobId));
         }
     }
 
@@ -285,14 +269,14 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         var released = _writer.Write(() =>
         {
             // The first to cancel is recorded; canceling again changes nothing.
-            if (_writer.Execute("UPDATE jobs SET cancel_requested = 1, canceled_by = CASE WHEN cancel_requested = 1 THEN canceled_by ELSE $by END WHERE id = $job AND accepted = 1",
-                ("$job", Id(jobId)), ("$by", string.IsNullOrEmpty(canceledBy) ? null : canceledBy)) == 0)
+            if (_writer.Execute("UPDATE jobs SET cancel_requested = 1, canceled_by = CASE WHEN cancel_requested = 1 THEN canceled_by ELSE @by END WHERE id = @job AND accepted = 1",
+                ("@job", Id(jobId)), ("@by", string.IsNullOrEmpty(canceledBy) ? null : canceledBy)) == 0)
             {
                 return null;
             }
 
-            _writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = $now WHERE job_id = $job AND state = {Sql.Queued}",
-                ("$job", Id(jobId)), ("$now", _writer.Now()));
+            _writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = @now WHERE job_id = @job AND state = {Sql.Queued}",
+                ("@job", Id(jobId)), ("@now", _writer.Now()));
             _writer.RefreshJobState(jobId);
             return _held.Apply(jobId);
         });
@@ -311,8 +295,8 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     /// <summary>Marks these tasks confirmed by the broker, inside the caller's write.</summary>
     private void SetPublished(IEnumerable<Guid> taskIds)
     {
-        var mark = _writer.Prepared("UPDATE tasks SET published = 1 WHERE id = $task");
-        var task = mark.Parameters.Add("$task", SqliteType.Text);
+        var mark = _writer.Prepared("UPDATE tasks SET published = 1 WHERE id = @task");
+        var task = mark.Bind("@task", System.Data.DbType.String);
         foreach (var id in taskIds)
         {
             task.Value = Id(id);
@@ -368,12 +352,12 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
         foreach (var point in points)
         {
             _writer.Execute(
-                "INSERT OR REPLACE INTO history(at, pool, queued, running, succeeded, failed) VALUES($at, $pool, $queued, $running, $succeeded, $failed)",
-                ("$at", at.ToUnixTimeMilliseconds()), ("$pool", point.Pool), ("$queued", point.Queued), ("$running", point.Running),
-                ("$succeeded", point.Succeeded), ("$failed", point.Failed));
+                "INSERT INTO history(at, pool, queued, running, succeeded, failed) VALUES(@at, @pool, @queued, @running, @succeeded, @failed) ON CONFLICT(at, pool) DO UPDATE SET queued = excluded.queued, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed",
+                ("@at", at.ToUnixTimeMilliseconds()), ("@pool", point.Pool), ("@queued", point.Queued), ("@running", point.Running),
+                ("@succeeded", point.Succeeded), ("@failed", point.Failed));
         }
 
-        _writer.Execute("DELETE FROM history WHERE at < $keep", ("$keep", keepSince.ToUnixTimeMilliseconds()));
+        _writer.Execute("DELETE FROM history WHERE at < @keep", ("@keep", keepSince.ToUnixTimeMilliseconds()));
     });
 
     public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since) => _queries.ReadHistory(since);
@@ -382,11 +366,11 @@ internal sealed class SqliteJobStore : IJobStore, IDisposable
     {
         if (max is { } limit)
         {
-            _writer.Execute("INSERT INTO limits(key, max) VALUES($key, $max) ON CONFLICT(key) DO UPDATE SET max = excluded.max", ("$key", key), ("$max", limit));
+            _writer.Execute("INSERT INTO limits(key, max) VALUES(@key, @max) ON CONFLICT(key) DO UPDATE SET max = excluded.max", ("@key", key), ("@max", limit));
         }
         else
         {
-            _writer.Execute("DELETE FROM limits WHERE key = $key", ("$key", key));
+            _writer.Execute("DELETE FROM limits WHERE key = @key", ("@key", key));
         }
 
         return _held.ReleaseKey(key);

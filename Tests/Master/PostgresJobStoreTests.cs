@@ -1,0 +1,145 @@
+using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Contracts.V1;
+using DistributedExecutor.Master.Jobs;
+using DistributedExecutor.Master.Jobs.Store;
+using DistributedExecutor.Master.Options;
+using DistributedExecutor.Tests.Fixtures;
+using Npgsql;
+
+namespace DistributedExecutor.Tests.Master;
+
+/// <summary>
+/// The store in PostgreSQL (a private server, a database per test): the contract, and what only a shared store has —
+/// two masters' stores on one database at once, its schema version, its URL.
+/// </summary>
+public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetime
+{
+    private string _url = "";
+
+    public async Task InitializeAsync() => _url = await (await PostgresServer.Shared).NewDatabaseUrlAsync();
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private protected override SqlJobStore Open() => Open(new JobSignals());
+
+    private SqlJobStore Open(JobSignals signals) => new(new MasterOptions { DatabaseUrl = _url }, TimeProvider.System, signals);
+
+    [Fact]
+    public void Open_StoreFromANewerMaster_RefusedWithOneLine()
+    {
+        using (var store = Open())
+        {
+            CreateJob(store);
+        }
+
+        Execute($"INSERT INTO schema_version(version) VALUES({PostgresMigrations.Latest + 1})");
+
+        var refused = Assert.Throws<StoreVersionException>(Open);
+        Assert.Contains($"has schema version {PostgresMigrations.Latest + 1}, newer than this master knows ({PostgresMigrations.Latest})", refused.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("password", refused.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task TwoMasters_OneDatabase_AdmissionCountsBothAndEveryEventIsAppliedOnce()
+    {
+        // Two stores on one database, as two masters: each admits against the jobs of both.
+        using var a = Open();
+        using var b = Open();
+        var jobs = Enumerable.Range(0, 6).Select(_ => (Job: Guid.NewGuid(), Task: Guid.NewGuid())).ToList();
+        var admitted = await Task.WhenAll(jobs.Select((j, i) => (i % 2 == 0 ? a : b).CreateJobAsync(j.Job, "default",
+            [(j.Task, new TaskSpec { Command = new CommandSpec { Program = "true" } })], activeLimit: 4)));
+        Assert.Equal(4, admitted.Count(job => job is not null));
+
+        // Every event of every admitted job, each delivered to both masters at once (a redelivery racing the first).
+        var kept = jobs.Where((_, i) => admitted[i] is not null).ToList();
+        foreach (var (job, _) in kept)
+        {
+            await a.MarkPublishedAsync(job);
+        }
+
+        await Task.WhenAll(kept.SelectMany(k =>
+        {
+            var attempt = Guid.NewGuid();
+            var started = new TaskStarted(k.Job, k.Task, attempt, "w1", 1, DateTimeOffset.UtcNow);
+            var output = new TaskOutput(k.Job, k.Task, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, "once\n"u8.ToArray())]);
+            var finished = new TaskFinished(k.Job, k.Task, attempt, "w1", TaskOutcome.Succeeded, 0, null, null, false, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow)
+                with { Output = output, OutputBatches = 1 };
+            return new[] { a, b }.Select(store => Task.Run(async () =>
+            {
+                await store.ApplyStartedAsync(started);
+                await store.ApplyFinishedAsync(finished);
+            }));
+        }));
+
+        foreach (var (job, _) in kept)
+        {
+            var record = b.GetJob(job, withTasks: true)!;
+            Assert.Equal(TaskState.Succeeded, record.State);
+            Assert.Single(Assert.Single(record.Tasks).Attempts);
+            Assert.Equal("once\n", string.Concat(a.ReadOutput(job, 0, 10).Select(c => c.Data.ToStringUtf8())));
+        }
+
+        // Both see the jobs ended, so both admit again.
+        Assert.NotNull(await a.CreateJobAsync(Guid.NewGuid(), "default", [(Guid.NewGuid(), new TaskSpec { Command = new CommandSpec { Program = "true" } })], activeLimit: 1));
+        Assert.Null(await b.CreateJobAsync(Guid.NewGuid(), "default", [(Guid.NewGuid(), new TaskSpec { Command = new CommandSpec { Program = "true" } })], activeLimit: 1));
+    }
+
+    [Fact]
+    public async Task IdempotencyKey_SubmittedToTwoMasters_OneJob()
+    {
+        using var a = Open();
+        using var b = Open();
+        var spec = new TaskSpec { Command = new CommandSpec { Program = "true" } };
+        var first = a.CreateJobAsync(Guid.NewGuid(), "default", [(Guid.NewGuid(), spec)], idempotencyKey: "nightly-1");
+        var second = b.CreateJobAsync(Guid.NewGuid(), "default", [(Guid.NewGuid(), spec)], idempotencyKey: "nightly-1");
+        var outcomes = await Task.WhenAll(Outcome(first), Outcome(second));
+
+        Assert.Equal(1, outcomes.Count(o => o == "stored"));
+        Assert.Equal(1, outcomes.Count(o => o == "duplicate"));
+
+        static async Task<string> Outcome(Task<Job?> submit)
+        {
+            try
+            {
+                return await submit is null ? "refused" : "stored";
+            }
+            catch (DuplicateIdempotencyKeyException)
+            {
+                return "duplicate";
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData("postgresql://h/db", "Host=h;Port=5432;Database=db")]
+    [InlineData("postgres://u:p%40ss@h:6543/d%20b?sslmode=require", "Host=h;Port=6543;Database=d b;Username=u;Password=p@ss;SSL Mode=Require")]
+    public void ConnectionString_FromAUrl(string url, string expected)
+    {
+        var actual = new NpgsqlConnectionStringBuilder(PostgresBackend.ConnectionString(url));
+        foreach (var pair in expected.Split(';'))
+        {
+            var (key, value) = (pair[..pair.IndexOf('=', StringComparison.Ordinal)], pair[(pair.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+            Assert.Equal(value, actual[key]?.ToString());
+        }
+    }
+
+    [Theory]
+    [InlineData("mysql://u:secret@h/db")]
+    [InlineData("postgres:///db")]
+    [InlineData("not a url secret")]
+    [InlineData("postgres://u:secret@h/db?nosuchoption=1")]
+    public void ConnectionString_NotAPostgresUrl_ClearErrorWithoutThePassword(string url)
+    {
+        var error = Assert.Throws<FormatException>(() => PostgresBackend.ConnectionString(url));
+        Assert.Contains("MASTER_DB_URL", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", error.Message, StringComparison.Ordinal);
+    }
+
+    private void Execute(string sql)
+    {
+        using var db = new NpgsqlConnection(PostgresServer.ConnectionString(new Uri(_url)));
+        db.Open();
+        using var command = new NpgsqlCommand(sql, db);
+        command.ExecuteNonQuery();
+    }
+}
