@@ -32,6 +32,10 @@ internal static class MasterExtensions
         services.AddSingleton<TaskDispatcher>();
         services.AddSingleton<JobSubmitter>();
         services.AddSingleton<WorkerRegistry>();
+        services.AddSingleton<DutyLease>();
+        services.AddHostedService(provider => provider.GetRequiredService<DutyLease>());
+        services.AddHostedService<RegistrySync>();
+        services.AddHostedService<GoneMasterRecovery>();
         services.AddHostedService<LostWorkerSweeper>();
         services.AddHostedService<StartupRecovery>();
         services.AddSingleton<TaskOutbox>();
@@ -78,9 +82,14 @@ internal static class MasterExtensions
         }
 
         var database = Path.GetFullPath(services.GetRequiredService<MasterOptions>().DatabasePath);
-        metrics.ObserveStore(
-            () => new[] { database, database + "-wal" }.Sum(f => File.Exists(f) ? new FileInfo(f).Length : 0),
-            () => new DriveInfo(Path.GetDirectoryName(database)!).AvailableFreeSpace);
+        // The file's size and its volume's free space: SQLite's (a PostgreSQL store's are the database server's to watch).
+        if (services.GetRequiredService<MasterOptions>().DatabaseUrl is null)
+        {
+            metrics.ObserveStore(
+                () => new[] { database, database + "-wal" }.Sum(f => File.Exists(f) ? new FileInfo(f).Length : 0),
+                () => new DriveInfo(Path.GetDirectoryName(database)!).AvailableFreeSpace);
+        }
+
         metrics.ObserveQueueDepth(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Queued, Pool(c.Pool))));
         metrics.ObserveTasksRunning(() => Counts().Select(c => new System.Diagnostics.Metrics.Measurement<long>(c.Running, Pool(c.Pool))));
         static KeyValuePair<string, object?> Key(string key) => new("key", key);

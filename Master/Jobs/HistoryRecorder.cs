@@ -9,7 +9,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Every HISTORY_INTERVAL_SECONDS: the tasks that ended in the interval and each pool's queue at its end, stored
 /// (so the dashboard's charts survive a restart) and kept for a day.
 /// </summary>
-internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics metrics, Workers.WorkerRegistry registry, MasterOptions options, TimeProvider time, ILogger<HistoryRecorder> logger) : BackgroundService
+internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics metrics, Workers.WorkerRegistry registry, MasterOptions options, TimeProvider time, ILogger<HistoryRecorder> logger, DutyLease? lease = null) : BackgroundService
 {
     public static readonly TimeSpan Kept = TimeSpan.FromDays(1);
 
@@ -18,7 +18,7 @@ internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics m
         {
             RecordNow();
             return Task.CompletedTask;
-        }, LogFailed, stoppingToken);
+        }, LogFailed, stoppingToken, lease: lease);
 
     /// <summary>Stores the interval that ends now.</summary>
     public void RecordNow()

@@ -7,7 +7,7 @@ namespace DistributedExecutor.Master.Jobs;
 /// Removes finished jobs (and their output) JOB_RETENTION_HOURS after they ended, in small batches with the
 /// store free between them, so submissions never wait behind a large clean-up. Queued and running jobs stay.
 /// </summary>
-internal sealed partial class RetentionService(IJobStore store, MasterOptions options, TimeProvider time, ILogger<RetentionService> logger) : BackgroundService
+internal sealed partial class RetentionService(IJobStore store, MasterOptions options, TimeProvider time, ILogger<RetentionService> logger, DutyLease? lease = null) : BackgroundService
 {
     private const int Batch = 100;
 
@@ -16,7 +16,7 @@ internal sealed partial class RetentionService(IJobStore store, MasterOptions op
         // SQLite needs room in its log even to delete: with the store full the clean-up waits for a later tick.
         var retention = TimeSpan.FromHours(options.JobRetentionHours);
         var interval = TimeSpan.FromTicks(Math.Clamp(retention.Ticks / 2, TimeSpan.FromMilliseconds(500).Ticks, TimeSpan.FromMinutes(1).Ticks));
-        return StoreDuty.EveryAsync(interval, time, ct => RemoveAsync(retention, ct), LogFailed, stoppingToken);
+        return StoreDuty.EveryAsync(interval, time, ct => RemoveAsync(retention, ct), LogFailed, stoppingToken, lease: lease);
     }
 
     private async Task RemoveAsync(TimeSpan retention, CancellationToken stoppingToken)

@@ -8,13 +8,13 @@ namespace DistributedExecutor.Master.Jobs;
 /// Publishes retries, and the tasks of jobs submitted for later (JobSpec.not_before), when they fall due. The schedule lives in the store (table retries), so a master restart
 /// keeps every pending retry and its time; a retry leaves the schedule only once the broker confirmed it.
 /// </summary>
-internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger, BrokerLink? broker = null) : BackgroundService
+internal sealed partial class RetryScheduler(IJobStore store, TaskDispatcher dispatcher, MasterOptions options, TimeProvider time, ILogger<RetryScheduler> logger, BrokerLink? broker = null, DutyLease? lease = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
     // The broker away or the store full: the retries stay scheduled and go out on a later tick.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        StoreDuty.EveryAsync(Tick, time, PublishDueAsync, LogFailed, stoppingToken, pauseAfterFailure: TimeSpan.FromSeconds(1));
+        StoreDuty.EveryAsync(Tick, time, PublishDueAsync, LogFailed, stoppingToken, pauseAfterFailure: TimeSpan.FromSeconds(1), lease: lease);
 
     private async Task PublishDueAsync(CancellationToken stoppingToken)
     {

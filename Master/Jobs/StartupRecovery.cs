@@ -6,11 +6,19 @@ namespace DistributedExecutor.Master.Jobs;
 /// <summary>
 /// At start: tasks stored but never confirmed by the broker (the master died between the two) are published
 /// now. With the in-memory bus the queues died with the process, so every unfinished task is queued again.
+/// Where several masters share the store, <see cref="GoneMasterRecovery"/> does this instead.
 /// </summary>
 internal sealed partial class StartupRecovery(IJobStore store, TaskDispatcher dispatcher, QueueTopology topology, TimeProvider time, ILogger<StartupRecovery> logger, BrokerLink? broker = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (store.Shared)
+        {
+            // Other masters may be publishing their own stored tasks right now: what a gone master left is
+            // published by the holder of the duties lease (GoneMasterRecovery), this master's old self included.
+            return;
+        }
+
         var inMemory = topology.InMemory;
         if (inMemory)
         {

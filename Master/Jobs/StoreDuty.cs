@@ -10,12 +10,18 @@ namespace DistributedExecutor.Master.Jobs;
 internal static class StoreDuty
 {
     /// <summary>Runs <paramref name="duty"/> on every tick of <paramref name="interval"/>; after a failure waits <paramref name="pauseAfterFailure"/> more.</summary>
+    /// <remarks>Where several masters share the store, only the holder of the <paramref name="lease"/> runs it.</remarks>
     public static async Task EveryAsync(TimeSpan interval, TimeProvider time, Func<CancellationToken, Task> duty, Action<Exception> logFailed,
-        CancellationToken stoppingToken, TimeSpan pauseAfterFailure = default)
+        CancellationToken stoppingToken, TimeSpan pauseAfterFailure = default, DutyLease? lease = null)
     {
         using var timer = new PeriodicTimer(interval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
+            if (lease is { Held: false })
+            {
+                continue;
+            }
+
             if (!await TryAsync(duty, logFailed, stoppingToken).ConfigureAwait(false) && pauseAfterFailure > TimeSpan.Zero)
             {
                 await Task.Delay(pauseAfterFailure, time, stoppingToken).ConfigureAwait(false);

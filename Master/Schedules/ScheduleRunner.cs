@@ -17,7 +17,8 @@ internal sealed partial class ScheduleRunner(
     JobSubmitter submitter,
     MasterOptions options,
     TimeProvider time,
-    ILogger<ScheduleRunner> logger) : BackgroundService
+    ILogger<ScheduleRunner> logger,
+    DutyLease? lease = null) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
 
@@ -32,7 +33,7 @@ internal sealed partial class ScheduleRunner(
     private TimeSpan Grace => TimeSpan.FromSeconds(options.ScheduleGraceSeconds);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        StoreDuty.EveryAsync(Tick, time, FireDueAsync, LogFailed, stoppingToken, pauseAfterFailure: TimeSpan.FromSeconds(1));
+        StoreDuty.EveryAsync(Tick, time, FireDueAsync, LogFailed, stoppingToken, pauseAfterFailure: TimeSpan.FromSeconds(1), lease: lease);
 
     private async Task FireDueAsync(CancellationToken cancellationToken)
     {

@@ -16,10 +16,11 @@ internal sealed partial class LostWorkerSweeper(
     TaskDispatcher dispatcher,
     DistexecMetrics metrics,
     TimeProvider time,
-    ILogger<LostWorkerSweeper> logger) : BackgroundService
+    ILogger<LostWorkerSweeper> logger,
+    DutyLease? lease = null) : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        StoreDuty.EveryAsync(TimeSpan.FromSeconds(1), time, SweepAsync, LogSweepFailed, stoppingToken);
+        StoreDuty.EveryAsync(TimeSpan.FromSeconds(1), time, SweepAsync, LogSweepFailed, stoppingToken, lease: lease);
 
     private async Task SweepAsync(CancellationToken stoppingToken)
     {

@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Master.Options;
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 
 namespace DistributedExecutor.Master.Workers;
 
 /// <summary>
 /// The workers the master has heard from. A worker silent for HEARTBEAT_TIMEOUT_SECONDS is lost. The registry
-/// lives in memory: after a master restart workers appear again with their next heartbeat.
+/// lives in memory: after a master restart workers appear again with their next heartbeat. Where several masters
+/// share a store, each shares what it heard through it (<see cref="RegistrySync"/>), so all list the same workers.
 /// </summary>
 internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
 {
@@ -64,7 +66,7 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
                 return false;
             }
 
-            var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining, LostReported = false };
+            var updated = entry with { LastHeartbeat = now, Running = request.RunningTasks, Draining = request.Draining, LostReported = false, Local = true };
             if (_workers.TryUpdate(request.WorkerId, updated, entry))
             {
                 return true;
@@ -152,5 +154,23 @@ internal sealed class WorkerRegistry(MasterOptions options, TimeProvider time)
             .ToList();
     }
 
-    private sealed record Entry(RegisterWorkerRequest Registration, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, int Running, bool Draining, bool LostReported);
+    /// <summary>The workers this master heard from itself since <paramref name="since"/>, to share with the other masters.</summary>
+    public IReadOnlyList<Jobs.Store.SharedWorker> HeardSince(DateTimeOffset since) =>
+        [.. _workers.Values.Where(e => e.Local && e.LastHeartbeat > since).Select(e => new Jobs.Store.SharedWorker(
+            e.Registration.WorkerId, e.Registration.ToByteArray(), e.RegisteredAt.ToUnixTimeMilliseconds(), e.LastHeartbeat.ToUnixTimeMilliseconds(), e.Running, e.Draining))];
+
+    /// <summary>Takes in what other masters heard: a worker's newer heartbeat wins, wherever it landed.</summary>
+    public void Merge(IEnumerable<Jobs.Store.SharedWorker> heard)
+    {
+        foreach (var worker in heard)
+        {
+            var seen = DateTimeOffset.FromUnixTimeMilliseconds(worker.LastHeartbeat);
+            var entry = new Entry(RegisterWorkerRequest.Parser.ParseFrom(worker.Registration), DateTimeOffset.FromUnixTimeMilliseconds(worker.RegisteredAt), seen,
+                worker.Running, worker.Draining, LostReported: false, Local: false);
+            _workers.AddOrUpdate(worker.WorkerId, entry, (_, existing) => existing.LastHeartbeat < seen ? entry with { LostReported = existing.LostReported && existing.LastHeartbeat >= seen } : existing);
+        }
+    }
+
+    /// <param name="Local">Heard by this master itself (not learned from another through the store).</param>
+    private sealed record Entry(RegisterWorkerRequest Registration, DateTimeOffset RegisteredAt, DateTimeOffset LastHeartbeat, int Running, bool Draining, bool LostReported, bool Local = true);
 }

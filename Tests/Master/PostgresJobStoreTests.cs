@@ -110,6 +110,63 @@ public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetim
         }
     }
 
+    [Fact]
+    public async Task Lease_HeldByOneMaster_TakenByTheOtherOnceItExpires_AndWhatTheGoneOneLeftUnpublishedIsFound()
+    {
+        using var a = Open();
+        using var b = Open();
+        var ttl = TimeSpan.FromMilliseconds(500);
+        Assert.True(a.HoldLease("duties", ttl));
+        Assert.False(b.HoldLease("duties", ttl));
+        Assert.True(a.HoldLease("duties", ttl));
+
+        // a stored a job and died before publishing it: nothing is b's to publish while a's own lease lives.
+        var job = Guid.NewGuid();
+        var task = Guid.NewGuid();
+        await a.CreateJobAsync(job, "default", [(task, new TaskSpec { Command = new CommandSpec { Program = "true" } })]);
+        Assert.Empty(b.TasksOfGoneMasters());
+
+        await Eventually.Until(() => b.HoldLease("duties", ttl), TimeSpan.FromSeconds(10), "b taking the expired lease");
+        var left = Assert.Single(b.TasksOfGoneMasters());
+        Assert.Equal((job, task), (left.JobId, left.TaskId));
+
+        // a comes back (a pause, not a death): the lease stays b's, and a's job is a's own to publish again.
+        Assert.False(a.HoldLease("duties", ttl));
+        Assert.Empty(b.TasksOfGoneMasters());
+    }
+
+    [Fact]
+    public async Task Change_StoredByOneMaster_WakesTheOthersWatchers()
+    {
+        var signalsA = new JobSignals();
+        var signalsB = new JobSignals();
+        using var a = Open(signalsA);
+        using var b = Open(signalsB);
+        CreateJob(a);
+
+        var change = signalsB.NextChange(_jobId);
+        await a.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, Guid.NewGuid(), "w1", 1, DateTimeOffset.UtcNow));
+
+        Assert.Same(change, await Task.WhenAny(change, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(TaskState.Running, b.GetJob(_jobId, withTasks: false)!.State);
+    }
+
+    [Fact]
+    public void Workers_HeardByOneMaster_ListedByTheOther()
+    {
+        using var a = Open();
+        using var b = Open();
+        var registration = new RegisterWorkerRequest { WorkerId = "w1", Pool = "default", Capacity = 4, InstanceId = "i1" };
+        var now = DateTimeOffset.UtcNow;
+        a.ExchangeWorkers([new SharedWorker("w1", Google.Protobuf.MessageExtensions.ToByteArray(registration), now.ToUnixTimeMilliseconds(), now.ToUnixTimeMilliseconds(), 2, false)], now.AddMinutes(-1));
+
+        // An older heartbeat heard by b does not overwrite the newer one.
+        b.ExchangeWorkers([new SharedWorker("w1", Google.Protobuf.MessageExtensions.ToByteArray(registration), now.ToUnixTimeMilliseconds(), now.AddSeconds(-5).ToUnixTimeMilliseconds(), 0, false)], now.AddMinutes(-1));
+        var seen = Assert.Single(b.ExchangeWorkers([], now.AddMinutes(-1)));
+        Assert.Equal(("w1", 2, now.ToUnixTimeMilliseconds()), (seen.WorkerId, seen.Running, seen.LastHeartbeat));
+        Assert.Equal(4, RegisterWorkerRequest.Parser.ParseFrom(seen.Registration).Capacity);
+    }
+
     [Theory]
     [InlineData("postgresql://h/db", "Host=h;Port=5432;Database=db")]
     [InlineData("postgres://u:p%40ss@h:6543/d%20b?sslmode=require", "Host=h;Port=6543;Database=d b;Username=u;Password=p@ss;SSL Mode=Require")]

@@ -13,6 +13,23 @@ internal interface IJobStore
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
     int ActiveJobs { get; }
 
+    // Several masters on one store (PostgreSQL); with SQLite, one master: every lease is its own, nothing is shared.
+
+    /// <summary>Other masters may share this store.</summary>
+    bool Shared { get; }
+
+    /// <summary>This master process's id in the store.</summary>
+    string Instance { get; }
+
+    /// <summary>Takes or renews the named lease for <paramref name="ttl"/> (and this master's own liveness); true while this master holds it.</summary>
+    bool HoldLease(string name, TimeSpan ttl);
+
+    /// <summary>Never-published tasks of jobs whose master is gone (none in an unshared store).</summary>
+    IReadOnlyList<PendingTask> TasksOfGoneMasters();
+
+    /// <summary>Stores the workers this master heard from and returns every worker heard by any master since <paramref name="since"/>.</summary>
+    IReadOnlyList<SharedWorker> ExchangeWorkers(IReadOnlyList<SharedWorker> heard, DateTimeOffset since);
+
     // Admission and the job's own life.
     /// <summary>The job as stored (Queued, not yet published), or null when <paramref name="activeLimit"/> jobs are already active.</summary>
     Task<Job?> CreateJobAsync(Guid jobId, string pool, IReadOnlyList<(Guid TaskId, TaskSpec Spec)> tasks, string? idempotencyKey = null,

@@ -446,14 +446,26 @@ internal sealed class JobQueries(StoreBackend backend)
     }
 
     /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
-    public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished)
+    public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) =>
+        Pending(allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}", []);
+
+    /// <summary>
+    /// Never-published tasks of jobs stored by masters that are gone (no live lease "master:&lt;id&gt;"), other than
+    /// <paramref name="self"/>: what a master that died mid-way through a big job's outbox left for the others.
+    /// </summary>
+    public IReadOnlyList<PendingTask> TasksOfGoneMasters(string self, long now) =>
+        Pending($"""
+            t.published = 0 AND t.state = {Sql.Queued} AND j.master IS NOT NULL AND j.master <> @self
+            AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.name = 'master:' || j.master AND l.expires_at >= @now)
+            """, [("@self", self), ("@now", now)]);
+
+    private List<PendingTask> Pending(string which, (string Name, object? Value)[] parameters)
     {
-        var which = allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}";
         using var connection = backend.Open();
         using var query = Command(connection, $"""
             SELECT t.id, t.job_id, t.spec, j.pool, t.dispatch FROM tasks t JOIN jobs j ON j.id = t.job_id
             WHERE {which} AND t.held = 0 AND NOT EXISTS (SELECT 1 FROM retries r WHERE r.task_id = t.id) ORDER BY j.seq, t.idx
-            """, []);
+            """, parameters);
         using var reader = query.ExecuteReader();
         var pending = new List<PendingTask>();
         while (reader.Read())

@@ -67,6 +67,8 @@ internal sealed class PostgresBackend : StoreBackend
 
     public override string Contains(string text, string part) => $"strpos({text}, {part}) > 0";
 
+    public override IDisposable? ShareChanges(JobSignals signals, string instance) => new PostgresChangeFeed(_source, signals, instance);
+
     public override void Dispose() => _source.Dispose();
 
     /// <summary>

@@ -33,7 +33,8 @@ internal static class PostgresMigrations
             not_before BIGINT,
             concurrency_key TEXT,
             waiting INTEGER NOT NULL DEFAULT 0,
-            after_condition INTEGER NOT NULL DEFAULT 0);
+            after_condition INTEGER NOT NULL DEFAULT 0,
+            master TEXT);
         CREATE INDEX jobs_state ON jobs(state);
         CREATE UNIQUE INDEX jobs_idempotency ON jobs(idempotency_key) WHERE idempotency_key IS NOT NULL;
         CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
@@ -141,6 +142,14 @@ internal static class PostgresMigrations
             reason TEXT,
             manual INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX schedule_fires_by_schedule ON schedule_fires(schedule, seq);
+        CREATE TABLE workers(
+            worker_id TEXT PRIMARY KEY,
+            registration BYTEA NOT NULL,
+            registered_at BIGINT NOT NULL,
+            last_heartbeat BIGINT NOT NULL,
+            running INTEGER NOT NULL,
+            draining INTEGER NOT NULL);
+        CREATE INDEX workers_seen ON workers(last_heartbeat);
         CREATE TABLE leases(
             name TEXT PRIMARY KEY,
             holder TEXT NOT NULL,
@@ -150,7 +159,7 @@ internal static class PostgresMigrations
     /// <summary>The migrations, by the version each brings the store to (index + 1).</summary>
     private static readonly string[] Steps =
     [
-        // 1: the schema of SQLite's version 10, and the duties' leases.
+        // 1: the schema of SQLite's version 11, the duties' leases and the shared worker registry.
         Schema.Replace(" TEXT", " TEXT COLLATE \"C\"", StringComparison.Ordinal),
     ];
 

@@ -25,6 +25,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
     private readonly RetrySchedule _retries;
     private readonly HeldTasks _held;
     private readonly JobSignals _signals;
+    private readonly IDisposable? _feed;
 
     /// <summary>The store MASTER_DB_URL names (PostgreSQL), else the SQLite file at MASTER_DB_PATH.</summary>
     public SqlJobStore(MasterOptions options, TimeProvider time, JobSignals signals, DistexecMetrics? metrics = null, ILogger<SqlJobStore>? logger = null)
@@ -45,14 +46,85 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
         _held = new HeldTasks(_writer);
         _events = new TaskEventWriter(_writer, _retries, _held, signals, metrics);
         Schedules = new ScheduleRows(_writer, backend);
+        _feed = backend.ShareChanges(signals, Instance);
     }
 
     public Schedules.IScheduleStore Schedules { get; }
 
     public int ActiveJobs => _writer.ActiveJobs;
 
+    public bool Shared => _backend.Shared;
+
+    /// <summary>This master process in the store: its jobs carry it, its lease "master:&lt;id&gt;" says it is alive.</summary>
+    public string Instance { get; } = Guid.NewGuid().ToString("N");
+
+    public bool HoldLease(string name, TimeSpan ttl)
+    {
+        if (!_backend.Shared)
+        {
+            return true;
+        }
+
+        return _writer.Write(() =>
+        {
+            var now = _writer.Now();
+            var expires = now + (long)ttl.TotalMilliseconds;
+            // This master's own liveness, renewed with each lease it asks for.
+            _writer.Execute("""
+                INSERT INTO leases(name, holder, expires_at) VALUES(@name, @holder, @expires)
+                ON CONFLICT(name) DO UPDATE SET expires_at = excluded.expires_at
+                """, ("@name", "master:" + Instance), ("@holder", Instance), ("@expires", expires));
+            // The lease: taken when free or expired, renewed by its holder, refused to anyone else.
+            return _writer.Rows("""
+                INSERT INTO leases(name, holder, expires_at) VALUES(@name, @holder, @expires)
+                ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE leases.holder = excluded.holder OR leases.expires_at < @now
+                RETURNING holder
+                """, reader => reader.GetString(0), ("@name", name), ("@holder", Instance), ("@expires", expires), ("@now", now)).Count == 1;
+        });
+    }
+
+    public IReadOnlyList<PendingTask> TasksOfGoneMasters() => _backend.Shared ? _queries.TasksOfGoneMasters(Instance, _writer.Now()) : [];
+
+    public IReadOnlyList<SharedWorker> ExchangeWorkers(IReadOnlyList<SharedWorker> heard, DateTimeOffset since)
+    {
+        if (!_backend.Shared)
+        {
+            return [];
+        }
+
+        return _writer.Write(() =>
+        {
+            var upsert = _writer.Prepared("""
+                INSERT INTO workers(worker_id, registration, registered_at, last_heartbeat, running, draining)
+                VALUES(@id, @registration, @registered, @seen, @running, @draining)
+                ON CONFLICT(worker_id) DO UPDATE SET registration = excluded.registration, registered_at = excluded.registered_at,
+                    last_heartbeat = excluded.last_heartbeat, running = excluded.running, draining = excluded.draining
+                WHERE workers.last_heartbeat <= excluded.last_heartbeat
+                """);
+            var id = upsert.Bind("@id", System.Data.DbType.String);
+            var registration = upsert.Bind("@registration", System.Data.DbType.Binary);
+            var registered = upsert.Bind("@registered", System.Data.DbType.Int64);
+            var seen = upsert.Bind("@seen", System.Data.DbType.Int64);
+            var running = upsert.Bind("@running", System.Data.DbType.Int64);
+            var draining = upsert.Bind("@draining", System.Data.DbType.Int64);
+            foreach (var worker in heard)
+            {
+                (id.Value, registration.Value, registered.Value, seen.Value, running.Value, draining.Value) =
+                    (worker.WorkerId, worker.Registration, worker.RegisteredAt, worker.LastHeartbeat, (long)worker.Running, worker.Draining ? 1L : 0L);
+                upsert.ExecuteNonQuery();
+            }
+
+            _writer.Execute("DELETE FROM workers WHERE last_heartbeat < @forgotten", ("@forgotten", since.ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(30).TotalMilliseconds));
+            return _writer.Rows("SELECT worker_id, registration, registered_at, last_heartbeat, running, draining FROM workers WHERE last_heartbeat >= @since",
+                reader => new SharedWorker(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5) == 1),
+                ("@since", since.ToUnixTimeMilliseconds()));
+        });
+    }
+
     public void Dispose()
     {
+        _feed?.Dispose();
         _writer.Dispose();
         _backend.Dispose();
     }
@@ -137,9 +209,10 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
             try
             {
                 _writer.Execute($"""
-                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key, waiting, after_condition)
-                    VALUES(@id, @pool, {Sql.Queued}, @count, @now, @key, @labels, @parallel, @errors, @by, @command, @notBefore, @concurrencyKey, @waiting, @condition)
+                    INSERT INTO jobs(id, pool, state, task_count, created_at, idempotency_key, labels, max_parallel, max_errors, submitted_by, command, not_before, concurrency_key, waiting, after_condition, master)
+                    VALUES(@id, @pool, {Sql.Queued}, @count, @now, @key, @labels, @parallel, @errors, @by, @command, @notBefore, @concurrencyKey, @waiting, @condition, @master)
                     """,
+                    ("@master", Instance),
                     ("@waiting", waiting ? 1 : 0), ("@condition", (int)afterCondition),
                     ("@concurrencyKey", string.IsNullOrEmpty(concurrencyKey) ? null : concurrencyKey),
                     ("@notBefore", notBefore?.ToUnixTimeMilliseconds()),
@@ -399,6 +472,9 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 }
 
 /// <summary>A second job with an idempotency key that already has one (the caller returns that job instead).</summary>
+/// <summary>A worker as one master heard it, shared through the store with the others (times in Unix milliseconds).</summary>
+internal sealed record SharedWorker(string WorkerId, byte[] Registration, long RegisteredAt, long LastHeartbeat, int Running, bool Draining);
+
 internal sealed class DuplicateIdempotencyKeyException(string key) : Exception($"idempotency key {key} is taken");
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]

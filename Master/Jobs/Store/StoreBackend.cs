@@ -41,6 +41,9 @@ internal abstract class StoreBackend : IDisposable
     /// <summary>SQL: whether <paramref name="text"/> contains <paramref name="part"/> (both already lower-cased), literally.</summary>
     public abstract string Contains(string text, string part);
 
+    /// <summary>Where several masters share the store: starts telling the others of this master's changes and hearing theirs.</summary>
+    public virtual IDisposable? ShareChanges(JobSignals signals, string instance) => null;
+
     public virtual void Dispose()
     {
     }

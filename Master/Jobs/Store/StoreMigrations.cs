@@ -194,6 +194,9 @@ internal static class StoreMigrations
             CREATE INDEX IF NOT EXISTS retries_job ON retries(job_id);
             CREATE INDEX IF NOT EXISTS tasks_target ON tasks(target_worker) WHERE target_worker IS NOT NULL;
             """),
+
+        // 11: which master stored each job (where several share a store, the one publishing it until it is gone).
+        db => AddColumnIfMissing(db, "jobs", "master", "TEXT"),
     ];
 
     /// <summary>The version this code brings a store to.</summary>
