@@ -130,6 +130,46 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Another master on the same store and broker (a store shared by several masters: MASTER_DB_URL), with ports of
+    /// its own; ready when returned. The caller disposes it.
+    /// </summary>
+    public async Task<OtherMaster> StartAnotherMasterAsync()
+    {
+        var port = FreePort.Next();
+        var environment = new Dictionary<string, string?>(_masterEnvironment)
+        {
+            ["MASTER_ADDRESS"] = $"127.0.0.1:{port}",
+            ["MASTER_HTTP_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
+        };
+        var process = ChildProcess.Start($"master-{port}", RepoPaths.Bin("master"), [], environment);
+        var other = new OtherMaster(process, $"127.0.0.1:{port}");
+        await Eventually.Until(
+            async () => process.HasExited ? HealthCheckResponse.Types.ServingStatus.Unknown : await HealthAsync(other.Address),
+            status => status == HealthCheckResponse.Types.ServingStatus.Serving || process.HasExited,
+            TimeSpan.FromSeconds(60), "second master health SERVING");
+        if (process.HasExited)
+        {
+            throw new InvalidOperationException($"master exited with {process.ExitCode}:\n{process.Output}");
+        }
+
+        return other;
+
+        static async Task<HealthCheckResponse.Types.ServingStatus> HealthAsync(string address)
+        {
+            try
+            {
+                using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://{address}");
+                var health = new Health.HealthClient(channel);
+                return (await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(5))).Status;
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                return HealthCheckResponse.Types.ServingStatus.Unknown;
+            }
+        }
+    }
+
     /// <summary>The master's gRPC health for <paramref name="service"/> ("" readiness, "liveness").</summary>
     public async Task<HealthCheckResponse.Types.ServingStatus> MasterHealthAsync(string service)
     {
@@ -272,6 +312,26 @@ public sealed class Cluster : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+}
+
+/// <summary>A second master of a cluster (its process, its gRPC address and a client connection to it).</summary>
+public sealed class OtherMaster(ChildProcess process, string address) : IAsyncDisposable
+{
+    private readonly DistributedExecutor.Cli.MasterConnection _connection = new(address, null);
+
+    public ChildProcess Process { get; } = process;
+
+    public string Address { get; } = address;
+
+    public JobService.JobServiceClient Jobs => _connection.Jobs;
+
+    public WorkerService.WorkerServiceClient Workers => _connection.Workers;
+
+    public async ValueTask DisposeAsync()
+    {
+        _connection.Dispose();
+        await Process.DisposeAsync();
     }
 }
 
