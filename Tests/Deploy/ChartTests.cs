@@ -27,6 +27,7 @@ public sealed class ChartTests
             """,
         ["tls"] = "tls: { enabled: true, secretName: dx-tls }\n",
         ["master disruption budget"] = "master: { podDisruptionBudget: { enabled: true } }\n",
+        ["masters on postgres"] = "store: { postgres: { url: \"postgres://dx:secret@db:5432/dx?sslmode=require\" } }\nmaster: { replicas: 3 }\n",
         ["placed and equipped pools"] = PlacedPools,
     };
 
@@ -207,8 +208,14 @@ public sealed class ChartTests
             }
         }
 
-        // Drain-friendly unless asked: a PodDisruptionBudget that blocks every drain only when the values enable it.
-        Assert.Equal(set == "master disruption budget", documents.Any(d => d.Kind() == "PodDisruptionBudget"));
+        // Drain-friendly unless asked: a PodDisruptionBudget that blocks every drain only when the values enable it
+        // (several masters on PostgreSQL have one that lets one go: Template_PostgresStore_…).
+        Assert.Equal(set is "master disruption budget" or "masters on postgres", documents.Any(d => d.Kind() == "PodDisruptionBudget"));
+        if (set == "masters on postgres")
+        {
+            return;
+        }
+
         var master = documents.Single(d => d.Kind() == "StatefulSet");
         Assert.Equal("1", master.Text("spec", "replicas"));
         Assert.NotEmpty(master.Items("spec", "volumeClaimTemplates"));
@@ -325,6 +332,33 @@ public sealed class ChartTests
     }
 
     [Fact]
+    public async Task Template_PostgresStore_MastersAreADeploymentOfReplicasOnDifferentNodesWithABudgetThatLetsOneGo()
+    {
+        var documents = await Helm.TemplateAsync(OptionSets["masters on postgres"]);
+
+        Assert.DoesNotContain(documents, d => d.Kind() == "StatefulSet");
+        Assert.DoesNotContain(documents, d => d.Kind() == "Service" && d.Text("spec", "clusterIP") == "None");
+        var master = documents.Single(d => d.Kind() == "Deployment" && d.Text("metadata", "labels", "app.kubernetes.io/component") == "master");
+        Assert.Equal("3", master.Text("spec", "replicas"));
+        var pod = master.At("spec", "template", "spec")!;
+        var term = pod.Items("affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution").Single();
+        Assert.Equal("kubernetes.io/hostname", term.Text("podAffinityTerm", "topologyKey"));
+        Assert.Equal("master", term.Text("podAffinityTerm", "labelSelector", "matchLabels", "app.kubernetes.io/component"));
+
+        // The store's URL comes from a Secret file, never a plain variable; no volume.
+        var env = Yaml.EnvOf(pod);
+        Assert.Contains(env, e => e.Name == "MASTER_DB_URL_FILE" && e.Value == "/etc/distexec/store/url");
+        Assert.DoesNotContain(env, e => e.Name is "MASTER_DB_URL" or "MASTER_DB_PATH");
+        var store = pod.Items("volumes").Single(v => v.Text("name") == "store");
+        var secret = documents.Single(d => d.Kind() == "Secret" && d.Name() == store.Text("secret", "secretName"));
+        Assert.Equal("postgres://dx:secret@db:5432/dx?sslmode=require", secret.Text("stringData", "url"));
+        Assert.DoesNotContain(pod.Items("containers").Single().Items("volumeMounts"), m => m.Text("mountPath") == "/var/lib/distexec");
+
+        var budget = documents.Single(d => d.Kind() == "PodDisruptionBudget");
+        Assert.Equal("1", budget.Text("spec", "maxUnavailable"));
+    }
+
+    [Fact]
     public async Task Template_NameOverridesAndHeadlessServiceForTheMaster()
     {
         var documents = await Helm.TemplateAsync("fullnameOverride: dx-prod\nnameOverride: dexec\n");
@@ -433,6 +467,6 @@ public sealed class ChartTests
 
     /// <summary>The worker pod spec of each pool.</summary>
     private static IEnumerable<(string Pool, YamlNode Spec)> PoolPods(List<YamlMappingNode> documents) =>
-        documents.Where(d => d.Kind() is "Deployment" or "ScaledJob")
+        documents.Where(d => d.Kind() is "Deployment" or "ScaledJob" && d.Text("metadata", "labels", "app.kubernetes.io/component") != "master")
             .Select(d => (d.Text("metadata", "labels", "distexec/pool")!, PodSpecs([d]).Single().Spec));
 }

@@ -76,7 +76,16 @@ public sealed partial class ImageAndComposeTests
         Assert.Equal("master:50051", cli.Text("environment", "MASTER_ADDRESS"));
         Assert.NotNull(cli.Text("environment", "DISTEXEC_TOKEN"));
 
-        foreach (var service in names.Where(n => n is not ("rabbitmq" or "distctl")))
+        // Profile postgres: the database and a second master on it, reachable by the first through MASTER_DB_URL.
+        var postgres = compose.At("services", "postgres")!;
+        Assert.Equal(["postgres"], postgres.Items("profiles").Select(p => ((YamlScalarNode)p).Value!));
+        Assert.Equal(["postgres"], compose.At("services", "master-2")!.Items("profiles").Select(p => ((YamlScalarNode)p).Value!));
+        var url = new Uri(compose.Text("services", "master-2", "environment", "MASTER_DB_URL")!.Replace("${POSTGRES_PASSWORD:-local-dev-db-password}", "pw", StringComparison.Ordinal));
+        Assert.Equal(("postgres", "postgres", "distexec"), (url.Scheme, url.Host, url.AbsolutePath.Trim('/')));
+        Assert.Equal(postgres.Text("environment", "POSTGRES_DB"), url.AbsolutePath.Trim('/'));
+        Assert.Equal("${MASTER_DB_URL:-}", compose.Text("services", "master", "environment", "MASTER_DB_URL"));
+
+        foreach (var service in names.Where(n => n is not ("rabbitmq" or "distctl" or "postgres")))
         {
             foreach (var (key, _) in (YamlMappingNode)compose.At("services", service, "environment")!)
             {
@@ -98,7 +107,7 @@ public sealed partial class ImageAndComposeTests
         Assert.Equal("distexec", compose.Text("services", "rabbitmq", "environment", "RABBITMQ_DEFAULT_USER"));
         var conf = File.ReadAllText(Path.Combine(RepoPaths.Root, "deploy", "compose", "rabbitmq.conf"));
         Assert.DoesNotContain("loopback_users", conf, StringComparison.Ordinal);
-        foreach (var service in services.Where(n => n is not ("rabbitmq" or "distctl")))
+        foreach (var service in services.Where(n => n is not ("rabbitmq" or "distctl" or "postgres")))
         {
             var url = new Uri(Environment(compose, service)["RABBITMQ_URL"]);
             Assert.DoesNotContain("guest", url.UserInfo, StringComparison.Ordinal);

@@ -75,3 +75,12 @@ topologySpreadConstraints: {{- toYaml . | nindent 2 }}
 imagePullSecrets: {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/* The master's store is a PostgreSQL database shared by several masters (store.postgres set). */}}
+{{- define "dx.sharedStore" -}}
+{{- if or .Values.store.postgres.existingSecret .Values.store.postgres.url }}true{{ end -}}
+{{- end -}}
+
+{{- define "dx.storeSecret" -}}
+{{- default (printf "%s-store" (include "dx.fullname" .)) .Values.store.postgres.existingSecret -}}
+{{- end -}}
