@@ -63,7 +63,20 @@ public sealed class Cluster : IAsyncDisposable
     public ScheduleService.ScheduleServiceClient Schedules => Connection.Schedules;
 
     /// <summary>The same connection distctl makes (with the API token when the cluster has one).</summary>
-    private MasterConnection Connection => _connection ??= new MasterConnection(MasterAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"), _tlsCa);
+    private MasterConnection Connection => _connection ??= new MasterConnection(ClientAddress, _masterEnvironment.GetValueOrDefault("API_TOKEN"), _tlsCa);
+
+    private string? _front;
+
+    /// <summary>Where this cluster's clients (the test's, distctl) reach a master: the master, or a front over several.</summary>
+    public string ClientAddress => _front ?? MasterAddress;
+
+    /// <summary>From now on clients reach the masters through <paramref name="address"/> (a <see cref="TcpFront"/> over several).</summary>
+    public void ReachThrough(string address)
+    {
+        _front = address;
+        _connection?.Dispose();
+        _connection = null;
+    }
 
     /// <summary>Starts a master and <paramref name="workers"/> workers; extra settings go to every process.</summary>
     public static async Task<Cluster> StartAsync(int workers, IReadOnlyDictionary<string, string>? settings = null, string pool = "default", RabbitMqBroker? broker = null)
@@ -134,16 +147,17 @@ public sealed class Cluster : IAsyncDisposable
     /// Another master on the same store and broker (a store shared by several masters: MASTER_DB_URL), with ports of
     /// its own; ready when returned. The caller disposes it.
     /// </summary>
-    public async Task<OtherMaster> StartAnotherMasterAsync()
+    /// <param name="port">The port of one that was stopped (a restart), else a new one.</param>
+    public async Task<OtherMaster> StartAnotherMasterAsync(int? port = null)
     {
-        var port = FreePort.Next();
+        port ??= FreePort.Next();
         var environment = new Dictionary<string, string?>(_masterEnvironment)
         {
             ["MASTER_ADDRESS"] = $"127.0.0.1:{port}",
             ["MASTER_HTTP_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
         };
         var process = ChildProcess.Start($"master-{port}", RepoPaths.Bin("master"), [], environment);
-        var other = new OtherMaster(process, $"127.0.0.1:{port}");
+        var other = new OtherMaster(process, $"127.0.0.1:{port}", port.Value);
         await Eventually.Until(
             async () => process.HasExited ? HealthCheckResponse.Types.ServingStatus.Unknown : await HealthAsync(other.Address),
             status => status == HealthCheckResponse.Types.ServingStatus.Serving || process.HasExited,
@@ -231,7 +245,7 @@ public sealed class Cluster : IAsyncDisposable
     public async Task<CliResult> DistctlAsync(params string[] args) =>
         await ProcessRunner.RunAsync(RepoPaths.Bin("distctl"), args, new Dictionary<string, string?>
         {
-            ["MASTER_ADDRESS"] = MasterAddress,
+            ["MASTER_ADDRESS"] = ClientAddress,
             ["API_TOKEN"] = null,
             ["DISTEXEC_TOKEN"] = null,
             ["DISTEXEC_TOKEN_FILE"] = null,
@@ -273,9 +287,23 @@ public sealed class Cluster : IAsyncDisposable
     public long StoredJobs(bool acceptedOnly = false) =>
         (long)StoreScalar(acceptedOnly ? "SELECT COUNT(*) FROM jobs WHERE accepted = 1" : "SELECT COUNT(*) FROM jobs")!;
 
-    /// <summary>One value from the master's SQLite store, read-only (PRAGMA integrity_check, counts).</summary>
+    /// <summary>One value from the master's store, read-only (PRAGMA integrity_check, counts); SQLite's spelling ($name), either store.</summary>
     public object? StoreScalar(string sql, params (string Name, object Value)[] parameters)
     {
+        if (_masterEnvironment.GetValueOrDefault("MASTER_DB_URL") is { Length: > 0 } url)
+        {
+            using var pg = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionString(new Uri(url)));
+            pg.Open();
+            using var command = pg.CreateCommand();
+            command.CommandText = System.Text.RegularExpressions.Regex.Replace(sql, @"\$([a-z_]+)", "@$1");
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name.TrimStart('$'), value);
+            }
+
+            return command.ExecuteScalar();
+        }
+
         using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
         db.Open();
         using var query = db.CreateCommand();
@@ -316,8 +344,10 @@ public sealed class Cluster : IAsyncDisposable
 }
 
 /// <summary>A second master of a cluster (its process, its gRPC address and a client connection to it).</summary>
-public sealed class OtherMaster(ChildProcess process, string address) : IAsyncDisposable
+public sealed class OtherMaster(ChildProcess process, string address, int port) : IAsyncDisposable
 {
+    public int Port { get; } = port;
+
     private readonly DistributedExecutor.Cli.MasterConnection _connection = new(address, null);
 
     public ChildProcess Process { get; } = process;

@@ -90,7 +90,8 @@ public sealed partial class DashboardTests
 
         await page.GotoAsync(new Uri(cluster.HttpBase, "ui").ToString());
         await page.Locator("#token-form").WaitForAsync(new() { Timeout = 30_000 });
-        Assert.Contains("API token", await page.Locator("#status").InnerTextAsync(), StringComparison.Ordinal);
+        // The form shows first; the status line says why once the refused request's error has been handled.
+        await Microsoft.Playwright.Assertions.Expect(page.Locator("#status")).ToContainTextAsync("API token", new() { Timeout = 30_000 });
         Assert.Equal(0, await page.Locator("#jobs tr[data-job]").CountAsync());
 
         await page.FillAsync("#token", token);

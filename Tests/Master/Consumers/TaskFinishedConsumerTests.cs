@@ -30,7 +30,13 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
             .AddSingleton<IJobStore, SqlJobStore>()
             .AddSingleton<ITaskPublisher>(_publisher)
             .AddSingleton<TaskDispatcher>()
-            .AddMassTransitTestHarness(bus => bus.AddConsumer<TaskFinishedConsumer>())
+            .AddMassTransitTestHarness(bus =>
+            {
+                bus.AddConsumer<TaskFinishedConsumer>();
+                // "Consumed" waits until the bus has been idle this long: the default (about a second) is shorter than
+                // a store write on a loaded machine, which made the wait end before the event was consumed.
+                bus.SetTestTimeouts(testInactivityTimeout: TimeSpan.FromSeconds(30));
+            })
             .BuildServiceProvider(true);
         _harness = _services.GetRequiredService<ITestHarness>();
         await _harness.Start();
