@@ -201,9 +201,24 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
     [Fact]
     public async Task DuplicateAndReorderedEvents_NeverChangeAFinishedJob()
     {
-        var rounds = ChaosReport.Size(2, 10);
         await using var cluster = await Cluster.StartAsync(2, Settings, broker: chaos.Broker);
-        var run = new ChaosRun(cluster, "6 duplicate/reordered events", rounds);
+        await DuplicateAndReorderedEventsAsync(cluster, "6 duplicate/reordered events");
+    }
+
+    /// <summary>The same with two masters on one PostgreSQL store, both consuming the events (each applied once in effect).</summary>
+    [Fact]
+    public async Task DuplicateAndReorderedEvents_TwoMastersOnPostgres_NeverChangeAFinishedJob()
+    {
+        var url = await (await PostgresServer.Shared).NewDatabaseUrlAsync();
+        await using var cluster = await Cluster.StartAsync(2, new Dictionary<string, string>(Settings) { ["MASTER_DB_URL"] = url }, broker: chaos.Broker);
+        await using var second = await cluster.StartAnotherMasterAsync();
+        await DuplicateAndReorderedEventsAsync(cluster, "6b duplicate/reordered events, two masters (PostgreSQL)");
+    }
+
+    private async Task DuplicateAndReorderedEventsAsync(Cluster cluster, string scenario)
+    {
+        var rounds = ChaosReport.Size(2, 10);
+        var run = new ChaosRun(cluster, scenario, rounds);
         for (var round = 0; round < rounds; round++)
         {
             await run.SubmitAsync(3, _ => 0.1);
@@ -263,8 +278,10 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             await bus.StopAsync();
         }
 
-        // The master applies events one at a time in arrival order: once a job submitted now has finished, every
-        // injected event before its events has been applied.
+        // A master applies events one at a time in arrival order: once a job submitted now has finished, every
+        // injected event before its events has been applied. Two masters each apply their share in order: the
+        // broker first hands out every injected event, then the sentinel's.
+        await Eventually.Until(() => RabbitMqBroker.MessageCountAsync(cluster.BrokerUrl, QueueNames.MasterEvents), n => n == 0, Recovery, "every injected event handed to a master");
         var since = Stopwatch.StartNew();
         var sentinel = await run.SubmitAsync(1, _ => 0);
         await run.WaitRecoveredAsync(sentinel, since, Recovery);
@@ -491,21 +508,9 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
 
     private static string IntegrityCheck(Cluster cluster) => (string)cluster.StoreScalar("PRAGMA integrity_check")!;
 
-    private static List<(Guid JobId, Guid TaskId, Guid AttemptId, string WorkerId, DateTimeOffset StartedAt)> Attempts(Cluster cluster)
-    {
-        using var db = new SqliteConnection($"Data Source={cluster.DatabasePath};Mode=ReadOnly");
-        db.Open();
-        using var query = db.CreateCommand();
-        query.CommandText = "SELECT job_id, task_id, id, worker_id, started_at FROM attempts";
-        using var reader = query.ExecuteReader();
-        var result = new List<(Guid, Guid, Guid, string, DateTimeOffset)>();
-        while (reader.Read())
-        {
-            result.Add((Guid.Parse(reader.GetString(0)), Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(2)), reader.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
-        }
-
-        return result;
-    }
+    private static List<(Guid JobId, Guid TaskId, Guid AttemptId, string WorkerId, DateTimeOffset StartedAt)> Attempts(Cluster cluster) =>
+        cluster.StoreRows("SELECT job_id, task_id, id, worker_id, started_at FROM attempts", reader =>
+            (Guid.Parse(reader.GetString(0)), Guid.Parse(reader.GetString(1)), Guid.Parse(reader.GetString(2)), reader.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
 
     private static long AttemptCount(Cluster cluster, string jobId) =>
         (long)cluster.StoreScalar("SELECT COUNT(*) FROM attempts WHERE job_id = $job", ("$job", jobId))!;

@@ -287,6 +287,25 @@ public sealed class Cluster : IAsyncDisposable
     public long StoredJobs(bool acceptedOnly = false) =>
         (long)StoreScalar(acceptedOnly ? "SELECT COUNT(*) FROM jobs WHERE accepted = 1" : "SELECT COUNT(*) FROM jobs")!;
 
+    /// <summary>Rows from the master's store, read-only, each read by <paramref name="read"/> (either store).</summary>
+    public List<T> StoreRows<T>(string sql, Func<System.Data.Common.DbDataReader, T> read)
+    {
+        using System.Data.Common.DbConnection db = _masterEnvironment.GetValueOrDefault("MASTER_DB_URL") is { Length: > 0 } url
+            ? new Npgsql.NpgsqlConnection(PostgresServer.ConnectionString(new Uri(url)))
+            : new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly");
+        db.Open();
+        using var query = db.CreateCommand();
+        query.CommandText = sql;
+        using var reader = query.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
     /// <summary>One value from the master's store, read-only (PRAGMA integrity_check, counts); SQLite's spelling ($name), either store.</summary>
     public object? StoreScalar(string sql, params (string Name, object Value)[] parameters)
     {
