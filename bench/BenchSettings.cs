@@ -17,7 +17,7 @@ internal sealed record BenchSettings(
     string JsonPath)
 {
     /// <summary>The scenario names BENCH_SCENARIOS may list (comma-separated; default all).</summary>
-    public static readonly string[] AllScenarios = ["many", "batch", "latency", "cli", "pipeline", "registry", "backlog"];
+    public static readonly string[] AllScenarios = ["many", "batch", "latency", "cli", "postgres", "pipeline", "registry", "backlog"];
 
     public bool Runs(string scenario) => Scenarios.Contains(scenario);
 

@@ -3,7 +3,9 @@ using System.Globalization;
 namespace DistributedExecutor.Bench;
 
 /// <summary>The processes the bench started, by part: CPU is attributed by these pids and their descendants.</summary>
-internal sealed record BenchProcesses(int? Master, IReadOnlyList<int> Workers, int? Broker);
+/// <param name="OtherMasters">Masters beyond the first (several on one PostgreSQL store), counted as "master".</param>
+/// <param name="Database">The PostgreSQL server's first process (its backends are its descendants), as "database".</param>
+internal sealed record BenchProcesses(int? Master, IReadOnlyList<int> Workers, int? Broker, IReadOnlyList<int>? OtherMasters = null, int? Database = null);
 
 /// <summary>
 /// Where the CPU went during a scenario, per task: user+system time of the master, the workers, the task processes
@@ -58,9 +60,17 @@ internal sealed class CpuProfile
         {
             ["client"] = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
         };
-        if (processes.Master is { } master && table.TryGetValue(master, out var m))
+        foreach (var master in (processes.Master is { } first ? [first] : Array.Empty<int>()).Concat(processes.OtherMasters ?? []))
         {
-            parts["master"] = m.Own + m.Reaped + Descendants(master).Sum(d => d.Own + d.Reaped);
+            if (table.TryGetValue(master, out var m))
+            {
+                parts["master"] = parts.GetValueOrDefault("master") + m.Own + m.Reaped + Descendants(master).Sum(d => d.Own + d.Reaped);
+            }
+        }
+
+        if (processes.Database is { } database && table.TryGetValue(database, out var db))
+        {
+            parts["database"] = db.Own + db.Reaped + Descendants(database).Sum(d => d.Own + d.Reaped);
         }
 
         foreach (var worker in processes.Workers)

@@ -54,6 +54,12 @@ internal static class Scenarios
                 }
             }
 
+            if (settings.Runs("postgres"))
+            {
+                await PostgresAsync(broker, settings, report, manyRate);
+                await xargs.SampleAsync("after (8)");
+            }
+
             if (settings.Runs("pipeline"))
             {
                 await PipelineAsync(broker, settings, report, bus);
@@ -132,15 +138,18 @@ internal static class Scenarios
         return rate;
     }
 
-    private static async Task<(double Rate, int Wrong, int Redelivered, IReadOnlyDictionary<string, double> PerTask)> RunManyJobsAsync(Cluster cluster, BenchSettings settings)
+    /// <param name="processes">Whose CPU counts (default: the cluster's master, workers and broker).</param>
+    /// <param name="client">Which master job i goes to (default: the cluster's).</param>
+    private static async Task<(double Rate, int Wrong, int Redelivered, IReadOnlyDictionary<string, double> PerTask)> RunManyJobsAsync(Cluster cluster, BenchSettings settings,
+        BenchProcesses? processes = null, Func<int, JobService.JobServiceClient>? client = null)
     {
         var wrong = 0;
         var redelivered = 0;
-        var cpu = CpuProfile.Start(Processes(cluster));
+        var cpu = CpuProfile.Start(processes ?? Processes(cluster));
         var clock = Stopwatch.StartNew();
         await ForEachAsync(settings.Jobs, settings.InFlight, async i =>
         {
-            var (job, output) = await RunJobAsync(cluster.Jobs, i);
+            var (job, output) = await RunJobAsync(client?.Invoke(i) ?? cluster.Jobs, i);
             if (job.State != TaskState.Succeeded || output != $"{i}\n")
             {
                 Interlocked.Increment(ref wrong);
@@ -153,6 +162,35 @@ internal static class Scenarios
         });
         clock.Stop();
         return (settings.Jobs / clock.Elapsed.TotalSeconds, wrong, redelivered, cpu.PerTask(settings.Jobs));
+    }
+
+    /// <summary>
+    /// (8) (1) again with the store in PostgreSQL: one master, then two on the same database with every other job
+    /// submitted to the second (as a Service spreads clients); throughput and CPU per task by part (the database's
+    /// server too), next to SQLite's (1) from this same run. Each run has a database of its own.
+    /// </summary>
+    private static async Task PostgresAsync(RabbitMqBroker broker, BenchSettings settings, Report report, double? sqliteRate)
+    {
+        Report.Progress("starting a private PostgreSQL");
+        var postgres = await PostgresServer.Shared;
+        foreach (var masters in (int[])[1, 2])
+        {
+            Report.Progress($"(8) {settings.Jobs} single-task jobs on PostgreSQL, {masters} master(s), {settings.InFlight} in flight");
+            var environment = WorkerSettings(settings);
+            environment["MASTER_DB_URL"] = await postgres.NewDatabaseUrlAsync();
+            await using var cluster = await Cluster.StartAsync(settings.Workers, environment, broker: broker);
+            await using var other = masters == 2 ? await cluster.StartAnotherMasterAsync() : null;
+            await WarmUpAsync(cluster);
+            var processes = Processes(cluster) with { OtherMasters = other is null ? null : [other.Process.Pid], Database = postgres.ServerPid };
+            var (rate, wrong, _, perTask) = await RunManyJobsAsync(cluster, settings, processes, other is null ? null : i => i % 2 == 0 ? cluster.Jobs : other.Jobs);
+            var id = masters == 1 ? "postgres_one_master" : "postgres_two_masters";
+            report.Check($"(8) {masters} master(s) on PostgreSQL: every job succeeded with its own output exactly once", wrong == 0, $"{settings.Jobs - wrong} of {settings.Jobs} right");
+            var stored = CountStored(cluster, $"SELECT COUNT(*) FROM jobs WHERE state = {(int)TaskState.Succeeded}");
+            report.Check($"(8) {masters} master(s) on PostgreSQL: stored jobs", stored == WarmUpJobs + settings.Jobs, $"{stored} recorded Succeeded, warm-up {WarmUpJobs} + {settings.Jobs} submitted");
+            report.Info(id, $"(8) {settings.Jobs} single-task jobs, PostgreSQL store, {masters} master(s)", rate, "tasks/s",
+                sqliteRate is null ? null : "(1) with SQLite, this run", sqliteRate);
+            report.Profile(id, perTask, Environment.ProcessorCount * 1000 / rate);
+        }
     }
 
     /// <summary>

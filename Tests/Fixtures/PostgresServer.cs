@@ -7,8 +7,8 @@ namespace DistributedExecutor.Tests.Fixtures;
 /// The real PostgreSQL the store tests use, in this order: TEST_DATABASE_URL if set (a postgres:// URL whose user may
 /// create databases); else a private server from Debian's postgresql package (initdb and postgres from
 /// /usr/lib/postgresql/&lt;version&gt;/bin, run as the postgres user when the tests run as root) on a free loopback port
-/// with a password and a throw-away data folder; else the tests fail, naming both. One server serves the whole run;
-/// each test asks for a database of its own.
+/// with a password and a throw-away data folder; else a Testcontainers PostgreSQL where a Docker engine answers; else
+/// the tests fail, naming all three. One server serves the whole run; each test asks for a database of its own.
 /// </summary>
 public sealed class PostgresServer
 {
@@ -62,14 +62,25 @@ public sealed class PostgresServer
                 .OrderByDescending(dir => int.TryParse(Path.GetFileName(Path.GetDirectoryName(dir)), out var v) ? v : 0)
                 .FirstOrDefault()
             : null;
-        if (bin is null)
+        if (bin is not null)
         {
-            throw new InvalidOperationException(
-                "No PostgreSQL for the tests: TEST_DATABASE_URL is not set and Debian's postgresql package is not installed " +
-                "(/usr/lib/postgresql/<version>/bin/initdb; 'apt-get install postgresql', which make test does when root).");
+            return await StartPrivateServerAsync(bin);
         }
 
-        return await StartPrivateServerAsync(bin);
+        if (await DockerAnswersAsync())
+        {
+            var container = new Testcontainers.PostgreSql.PostgreSqlBuilder("postgres:16").Build();
+            await container.StartAsync();
+            var connection = new NpgsqlConnectionStringBuilder(container.GetConnectionString());
+            var server = new PostgresServer(new Uri(
+                $"postgres://{Uri.EscapeDataString(connection.Username!)}:{Uri.EscapeDataString(connection.Password!)}@{connection.Host}:{connection.Port}/{connection.Database}"));
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return server;
+        }
+
+        throw new InvalidOperationException(
+            "No PostgreSQL for the tests: TEST_DATABASE_URL is not set, Debian's postgresql package is not installed " +
+            "(/usr/lib/postgresql/<version>/bin/initdb; 'apt-get install postgresql', which make test does when root), and no Docker engine answers for Testcontainers.");
     }
 
     private static async Task<PostgresServer> StartPrivateServerAsync(string bin)
@@ -162,6 +173,19 @@ public sealed class PostgresServer
             {
                 // Left for the next run's ReapOrphans.
             }
+        }
+    }
+
+    private static async Task<bool> DockerAnswersAsync()
+    {
+        try
+        {
+            var docker = await ProcessRunner.RunAsync("docker", ["info"], timeout: TimeSpan.FromSeconds(10));
+            return docker.ExitCode == 0;
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or OperationCanceledException)
+        {
+            return false;
         }
     }
 
