@@ -114,7 +114,7 @@ local-up: ## RabbitMQ (management UI :15672), master (:50051) and two workers wi
 local-down: ## Stop the compose stack
 	docker compose down
 
-bench: rabbitmq-deps build ## Throughput, latency, CLI start-up and backlog against baselines in the same run (table + artifacts/bench/bench.json)
+bench: rabbitmq-deps postgres-deps build ## Throughput, latency, CLI start-up and backlog against baselines in the same run (table + artifacts/bench/bench.json)
 	$(DOTNET) publish bench/Empty/Empty.csproj -c $(CONFIGURATION) -o $(OUT)/bench-empty --nologo -v quiet
 	$(DOTNET) run --project bench/Bench.csproj -c $(CONFIGURATION) --nologo
 

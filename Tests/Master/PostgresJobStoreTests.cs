@@ -167,6 +167,26 @@ public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetim
         Assert.Equal(4, RegisterWorkerRequest.Parser.ParseFrom(seen.Registration).Capacity);
     }
 
+    [Fact]
+    public async Task Connections_DroppedByTheServer_WritesGoOnOnANewOne()
+    {
+        using var store = Open();
+        CreateJob(store);
+
+        // The server ends every session of this database (a restart, a failover, an operator's pg_terminate_backend).
+        Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+
+        // The write that finds its connection gone fails (the broker redelivers its event); the next is applied.
+        var attempt = Guid.NewGuid();
+        var started = new TaskStarted(_jobId, _taskId, attempt, "w1", 1, DateTimeOffset.UtcNow);
+        await Eventually.Until(async () =>
+        {
+            await store.ApplyStartedAsync(started);
+            return true;
+        }, ok => ok, TimeSpan.FromSeconds(10), "a write after the server dropped the connections");
+        Assert.Equal(TaskState.Running, store.GetJob(_jobId, withTasks: false)!.State);
+    }
+
     [Theory]
     [InlineData("postgresql://h/db", "Host=h;Port=5432;Database=db")]
     [InlineData("postgres://u:p%40ss@h:6543/d%20b?sslmode=require", "Host=h;Port=6543;Database=d b;Username=u;Password=p@ss;SSL Mode=Require")]

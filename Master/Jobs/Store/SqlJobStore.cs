@@ -181,7 +181,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
         var admitted = await _writer.WriteGroupedAsync(() =>
         {
-            if (_writer.ActiveJobs >= activeLimit)
+            if (_writer.ActiveJobsNow() >= activeLimit)
             {
                 return false;
             }

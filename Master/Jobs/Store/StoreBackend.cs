@@ -15,6 +15,9 @@ internal abstract class StoreBackend : IDisposable
     /// <summary>Other masters write to the same store: what one master counts in memory must be read again under the write lock.</summary>
     public virtual bool Shared => false;
 
+    /// <summary>A command may be kept and run again with new parameters (SQLite prepares it once that way).</summary>
+    public virtual bool ReusesCommands => true;
+
     /// <summary>An open connection with the store's settings.</summary>
     public abstract DbConnection Open();
 

@@ -15,6 +15,8 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed partial class StoreWriter(DbConnection connection, StoreBackend backend, TimeProvider time, int activeJobs, ILogger logger) : IDisposable
 {
+    /// <summary>The writing connection; replaced when a database server dropped it (PostgreSQL restarted, a network cut).</summary>
+    private DbConnection _connection = connection;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private Statements? _kept;
@@ -29,8 +31,25 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     private int _waiting;
     private DateTimeOffset? _fullSince;
 
-    /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds).</summary>
+    /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds), as this master last knew them.</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
+
+    private DbTransaction? _countedIn;
+
+    /// <summary>
+    /// Jobs queued or running now, inside a write (admission). Where other masters admit and end jobs too, the count is
+    /// read from the store under its write lock, once per transaction (only a transaction that admits pays for it).
+    /// </summary>
+    public int ActiveJobsNow()
+    {
+        if (backend.Shared && _transaction is not null && !ReferenceEquals(_countedIn, _transaction))
+        {
+            _countedIn = _transaction;
+            _activeJobs = (int)StoreSql.Long(Scalar($"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
+        }
+
+        return _activeJobs;
+    }
 
     /// <summary>
     /// Runs <paramref name="work"/> in a transaction of its own under the write lock and returns once it is committed;
@@ -72,7 +91,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         lock (_lock)
         {
             Interlocked.Decrement(ref _waiting);
-            return read(connection);
+            return read(_connection);
         }
     }
 
@@ -180,7 +199,12 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
     private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
     {
-        var tx = connection.BeginTransaction();
+        if (_connection.State != System.Data.ConnectionState.Open)
+        {
+            Reconnect();
+        }
+
+        var tx = _connection.BeginTransaction();
         _transaction = tx;
         var active = _activeJobs;
         var done = new List<IGroupedWrite>(writes.Count);
@@ -190,12 +214,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         var undone = new List<(IGroupedWrite Write, Exception Error)>();
         try
         {
-            backend.BeginWrite(connection, tx);
-            if (backend.Shared)
-            {
-                // Other masters admit and end jobs too: the count is read again under the store's write lock.
-                active = _activeJobs = (int)StoreSql.Long(Scalar($"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
-            }
+            backend.BeginWrite(_connection, tx);
 
             foreach (var write in writes)
             {
@@ -219,6 +238,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
                     tx.Rollback("write");
                     tx.Release("write");
                     _activeJobs = writeActive;
+                    _countedIn = null;
                     _afterCommit.RemoveRange(actions, _afterCommit.Count - actions);
                     undone.Add((write, ex));
                 }
@@ -250,6 +270,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         {
             // Nothing of these writes stays: neither their rows nor their change to the count of active jobs.
             _activeJobs = active;
+            _countedIn = null;
             Rollback(tx);
             var failure = backend.IsFull(ex) ? Full(ex) : ex;
             foreach (var write in writes)
@@ -315,13 +336,15 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>
     /// The writer's command for this SQL text, prepared once and kept (the SQL texts are the store's own constants,
     /// a few dozen): SQLite then parses and plans each statement once instead of on every event. The caller may add
-    /// parameters of its own but must not dispose it.
+    /// parameters of its own but must not dispose it. Where the backend prepares by text on the server instead
+    /// (PostgreSQL), each call gets a new command: a kept one would run with the parameters it was first prepared with.
     /// </summary>
     public DbCommand Prepared(string sql, params (string Name, object? Value)[] parameters)
     {
-        if (!_prepared.TryGetValue(sql, out var command))
+        if (!_prepared.TryGetValue(sql, out var command) || !backend.ReusesCommands)
         {
-            _prepared[sql] = command = connection.CreateCommand();
+            command?.Dispose();
+            _prepared[sql] = command = _connection.CreateCommand();
             command.CommandText = sql;
         }
 
@@ -442,8 +465,29 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             command.Dispose();
         }
 
-        connection.Dispose();
+        _connection.Dispose();
     }
+
+    /// <summary>
+    /// A new writing connection in place of one the server dropped; its kept commands go with the old one. Throws
+    /// while the server is still away: the write fails, and the next one tries again.
+    /// </summary>
+    private void Reconnect()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
+        _kept = null;
+        _connection.Dispose();
+        _connection = backend.Open();
+        LogReconnected(backend.Location);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The job store {Location} dropped the master's writing connection; a new one is open")]
+    private partial void LogReconnected(string location);
 }
 
 /// <summary>What an event handler reads of a task before it changes it.</summary>
