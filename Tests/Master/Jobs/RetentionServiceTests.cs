@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace DistributedExecutor.Tests.Master.Jobs;
 
-/// <summary>Retention on a fake clock: a finished job goes once it is older than JOB_RETENTION_HOURS, a running one stays.</summary>
+/// <summary>Retention on a fake clock, in either store: a finished job goes once it is older than JOB_RETENTION_HOURS, a running one stays.</summary>
 public sealed class RetentionServiceTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("distexec-retention-").FullName;
@@ -17,10 +17,17 @@ public sealed class RetentionServiceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    [Fact]
-    public async Task Retention_FinishedJobOlderThanTheHours_Removed_RunningJobKept()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task Retention_FinishedJobOlderThanTheHours_Removed_RunningJobKept(string storeKind)
     {
-        var options = new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db"), JobRetentionHours = 1 };
+        var options = new MasterOptions
+        {
+            DatabasePath = Path.Combine(_dir, "master.db"),
+            DatabaseUrl = storeKind == "postgres" ? await (await PostgresServer.Shared).NewDatabaseUrlAsync() : null,
+            JobRetentionHours = 1,
+        };
         using var store = new SqlJobStore(options, _time, new JobSignals());
         var finished = await JobAsync(store, TaskOutcome.Succeeded);
         var running = await JobAsync(store, outcome: null);
