@@ -77,6 +77,31 @@ public sealed class ChildProcess : IAsyncDisposable
         return child;
     }
 
+    /// <summary>
+    /// Stops a server the tests started (<paramref name="signal"/>, then KILL after 10 s) and deletes its data folder;
+    /// a folder still held is left for the next run's reaping of orphans.
+    /// </summary>
+    public static void StopServer(ChildProcess? server, int signal, string? dataDir)
+    {
+        server?.Signal(signal);
+        if (server is not null && !server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
+        {
+            server.Signal(9);
+        }
+
+        if (dataDir is not null)
+        {
+            try
+            {
+                Directory.Delete(dataDir, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Left for the next run's reaping of orphans.
+            }
+        }
+    }
+
     /// <summary>Sends a signal to the whole group (15 TERM, 9 KILL).</summary>
     public void Signal(int signal) => ProcessGroup.Signal(_process.Id, signal);
 

@@ -154,27 +154,8 @@ public sealed class PostgresServer
         }
     }
 
-    private void StopNow()
-    {
-        // SIGQUIT: immediate shutdown (the data is thrown away).
-        _server?.Signal(3);
-        if (_server is not null && !_server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
-        {
-            _server.Signal(9);
-        }
-
-        if (_dataDir is not null)
-        {
-            try
-            {
-                Directory.Delete(_dataDir, recursive: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Left for the next run's ReapOrphans.
-            }
-        }
-    }
+    /// <summary>At the end of the run: the server stopped (SIGQUIT, PostgreSQL's immediate shutdown: the data is thrown away) and its folder removed.</summary>
+    private void StopNow() => ChildProcess.StopServer(_server, 3, _dataDir);
 
     private static async Task<bool> DockerAnswersAsync()
     {

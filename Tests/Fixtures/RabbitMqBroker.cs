@@ -332,26 +332,8 @@ public sealed class RabbitMqBroker
         return broker;
     }
 
-    private void StopNow()
-    {
-        _server?.Signal(15);
-        if (_server is not null && !_server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
-        {
-            _server.Signal(9);
-        }
-
-        if (_dataDir is not null)
-        {
-            try
-            {
-                Directory.Delete(_dataDir, recursive: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Left for the next run's ReapOrphans.
-            }
-        }
-    }
+    /// <summary>At the end of the run: the server stopped and its data folder removed.</summary>
+    private void StopNow() => ChildProcess.StopServer(_server, 15, _dataDir);
 
     private static async Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server)
     {
