@@ -34,7 +34,9 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>Jobs queued or running (what MAX_CONCURRENT_JOBS bounds), as this master last knew them.</summary>
     public int ActiveJobs => Volatile.Read(ref _activeJobs);
 
-    private DbTransaction? _countedIn;
+    /// <summary>The transactions begun (a driver may hand out the same transaction object again), and the one the count was read in.</summary>
+    private long _transactions;
+    private long _countedIn;
 
     /// <summary>
     /// Jobs queued or running now, inside a write (admission). Where other masters admit and end jobs too, the count is
@@ -42,9 +44,9 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// </summary>
     public int ActiveJobsNow()
     {
-        if (backend.Shared && _transaction is not null && !ReferenceEquals(_countedIn, _transaction))
+        if (backend.Shared && _transaction is not null && _countedIn != _transactions)
         {
-            _countedIn = _transaction;
+            _countedIn = _transactions;
             _activeJobs = (int)StoreSql.Long(Scalar($"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
         }
 
@@ -206,6 +208,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
 
         var tx = _connection.BeginTransaction();
         _transaction = tx;
+        _transactions++;
         var active = _activeJobs;
         var done = new List<IGroupedWrite>(writes.Count);
 
@@ -238,7 +241,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
                     tx.Rollback("write");
                     tx.Release("write");
                     _activeJobs = writeActive;
-                    _countedIn = null;
+                    _countedIn = 0;
                     _afterCommit.RemoveRange(actions, _afterCommit.Count - actions);
                     undone.Add((write, ex));
                 }
@@ -270,7 +273,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         {
             // Nothing of these writes stays: neither their rows nor their change to the count of active jobs.
             _activeJobs = active;
-            _countedIn = null;
+            _countedIn = 0;
             Rollback(tx);
             var failure = backend.IsFull(ex) ? Full(ex) : ex;
             foreach (var write in writes)
