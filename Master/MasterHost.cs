@@ -78,7 +78,7 @@ internal static class MasterHost
             // Opened now, so a store this master cannot read stops start-up with one line.
             _ = app.Services.GetRequiredService<IJobStore>();
         }
-        catch (StoreVersionException ex)
+        catch (Exception ex) when (ex is StoreVersionException or StoreUnavailableException)
         {
             Console.Error.WriteLine($"master: {ex.Message}");
             return 2;

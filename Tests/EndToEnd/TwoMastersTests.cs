@@ -56,4 +56,79 @@ public sealed class TwoMastersTests
         await Eventually.Until(() => b.Process.Output.Contains("took the duties lease", StringComparison.Ordinal), TimeSpan.FromSeconds(15), "B to take the duties lease");
         Assert.True(DateTime.UtcNow - killedAt < TimeSpan.FromSeconds(15), $"B took the duties {DateTime.UtcNow - killedAt} after A's death");
     }
+
+    [Theory]
+    [InlineData("wrong password")]
+    [InlineData("no such database")]
+    [InlineData("bad URL")]
+    public async Task Master_PostgresItCannotUse_OneLineWithoutThePasswordAndExit2(string problem)
+    {
+        var url = new UriBuilder(await (await PostgresServer.Shared).NewDatabaseUrlAsync());
+        string says;
+        switch (problem)
+        {
+            case "wrong password":
+                url.Password = "not-the-password-0123";
+                says = "refused the master: password authentication failed";
+                break;
+            case "no such database":
+                url.Path = "/distexec_nobody_made_this";
+                says = "refused the master: database \"distexec_nobody_made_this\" does not exist";
+                break;
+            default:
+                url.Scheme = "mysql";
+                url.Password = "not-the-password-0123";
+                says = "MASTER_DB_URL must be a URL like postgres://";
+                break;
+        }
+
+        await using var master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
+        {
+            ["MASTER_ADDRESS"] = $"127.0.0.1:{FreePort.Next()}",
+            ["MASTER_HTTP_ADDRESS"] = "off",
+            ["MASTER_DB_URL"] = url.Uri.ToString(),
+            ["API_TOKEN"] = null,
+            ["RABBITMQ_URL"] = null,
+        });
+
+        Assert.True(await master.WaitForExitAsync(TimeSpan.FromSeconds(30)), master.Output);
+        Assert.Equal(2, master.ExitCode);
+        Assert.Contains(says, master.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-password-0123", master.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", master.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Master_StartedBeforeItsDatabaseAnswers_WaitsForItThenServes()
+    {
+        // The database's address answers nothing yet (a PostgreSQL still starting beside the master).
+        var real = new Uri(await (await PostgresServer.Shared).NewDatabaseUrlAsync());
+        var port = FreePort.Next();
+        var url = new UriBuilder(real) { Port = port }.Uri.ToString();
+        var grpc = FreePort.Next();
+        await using var master = ChildProcess.Start("master", RepoPaths.Bin("master"), [], new Dictionary<string, string?>
+        {
+            ["MASTER_ADDRESS"] = $"127.0.0.1:{grpc}",
+            ["MASTER_HTTP_ADDRESS"] = "off",
+            ["MASTER_DB_URL"] = url,
+            ["API_TOKEN"] = null,
+            ["RABBITMQ_URL"] = null,
+        });
+        await Eventually.Until(() => master.Output.Contains("does not answer yet", StringComparison.Ordinal) || master.HasExited, TimeSpan.FromSeconds(30), "the master saying it waits");
+        Assert.False(master.HasExited, master.Output);
+
+        // The database comes up at that address: the master opens its store and serves from it (no broker here:
+        // a read, which the store alone answers).
+        await using var database = TcpFront.Start([$"{real.Host}:{real.Port}"], port);
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://127.0.0.1:{grpc}");
+        var jobs = new JobService.JobServiceClient(channel);
+        var listed = await Eventually.Until(async () => await jobs.ListJobsAsync(new ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(5)),
+            reply => reply is not null, TimeSpan.FromSeconds(60), "the store's jobs listed once the database answers");
+        Assert.Empty(listed.Jobs);
+        Assert.False(master.HasExited, master.Output);
+        // Its waiting said in one line each time, without a stack trace.
+        Assert.All(master.Output.Split('\n').Where(l => l.Contains("does not answer yet", StringComparison.Ordinal)),
+            line => Assert.Contains("trying again in 2 s", line, StringComparison.Ordinal));
+        Assert.DoesNotContain("Npgsql.NpgsqlException", master.Output, StringComparison.Ordinal);
+    }
 }

@@ -16,10 +16,10 @@ public sealed class TcpFront : IAsyncDisposable
     private readonly Task _accepting;
     private int _next;
 
-    private TcpFront(IReadOnlyList<IPEndPoint> backends)
+    private TcpFront(IReadOnlyList<IPEndPoint> backends, int port)
     {
         _backends = backends;
-        _listener = new TcpListener(IPAddress.Loopback, FreePort.Next());
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         _accepting = Task.Run(AcceptAsync);
     }
@@ -27,8 +27,8 @@ public sealed class TcpFront : IAsyncDisposable
     /// <summary>host:port to reach the backends through.</summary>
     public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
-    /// <summary>A front over backends given as "127.0.0.1:port".</summary>
-    public static TcpFront Start(IEnumerable<string> backends) => new([.. backends.Select(IPEndPoint.Parse)]);
+    /// <summary>A front over backends given as "127.0.0.1:port", on <paramref name="port"/> (default: a free one).</summary>
+    public static TcpFront Start(IEnumerable<string> backends, int? port = null) => new([.. backends.Select(IPEndPoint.Parse)], port ?? FreePort.Next());
 
     private async Task AcceptAsync()
     {

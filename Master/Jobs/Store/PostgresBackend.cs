@@ -45,6 +45,43 @@ internal sealed class PostgresBackend : StoreBackend
 
     public override DbConnection Open() => _source.OpenConnection();
 
+    /// <summary>How long start-up waits for a database that does not answer yet (it may be starting beside the master).</summary>
+    public static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The first connection: a server that does not answer (yet) is tried again every 2 s for <see cref="StartupWait"/>,
+    /// one line each time; one that answers and refuses (credentials, no such database) stops start-up at once.
+    /// </summary>
+    public override DbConnection OpenAtStart(ILogger logger)
+    {
+        var deadline = DateTime.UtcNow + StartupWait;
+        while (true)
+        {
+            try
+            {
+                return Open();
+            }
+            catch (PostgresException ex) when (ex.SqlState is not (PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.TooManyConnections))
+            {
+                throw new StoreUnavailableException($"the job store {Location} refused the master: {ex.MessageText} ({ex.SqlState})", ex);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                var why = ex.InnerException?.Message ?? ex.Message;
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw new StoreUnavailableException($"the job store {Location} did not answer within {StartupWait.TotalSeconds:0} s: {why}", ex);
+                }
+
+                LogWaiting(logger, Location, why, null);
+                Thread.Sleep(TimeSpan.FromSeconds(2));
+            }
+        }
+    }
+
+    private static readonly Action<ILogger, string, string, Exception?> LogWaiting = LoggerMessage.Define<string, string>(
+        LogLevel.Warning, new EventId(1, "StoreNotAnswering"), "The job store {Location} does not answer yet ({Reason}); trying again in 2 s");
+
     public override void Migrate(DbConnection connection)
     {
         // Masters starting together: one migrates, the others wait and then find it done.

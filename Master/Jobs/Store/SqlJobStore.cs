@@ -38,7 +38,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
         _backend = backend;
         _signals = signals;
         _queries = new JobQueries(backend);
-        var connection = backend.Open();
+        var connection = backend.OpenAtStart(logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         backend.Migrate(connection);
         var active = (int)Long(Scalar(connection, $"SELECT COUNT(*) FROM jobs WHERE state IN ({Sql.Unfinished})"));
         _writer = new StoreWriter(connection, backend, time, active, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);

@@ -21,6 +21,9 @@ internal abstract class StoreBackend : IDisposable
     /// <summary>An open connection with the store's settings.</summary>
     public abstract DbConnection Open();
 
+    /// <summary>The first connection, at start-up: where the database may still be starting, waits for it a while.</summary>
+    public virtual DbConnection OpenAtStart(ILogger logger) => Open();
+
     /// <summary>Brings the schema up to date; throws <see cref="StoreVersionException"/> for a newer one.</summary>
     public abstract void Migrate(DbConnection connection);
 
