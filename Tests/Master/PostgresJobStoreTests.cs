@@ -149,6 +149,19 @@ public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetim
 
         Assert.Same(change, await Task.WhenAny(change, Task.Delay(TimeSpan.FromSeconds(10))));
         Assert.Equal(TaskState.Running, b.GetJob(_jobId, withTasks: false)!.State);
+
+        // The server drops every connection (b's listening one too): b's watchers are woken once b listens again,
+        // and a's next change reaches them.
+        var afterDrop = signalsB.NextChange(_jobId);
+        Execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+        Assert.Same(afterDrop, await Task.WhenAny(afterDrop, Task.Delay(TimeSpan.FromSeconds(10))));
+        var finished = signalsB.NextChange(_jobId);
+        await Eventually.Until(async () =>
+        {
+            await a.ApplyFinishedAsync(Finished(Guid.NewGuid(), TaskOutcome.Succeeded, 0));
+            return true;
+        }, ok => ok, TimeSpan.FromSeconds(10), "a write on a after the server dropped its connections");
+        Assert.Same(finished, await Task.WhenAny(finished, Task.Delay(TimeSpan.FromSeconds(10))));
     }
 
     [Fact]

@@ -42,7 +42,7 @@ internal sealed class PostgresChangeFeed : IDisposable
                 await using var notify = new NpgsqlCommand("SELECT pg_notify(@channel, @payload)", connection);
                 var payload = notify.Parameters.AddWithValue("payload", "");
                 notify.Parameters.AddWithValue("channel", Channel);
-                while (await _changed.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+                while (batch.Count > 0 || await _changed.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
                 {
                     while (batch.Count < MaxIdsPerNotification && _changed.Reader.TryRead(out var id))
                     {
@@ -56,8 +56,7 @@ internal sealed class PostgresChangeFeed : IDisposable
             }
             catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException && !_stop.IsCancellationRequested)
             {
-                // The database away: the others' watchers miss these wake-ups; their own reconnect wakes them all.
-                batch.Clear();
+                // The connection was dropped (found out by this send): the batch is sent again on a new one.
                 await Delay().ConfigureAwait(false);
             }
             catch (OperationCanceledException)
