@@ -446,6 +446,13 @@ internal sealed class JobQueries(StoreBackend backend)
     }
 
     /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
+    /// <summary>Whether any retry (or scheduled first run) is due at <paramref name="now"/> (by the retries_due index).</summary>
+    public bool AnyRetryDue(long now)
+    {
+        using var connection = backend.Open();
+        return Scalar(connection, "SELECT 1 FROM retries WHERE due_at <= @now LIMIT 1", ("@now", now)) is not null;
+    }
+
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) =>
         Pending(allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}", []);
 

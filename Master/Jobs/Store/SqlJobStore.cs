@@ -391,7 +391,8 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
     public void RequeueAllRunning(string reason) => _events.RequeueAllRunning(reason);
 
-    public IReadOnlyList<PendingTask> DueRetries(int limit) => _retries.DueRetries(limit);
+    /// <summary>The retries due now; a read first, so a tick with nothing due (nearly all of them) costs no write transaction.</summary>
+    public IReadOnlyList<PendingTask> DueRetries(int limit) => _queries.AnyRetryDue(_writer.Now()) ? _retries.DueRetries(limit) : [];
 
     public void MarkRetryPublished(Guid taskId, int dispatch) => _retries.MarkPublished(taskId, dispatch);
 
