@@ -289,8 +289,18 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         }
     }
 
+    private long _fullFailures;
+
+    /// <summary>
+    /// Writes refused for a full disk so far. Part of a waiting event's progress: while the store refuses writes, what an
+    /// event waits for (its attempt's output batches) cannot be stored, so the wait must not run out meanwhile — else a
+    /// TaskFinished that gave up the moment space came back would end its task without the batches about to land.
+    /// </summary>
+    public long FullFailures => Interlocked.Read(ref _fullFailures);
+
     private StoreFullException Full(Exception ex)
     {
+        Interlocked.Increment(ref _fullFailures);
         var free = backend.FreeBytes();
         if (_fullSince is null)
         {

@@ -93,7 +93,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             {
                 if (writer.Scalar("SELECT 1 FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is null)
                 {
-                    throw new EventPendingException($"attempt {message.AttemptId} not recorded yet");
+                    throw new EventPendingException($"attempt {message.AttemptId} not recorded yet", writer.FullFailures);
                 }
 
                 // Batches are stored in their order: output is read by offset, live and in the record.
@@ -104,7 +104,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     // coming back from the broker's retries after a full disk takes as long as it takes).
                     var stored = writer.Scalar("SELECT MAX(seq) + 1 FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)));
                     throw new EventPendingException(
-                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", Long(stored));
+                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", Long(stored) + writer.FullFailures);
                 }
             }
 
@@ -165,7 +165,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)))! is var stored
                 && stored < message.OutputBatches)
             {
-                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored);
+                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored + writer.FullFailures);
             }
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
@@ -340,8 +340,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
 /// <summary>
 /// An event arrived before one it depends on was applied (they are applied concurrently); tried again shortly.
-/// <paramref name="progress"/> counts what of its dependencies is in (the attempt's stored output batches): while it
-/// grows, the event keeps waiting.
+/// <paramref name="progress"/> counts what of its dependencies is in (the attempt's stored output batches), plus the
+/// writes the store refused for a full disk (<see cref="StoreWriter.FullFailures"/>: what it waits for could not be
+/// stored meanwhile): while it grows, the event keeps waiting.
 /// </summary>
 internal sealed class EventPendingException(string message, long progress = 0) : Exception(message)
 {
