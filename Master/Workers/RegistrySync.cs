@@ -12,6 +12,9 @@ internal sealed partial class RegistrySync(IJobStore store, WorkerRegistry regis
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How far behind the newest heartbeat taken in each exchange reads again (others' clocks, their interval).</summary>
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(10);
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!store.Shared)
@@ -20,11 +23,17 @@ internal sealed partial class RegistrySync(IJobStore store, WorkerRegistry regis
         }
 
         var sent = DateTimeOffset.MinValue;
+        DateTimeOffset? merged = null;
         return StoreDuty.EveryAsync(Interval, time, _ =>
         {
             var now = time.GetUtcNow();
             var heard = registry.HeardSince(sent);
-            registry.Merge(store.ExchangeWorkers(heard, now - registry.Timeout - registry.ForgetAfter));
+            // The first time every worker still listed anywhere; then only heartbeats since the newest one taken in,
+            // less a margin for the others' clocks and their second between exchanges.
+            var since = merged is { } last ? last - Slack : now - registry.Timeout - registry.ForgetAfter;
+            var rows = store.ExchangeWorkers(heard, since);
+            registry.Merge(rows);
+            merged = rows.Count == 0 ? merged ?? since + Slack : DateTimeOffset.FromUnixTimeMilliseconds(rows.Max(w => w.LastHeartbeat));
             sent = heard.Count == 0 ? sent : heard.Max(w => DateTimeOffset.FromUnixTimeMilliseconds(w.LastHeartbeat)) - TimeSpan.FromMilliseconds(1);
             return Task.CompletedTask;
         }, LogFailed, stoppingToken);

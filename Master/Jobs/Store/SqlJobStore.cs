@@ -115,7 +115,8 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
                 upsert.ExecuteNonQuery();
             }
 
-            _writer.Execute("DELETE FROM workers WHERE last_heartbeat < @forgotten", ("@forgotten", since.ToUnixTimeMilliseconds() - (long)TimeSpan.FromDays(30).TotalMilliseconds));
+            // Workers silent for a month are forgotten by the store too (each master forgets them sooner, as configured).
+            _writer.Execute("DELETE FROM workers WHERE last_heartbeat < @forgotten", ("@forgotten", _writer.Now() - (long)TimeSpan.FromDays(30).TotalMilliseconds));
             return _writer.Rows("SELECT worker_id, registration, registered_at, last_heartbeat, running, draining FROM workers WHERE last_heartbeat >= @since",
                 reader => new SharedWorker(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5) == 1),
                 ("@since", since.ToUnixTimeMilliseconds()));
