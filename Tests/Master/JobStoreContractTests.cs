@@ -298,6 +298,46 @@ public abstract class JobStoreContractTests
         Assert.Equal(ids, seen);
     }
 
+    [Fact]
+    public async Task Group_OneWriteFails_OnlyItIsUndone_TheOthersCommitWithItsWinner()
+    {
+        using var store = Open();
+        var spec = new TaskSpec { Command = new CommandSpec { Program = "true" } };
+
+        // Many submissions at once share group commits; two of them carry one idempotency key, so one of them fails
+        // inside its group. The others must all be stored, and the key's winner be the job it answers with.
+        var keyed = Enumerable.Range(0, 2).Select(_ => Guid.NewGuid()).ToList();
+        var plain = Enumerable.Range(0, 40).Select(_ => Guid.NewGuid()).ToList();
+        var submissions = plain.Select(id => Outcome(store.CreateJobAsync(id, "default", [(Guid.NewGuid(), spec)])))
+            .Concat(keyed.Select(id => Outcome(store.CreateJobAsync(id, "default", [(Guid.NewGuid(), spec)], idempotencyKey: "once"))))
+            .ToList();
+        var outcomes = await Task.WhenAll(submissions);
+
+        Assert.Equal(plain.Count + 1, outcomes.Count(o => o == "stored"));
+        Assert.Equal(1, outcomes.Count(o => o == "duplicate"));
+        foreach (var id in plain)
+        {
+            await store.MarkPublishedAsync(id);
+            Assert.NotNull(store.GetJob(id, withTasks: false));
+        }
+
+        var winner = keyed[outcomes.Skip(plain.Count).ToList().IndexOf("stored")];
+        await store.MarkPublishedAsync(winner);
+        Assert.Equal((winner, true), store.FindByIdempotencyKey("once"));
+
+        static async Task<string> Outcome(Task<Job?> submit)
+        {
+            try
+            {
+                return await submit is null ? "refused" : "stored";
+            }
+            catch (DuplicateIdempotencyKeyException)
+            {
+                return "duplicate";
+            }
+        }
+    }
+
     private protected void CreateJob(SqlJobStore store)
     {
         store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } })]);

@@ -201,6 +201,18 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
     private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
     {
+        // Where a savepoint costs a round trip to the server (PostgreSQL: two per write), a group runs first without
+        // them; only if one of its writes fails is it rolled back and run again with a savepoint around each write.
+        var optimistic = writes.Count > 1 && !backend.CheapSavepoints;
+        if (!RunGroup(writes, savepoints: !optimistic))
+        {
+            RunGroup(writes, savepoints: true);
+        }
+    }
+
+    /// <summary>The group in one transaction; false (nothing kept, nobody told) when a write failed without a savepoint to undo it alone.</summary>
+    private bool RunGroup(IReadOnlyList<IGroupedWrite> writes, bool savepoints)
+    {
         if (_connection.State != System.Data.ConnectionState.Open)
         {
             Reconnect();
@@ -224,6 +236,24 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
                 if (writes.Count == 1)
                 {
                     write.Run();
+                    done.Add(write);
+                    continue;
+                }
+
+                if (!savepoints)
+                {
+                    try
+                    {
+                        write.Run();
+                    }
+                    catch (Exception ex) when (!backend.IsFull(ex))
+                    {
+                        _activeJobs = active;
+                        _countedIn = 0;
+                        Rollback(tx);
+                        return false;
+                    }
+
                     done.Add(write);
                     continue;
                 }
@@ -268,6 +298,8 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             {
                 write.Fail(error);
             }
+
+            return true;
         }
         catch (Exception ex)
         {
@@ -280,6 +312,8 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             {
                 write.Fail(failure);
             }
+
+            return true;
         }
         finally
         {
