@@ -7,7 +7,9 @@ namespace DistributedExecutor.Master.Jobs;
 
 /// <summary>
 /// Every HISTORY_INTERVAL_SECONDS: the tasks that ended in the interval and each pool's queue at its end, stored
-/// (so the dashboard's charts survive a restart) and kept for a day.
+/// (so the dashboard's charts survive a restart) and kept for a day. Where several masters share the store, each adds
+/// the tasks that ended on it to the interval's row (the interval's start, the same for all), and the holder of the
+/// duties' lease records the queues and forgets old rows.
 /// </summary>
 internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics metrics, Workers.WorkerRegistry registry, MasterOptions options, TimeProvider time, ILogger<HistoryRecorder> logger, DutyLease? lease = null) : BackgroundService
 {
@@ -18,7 +20,7 @@ internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics m
         {
             RecordNow();
             return Task.CompletedTask;
-        }, LogFailed, stoppingToken, lease: lease);
+        }, LogFailed, stoppingToken, lease: store.Shared ? null : lease);
 
     /// <summary>Stores the interval that ends now.</summary>
     public void RecordNow()
@@ -26,14 +28,34 @@ internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics m
         var now = time.GetUtcNow();
         var (succeeded, failed) = metrics.TakeFinished();
         var points = new List<HistoryPoint> { new() { Pool = "", Succeeded = succeeded, Failed = failed } };
-        // Every pool with tasks or live workers, an empty queue as a zero (a line that drops to the floor, not one that stops).
+        if (store.Shared)
+        {
+            var interval = TimeSpan.FromSeconds(options.HistoryIntervalSeconds).Ticks;
+            var at = new DateTimeOffset(now.UtcTicks / interval * interval, TimeSpan.Zero);
+            if (lease is { Held: false })
+            {
+                store.RecordHistory(at, points, keepSince: null, addEnded: true);
+                return;
+            }
+
+            AddQueues(points);
+            store.RecordHistory(at, points, now - Kept, addEnded: true);
+            return;
+        }
+
+        AddQueues(points);
+        store.RecordHistory(now, points, now - Kept);
+    }
+
+    /// <summary>Every pool with tasks or live workers, an empty queue as a zero (a line that drops to the floor, not one that stops).</summary>
+    private void AddQueues(List<HistoryPoint> points)
+    {
         var counts = store.PoolCounts();
         foreach (var pool in counts.Keys.Union(registry.AliveByPool().Keys).Order(StringComparer.Ordinal))
         {
             var (queued, running) = counts.GetValueOrDefault(pool);
             points.Add(new HistoryPoint { Pool = pool, Queued = queued, Running = running });
         }
-        store.RecordHistory(now, points, now - Kept);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Recording the dashboard's history failed; the next interval tries again")]

@@ -200,6 +200,35 @@ public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetim
         Assert.Equal(TaskState.Running, store.GetJob(_jobId, withTasks: false)!.State);
     }
 
+    [Fact]
+    public void History_TwoMasters_TheTasksThatEndedOnEachAddUpInOneRowPerInterval()
+    {
+        using var a = Open();
+        using var b = Open();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-11-28T10:00:30Z", System.Globalization.CultureInfo.InvariantCulture));
+        var options = new MasterOptions { HistoryIntervalSeconds = 60 };
+        using var endedOnA = new DistributedExecutor.Hosting.Telemetry.DistexecMetrics();
+        using var endedOnB = new DistributedExecutor.Hosting.Telemetry.DistexecMetrics();
+        foreach (var (metrics, outcome) in new[] { (endedOnA, "Succeeded"), (endedOnA, "Succeeded"), (endedOnB, "Succeeded"), (endedOnB, "Failed"), (endedOnB, "Succeeded") })
+        {
+            metrics.RecordFinished(outcome, TimeSpan.FromSeconds(1));
+        }
+
+        // a holds the duties (no lease given: a master alone); b does not.
+        using var holder = new HistoryRecorder(a, endedOnA, new DistributedExecutor.Master.Workers.WorkerRegistry(options, time), options, time,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<HistoryRecorder>.Instance);
+        using var other = new HistoryRecorder(b, endedOnB, new DistributedExecutor.Master.Workers.WorkerRegistry(options, time), options, time,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<HistoryRecorder>.Instance,
+            new DutyLease(b, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<DutyLease>.Instance));
+        holder.RecordNow();
+        time.Advance(TimeSpan.FromSeconds(20));
+        other.RecordNow();
+
+        var ended = Assert.Single(b.ReadHistory(time.GetUtcNow().AddHours(-1)), p => p.Pool.Length == 0);
+        Assert.Equal((4L, 1L), (ended.Succeeded, ended.Failed));
+        Assert.Equal(DateTimeOffset.Parse("2026-11-28T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture), ended.At.ToDateTimeOffset());
+    }
+
     [Theory]
     [InlineData("postgresql://h/db", "Host=h;Port=5432;Database=db")]
     [InlineData("postgres://u:p%40ss@h:6543/d%20b?sslmode=require", "Host=h;Port=6543;Database=d b;Username=u;Password=p@ss;SSL Mode=Require")]

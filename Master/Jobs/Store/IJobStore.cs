@@ -112,8 +112,11 @@ internal interface IJobStore
 
     // The dashboard's history.
 
-    /// <summary>Stores one interval's figures (pool "" carries the tasks that ended) and forgets those older than <paramref name="keepSince"/>.</summary>
-    void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset keepSince);
+    /// <summary>
+    /// Stores one interval's figures (pool "" carries the tasks that ended; with <paramref name="addEnded"/> they are
+    /// added to what other masters stored for the interval) and forgets those older than <paramref name="keepSince"/>.
+    /// </summary>
+    void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset? keepSince, bool addEnded = false);
 
     /// <summary>The stored intervals since <paramref name="since"/>, oldest first.</summary>
     IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since);

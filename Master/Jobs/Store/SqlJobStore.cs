@@ -422,17 +422,22 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
     public IReadOnlyDictionary<string, (long Queued, long Running)> PoolCounts() => _queries.PoolCounts();
 
-    public void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset keepSince) => _writer.Write(() =>
+    public void RecordHistory(DateTimeOffset at, IReadOnlyList<HistoryPoint> points, DateTimeOffset? keepSince, bool addEnded = false) => _writer.Write(() =>
     {
         foreach (var point in points)
         {
             _writer.Execute(
-                "INSERT INTO history(at, pool, queued, running, succeeded, failed) VALUES(@at, @pool, @queued, @running, @succeeded, @failed) ON CONFLICT(at, pool) DO UPDATE SET queued = excluded.queued, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed",
+                addEnded && point.Pool.Length == 0
+                    ? "INSERT INTO history(at, pool, queued, running, succeeded, failed) VALUES(@at, @pool, @queued, @running, @succeeded, @failed) ON CONFLICT(at, pool) DO UPDATE SET succeeded = history.succeeded + excluded.succeeded, failed = history.failed + excluded.failed"
+                    : "INSERT INTO history(at, pool, queued, running, succeeded, failed) VALUES(@at, @pool, @queued, @running, @succeeded, @failed) ON CONFLICT(at, pool) DO UPDATE SET queued = excluded.queued, running = excluded.running, succeeded = excluded.succeeded, failed = excluded.failed",
                 ("@at", at.ToUnixTimeMilliseconds()), ("@pool", point.Pool), ("@queued", point.Queued), ("@running", point.Running),
                 ("@succeeded", point.Succeeded), ("@failed", point.Failed));
         }
 
-        _writer.Execute("DELETE FROM history WHERE at < @keep", ("@keep", keepSince.ToUnixTimeMilliseconds()));
+        if (keepSince is { } keep)
+        {
+            _writer.Execute("DELETE FROM history WHERE at < @keep", ("@keep", keep.ToUnixTimeMilliseconds()));
+        }
     });
 
     public IReadOnlyList<HistoryPoint> ReadHistory(DateTimeOffset since) => _queries.ReadHistory(since);
