@@ -78,6 +78,57 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits until <paramref name="connect"/> succeeds against a server (one the tests started, <paramref name="server"/>,
+    /// or one they were given), trying every <paramref name="poll"/>; fails at once, with its output, when the server exits.
+    /// </summary>
+    public static async Task WaitUntilServingAsync(string what, ChildProcess? server, TimeSpan timeout, TimeSpan poll, Func<Task> connect)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (server is { HasExited: true })
+            {
+                throw new InvalidOperationException($"{server.Name} exited while starting:\n{server.Output}");
+            }
+
+            try
+            {
+                await connect();
+                return;
+            }
+            catch (Exception ex)
+            {
+                last = ex;
+                await Task.Delay(poll);
+            }
+        }
+
+        throw new InvalidOperationException($"{what} did not accept connections within {timeout.TotalSeconds}s: {last?.Message}\n{server?.Output}");
+    }
+
+    /// <summary>Whether a Docker engine answers (for Testcontainers, the last resort of the fixtures).</summary>
+    public static async Task<bool> DockerAnswersAsync()
+    {
+        try
+        {
+            using var docker = Process.Start(new ProcessStartInfo("docker", "info") { RedirectStandardOutput = true, RedirectStandardError = true });
+            if (docker is null)
+            {
+                return false;
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await docker.WaitForExitAsync(cts.Token);
+            return docker.ExitCode == 0;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Stops a server the tests started (<paramref name="signal"/>, then KILL after 10 s) and deletes its data folder;
     /// a folder still held is left for the next run's reaping of orphans.
     /// </summary>

@@ -67,7 +67,7 @@ public sealed class PostgresServer
             return await StartPrivateServerAsync(bin);
         }
 
-        if (await DockerAnswersAsync())
+        if (await ChildProcess.DockerAnswersAsync())
         {
             var container = new Testcontainers.PostgreSql.PostgreSqlBuilder("postgres:16").Build();
             await container.StartAsync();
@@ -157,43 +157,10 @@ public sealed class PostgresServer
     /// <summary>At the end of the run: the server stopped (SIGQUIT, PostgreSQL's immediate shutdown: the data is thrown away) and its folder removed.</summary>
     private void StopNow() => ChildProcess.StopServer(_server, 3, _dataDir);
 
-    private static async Task<bool> DockerAnswersAsync()
-    {
-        try
+    private static Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server) =>
+        ChildProcess.WaitUntilServingAsync($"PostgreSQL at {url.Host}:{url.Port}", server, timeout, TimeSpan.FromMilliseconds(100), async () =>
         {
-            var docker = await ProcessRunner.RunAsync("docker", ["info"], timeout: TimeSpan.FromSeconds(10));
-            return docker.ExitCode == 0;
-        }
-        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (server is { HasExited: true })
-            {
-                throw new InvalidOperationException($"postgres exited while starting:\n{server.Output}");
-            }
-
-            try
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString(url));
-                await connection.OpenAsync();
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException)
-            {
-                last = ex;
-                await Task.Delay(100);
-            }
-        }
-
-        throw new InvalidOperationException($"PostgreSQL at {url.Host}:{url.Port} did not accept connections within {timeout.TotalSeconds}s: {last?.Message}\n{server?.Output}");
-    }
+            await using var connection = new NpgsqlConnection(ConnectionString(url));
+            await connection.OpenAsync();
+        });
 }

@@ -227,7 +227,7 @@ public sealed class RabbitMqBroker
             return await StartPrivateServerAsync();
         }
 
-        if (await DockerAnswersAsync())
+        if (await ChildProcess.DockerAnswersAsync())
         {
             var container = new RabbitMqBuilder("rabbitmq:3.13-management").WithUsername("guest").WithPassword("guest").Build();
             await container.StartAsync();
@@ -335,50 +335,9 @@ public sealed class RabbitMqBroker
     /// <summary>At the end of the run: the server stopped and its data folder removed.</summary>
     private void StopNow() => ChildProcess.StopServer(_server, 15, _dataDir);
 
-    private static async Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        Exception? last = null;
-        while (DateTime.UtcNow < deadline)
+    private static Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server) =>
+        ChildProcess.WaitUntilServingAsync($"RabbitMQ at {url.Host}:{url.Port}", server, timeout, TimeSpan.FromMilliseconds(200), async () =>
         {
-            if (server is { HasExited: true })
-            {
-                throw new InvalidOperationException($"rabbitmq-server exited while starting:\n{server.Output}");
-            }
-
-            try
-            {
-                var factory = new ConnectionFactory { Uri = url };
-                await using var connection = await factory.CreateConnectionAsync();
-                return;
-            }
-            catch (Exception ex)
-            {
-                last = ex;
-                await Task.Delay(200);
-            }
-        }
-
-        throw new InvalidOperationException($"RabbitMQ at {url.Host}:{url.Port} did not accept connections within {timeout.TotalSeconds}s: {last?.Message}\n{server?.Output}");
-    }
-
-    private static async Task<bool> DockerAnswersAsync()
-    {
-        try
-        {
-            using var docker = Process.Start(new ProcessStartInfo("docker", "info") { RedirectStandardOutput = true, RedirectStandardError = true });
-            if (docker is null)
-            {
-                return false;
-            }
-
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await docker.WaitForExitAsync(cts.Token);
-            return docker.ExitCode == 0;
-        }
-        catch (Exception)
-        {
-            return false;
-        }
-    }
+            await using var connection = await new ConnectionFactory { Uri = url }.CreateConnectionAsync();
+        });
 }

@@ -93,7 +93,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             {
                 if (writer.Scalar("SELECT 1 FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is null)
                 {
-                    throw new EventPendingException($"attempt {message.AttemptId} not recorded yet", writer.FullFailures);
+                    throw Pending($"attempt {message.AttemptId} not recorded yet", stored: 0);
                 }
 
                 // Batches are stored in their order: output is read by offset, live and in the record.
@@ -103,8 +103,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     // How far the attempt's output has come: the wait goes on while it grows (a long chain of batches
                     // coming back from the broker's retries after a full disk takes as long as it takes).
                     var stored = writer.Scalar("SELECT MAX(seq) + 1 FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)));
-                    throw new EventPendingException(
-                        $"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", Long(stored) + writer.FullFailures);
+                    throw Pending($"output batch {message.Sequence - 1} of attempt {message.AttemptId} not stored yet", Long(stored));
                 }
             }
 
@@ -113,6 +112,12 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         }).ConfigureAwait(false);
         signals.Notify(message.JobId);
     }
+
+    /// <summary>
+    /// An event must wait for one it depends on. Its progress is what of that is stored (<paramref name="stored"/> output
+    /// batches) plus the writes refused for a full disk (nothing could be stored meanwhile, so the wait goes on).
+    /// </summary>
+    private EventPendingException Pending(string what, long stored) => new(what, stored + writer.FullFailures);
 
     /// <summary>Stores an output batch once, however often it arrives (keyed by attempt, sequence and part).</summary>
     private void InsertOutput(TaskOutput message)
@@ -165,7 +170,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)))! is var stored
                 && stored < message.OutputBatches)
             {
-                throw new EventPendingException($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored + writer.FullFailures);
+                throw Pending($"output of attempt {message.AttemptId} not all stored yet ({stored} of {message.OutputBatches} batches)", stored);
             }
 
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
