@@ -153,6 +153,62 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// What an earlier run could not clean up because its test host was killed (a hang timeout, a crash): each private
+    /// server's folder (<paramref name="prefix"/>* under the temp folder) names the process that made it (file "owner");
+    /// where that process is gone, every process whose command line gives <paramref name="option"/> a path in that
+    /// folder is killed and the folder deleted. Processes are found by their command line, never by a pid kept in a
+    /// file: after a reboot such a pid may name any process (the test run itself).
+    /// </summary>
+    public static void ReapOrphanedServers(string prefix, string option)
+    {
+        var orphaned = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), prefix + "*"))
+        {
+            var owner = Path.Combine(dir, "owner");
+            var alive = File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid) && Directory.Exists($"/proc/{pid}");
+            if (!alive && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddMinutes(-1))
+            {
+                orphaned.Add(Path.TrimEndingDirectorySeparator(dir) + Path.DirectorySeparatorChar);
+            }
+        }
+
+        if (orphaned.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (int.TryParse(Path.GetFileName(proc), out var pid) && pid != Environment.ProcessId
+                    && File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0') is var cmdline
+                    && Array.IndexOf(cmdline, option) is var at and >= 0 && at + 1 < cmdline.Length
+                    && orphaned.Exists(dir => (cmdline[at + 1] + Path.DirectorySeparatorChar).StartsWith(dir, StringComparison.Ordinal)))
+                {
+                    ProcessGroup.SignalProcess(pid, 9);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while being read.
+            }
+        }
+
+        foreach (var dir in orphaned)
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Still held: the next run tries again.
+            }
+        }
+    }
+
     /// <summary>Sends a signal to the whole group (15 TERM, 9 KILL).</summary>
     public void Signal(int signal) => ProcessGroup.Signal(_process.Id, signal);
 

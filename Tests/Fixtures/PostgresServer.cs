@@ -85,7 +85,7 @@ public sealed class PostgresServer
 
     private static async Task<PostgresServer> StartPrivateServerAsync(string bin)
     {
-        ReapOrphans();
+        ChildProcess.ReapOrphanedServers(DataDirPrefix, "-D");
         var root = Environment.UserName == "root";
         var dir = Directory.CreateTempSubdirectory(DataDirPrefix).FullName;
         await File.WriteAllTextAsync(Path.Combine(dir, "owner"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -123,35 +123,6 @@ public sealed class PostgresServer
         AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopNow();
         await WaitUntilUpAsync(url, TimeSpan.FromSeconds(60), server._server);
         return server;
-    }
-
-    /// <summary>Servers left by a run whose test host was killed: each folder names its owner; where that is gone, the postmaster is killed and the folder deleted.</summary>
-    private static void ReapOrphans()
-    {
-        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), DataDirPrefix + "*"))
-        {
-            var owner = Path.Combine(dir, "owner");
-            var alive = File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid) && Directory.Exists($"/proc/{pid}");
-            if (alive || Directory.GetLastWriteTimeUtc(dir) > DateTime.UtcNow.AddMinutes(-1))
-            {
-                continue;
-            }
-
-            try
-            {
-                var pidFile = Path.Combine(dir, "data", "postmaster.pid");
-                if (File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).First(), out var postmaster))
-                {
-                    ProcessGroup.SignalProcess(postmaster, 9);
-                }
-
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Still held: the next run tries again.
-            }
-        }
     }
 
     /// <summary>At the end of the run: the server stopped (SIGQUIT, PostgreSQL's immediate shutdown: the data is thrown away) and its folder removed.</summary>

@@ -247,59 +247,9 @@ public sealed class RabbitMqBroker
 
     private const string DataDirPrefix = "distexec-rabbitmq-";
 
-    /// <summary>
-    /// What an earlier run could not clean up because its test host was killed (a hang timeout, a crash): each private
-    /// broker's folder names the process that made it (file "owner"); where that process is gone, the broker still
-    /// running from the folder is killed and the folder deleted, so runs never pile up servers or broker data.
-    /// A broker stopped on purpose (chaos) keeps its folder while its owner lives.
-    /// </summary>
-    private static void ReapOrphans()
-    {
-        var orphaned = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var dir in Directory.EnumerateDirectories(Path.GetTempPath(), DataDirPrefix + "*"))
-        {
-            var owner = Path.Combine(dir, "owner");
-            var alive = File.Exists(owner) && int.TryParse(File.ReadAllText(owner), out var pid) && Directory.Exists($"/proc/{pid}");
-            if (!alive && Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddMinutes(-1))
-            {
-                orphaned.Add(dir);
-            }
-        }
-
-        foreach (var proc in Directory.EnumerateDirectories("/proc"))
-        {
-            try
-            {
-                if (int.TryParse(Path.GetFileName(proc), out var pid)
-                    && File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0') is var cmdline
-                    && Array.IndexOf(cmdline, "-home") is var home and >= 0 && home + 1 < cmdline.Length
-                    && orphaned.Contains(cmdline[home + 1]))
-                {
-                    ProcessGroup.SignalProcess(pid, 9);
-                }
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // The process ended while being read.
-            }
-        }
-
-        foreach (var dir in orphaned)
-        {
-            try
-            {
-                Directory.Delete(dir, recursive: true);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Still held: the next run tries again.
-            }
-        }
-    }
-
     private static async Task<RabbitMqBroker> StartPrivateServerAsync()
     {
-        ReapOrphans();
+        ChildProcess.ReapOrphanedServers(DataDirPrefix, "-home");
         var port = FreePort.Next();
         var distPort = FreePort.Next();
         var dir = Directory.CreateTempSubdirectory(DataDirPrefix).FullName;

@@ -1,0 +1,55 @@
+namespace DistributedExecutor.Tests.Fixtures;
+
+/// <summary>
+/// The private servers' clean-up of what a killed run left (<see cref="ChildProcess.ReapOrphanedServers"/>). A CI run
+/// was once killed by it: a PostgreSQL folder from before a reboot kept a pid in postmaster.pid that now named the
+/// test run itself. These tests leave such a folder and check that only the process running from it is killed.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class OrphanReapingTests
+{
+    private const string Prefix = "distexec-reaptest-";
+
+    [Fact]
+    public async Task OrphanedFolder_KillsTheProcessRunningFromIt_NeverThePidItsFilesName()
+    {
+        var dir = Directory.CreateTempSubdirectory(Prefix).FullName;
+        var data = Path.Combine(dir, "data");
+        Directory.CreateDirectory(data);
+        await using var server = ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+        await using var bystander = ChildProcess.Start("bystander", "/bin/sh", ["-c", "sleep 300 & wait"], new Dictionary<string, string?>());
+
+        // A pid file naming a process that has nothing to do with the folder (as after a reboot), and an owner that is gone.
+        await File.WriteAllTextAsync(Path.Combine(data, "postmaster.pid"), $"{bystander.Pid}\n{data}\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "owner"), "999999999");
+        Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow.AddMinutes(-5));
+
+        ChildProcess.ReapOrphanedServers(Prefix, "-D");
+
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(10)), "the process running from the orphaned folder was not killed");
+        Assert.False(bystander.HasExited, "a process named only by a pid file in the folder was killed");
+        Assert.False(Directory.Exists(dir), "the orphaned folder was not deleted");
+    }
+
+    [Fact]
+    public async Task FolderWhoseOwnerLives_IsLeftAlone()
+    {
+        var dir = Directory.CreateTempSubdirectory(Prefix).FullName;
+        var data = Path.Combine(dir, "data");
+        Directory.CreateDirectory(data);
+        await using var server = ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+        await File.WriteAllTextAsync(Path.Combine(dir, "owner"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow.AddMinutes(-5));
+        try
+        {
+            ChildProcess.ReapOrphanedServers(Prefix, "-D");
+
+            Assert.False(server.HasExited, "a server whose owner lives was killed");
+            Assert.True(Directory.Exists(dir));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
