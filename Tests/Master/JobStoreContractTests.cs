@@ -338,6 +338,28 @@ public abstract class JobStoreContractTests
         }
     }
 
+    [Fact]
+    public async Task DueRetries_AfterTheStoreSaidNothingIsDueForAnHour_AnEarlierOneScheduledSinceIsStillFound()
+    {
+        using var store = Open();
+        var later = Guid.NewGuid();
+        var sooner = Guid.NewGuid();
+        var spec = new TaskSpec { Command = new CommandSpec { Program = "true" } };
+        await store.CreateJobAsync(Guid.NewGuid(), "default", [(later, spec)], notBefore: DateTimeOffset.UtcNow.AddHours(1));
+
+        // Read: nothing due for an hour. The scheduler's next ticks need not read the store again until then ...
+        Assert.Empty(store.DueRetries(10));
+        Assert.Empty(store.DueRetries(10));
+
+        // ... unless a retry falls due sooner: this one is due already.
+        await store.CreateJobAsync(Guid.NewGuid(), "default", [(sooner, spec)], notBefore: DateTimeOffset.UtcNow.AddSeconds(-1));
+        var due = store.DueRetries(10);
+
+        Assert.Equal([sooner], due.Select(r => r.TaskId));
+        store.MarkRetryPublished(sooner, due[0].Dispatch);
+        Assert.Empty(store.DueRetries(10));
+    }
+
     private protected void CreateJob(SqlJobStore store)
     {
         store.CreateJob(_jobId, "default", [(_taskId, new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "hi" } } })]);

@@ -447,10 +447,11 @@ internal sealed class JobQueries(StoreBackend backend)
 
     /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
     /// <summary>Whether any retry (or scheduled first run) is due at <paramref name="now"/> (by the retries_due index).</summary>
-    public bool AnyRetryDue(long now)
+    /// <summary>The earliest due time in the retry schedule (ms since the epoch), or null when it is empty.</summary>
+    public long? EarliestRetryDue()
     {
         using var connection = backend.Open();
-        return Scalar(connection, "SELECT 1 FROM retries WHERE due_at <= @now LIMIT 1", ("@now", now)) is not null;
+        return Scalar(connection, "SELECT MIN(due_at) FROM retries") is long at ? at : null;
     }
 
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) =>

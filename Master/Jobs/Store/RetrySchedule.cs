@@ -11,6 +11,18 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class RetrySchedule(StoreWriter writer)
 {
+    private readonly Lock _nextLock = new();
+
+    /// <summary>
+    /// The earliest due time in the schedule as this master knows it (ms since the epoch; long.MinValue: not known,
+    /// read the store). Lowered after the commit of every retry this master schedules, so the scheduler's ticks
+    /// before then read nothing: an idle master no longer asks the store ten times a second.
+    /// </summary>
+    private long _nextDue = long.MinValue;
+
+    /// <summary>Bumped with every lowering of <see cref="_nextDue"/>: a reading of the store that raced one is not kept.</summary>
+    private long _lowered;
+
     /// <summary>When the task's retry policy wants another run after this outcome: the time it is due; else null.</summary>
     public DateTimeOffset? Due(TaskFinished message, TaskState next, TaskRow task)
     {
@@ -41,10 +53,59 @@ internal sealed class RetrySchedule(StoreWriter writer)
             ("@error", $"run {task.Dispatch} {next.ToString().ToLowerInvariant()}{detail}; retry at {due:HH:mm:ss.fff}Z"));
         writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES(@task, @job, @due, @dispatch) ON CONFLICT(task_id) DO UPDATE SET job_id = excluded.job_id, due_at = excluded.due_at, dispatch = excluded.dispatch",
             ("@task", Id(message.TaskId)), ("@job", Id(message.JobId)), ("@due", due.ToUnixTimeMilliseconds()), ("@dispatch", task.Dispatch + 1));
+        Scheduled(due.ToUnixTimeMilliseconds());
+    }
+
+    /// <summary>A row for <paramref name="dueAt"/> was written to the schedule: once committed, the scheduler looks at it by then.</summary>
+    public void Scheduled(long dueAt) => writer.AfterCommit(() =>
+    {
+        lock (_nextLock)
+        {
+            _lowered++;
+            _nextDue = Math.Min(_nextDue, dueAt);
+        }
+    });
+
+    /// <summary>
+    /// Retries due at <paramref name="now"/>, to publish; none without reading the store while the earliest known due
+    /// time is later. With <paramref name="shared"/> (other masters write the schedule too) the store is always read.
+    /// </summary>
+    public IReadOnlyList<PendingTask> DueRetries(int limit, long now, bool shared, Func<long?> earliestInStore)
+    {
+        if (!shared && now < Volatile.Read(ref _nextDue))
+        {
+            return [];
+        }
+
+        long lowered;
+        lock (_nextLock)
+        {
+            lowered = _lowered;
+        }
+
+        var earliest = earliestInStore() ?? long.MaxValue;
+        if (earliest > now)
+        {
+            lock (_nextLock)
+            {
+                // A retry scheduled (and committed) while the store was read may be missing from what it said.
+                _nextDue = _lowered == lowered ? earliest : Math.Min(_nextDue, earliest);
+            }
+
+            return [];
+        }
+
+        lock (_nextLock)
+        {
+            // Read again once these are published: the next due time is what the store then says.
+            _nextDue = long.MinValue;
+        }
+
+        return DueRetries(limit);
     }
 
     /// <summary>Retries whose time has come, to publish (tasks canceled meanwhile are dropped from the schedule).</summary>
-    public IReadOnlyList<PendingTask> DueRetries(int limit) => writer.Write(() =>
+    private IReadOnlyList<PendingTask> DueRetries(int limit) => writer.Write(() =>
     {
         var rows = writer.Rows("""
             SELECT r.task_id, r.job_id, t.spec, j.pool, r.dispatch, t.state, j.cancel_requested, t.dispatch

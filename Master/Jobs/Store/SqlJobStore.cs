@@ -268,6 +268,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
                     // Published when due by the retry scheduler, like a retry's first dispatch (held ones follow as usual).
                     _writer.Execute("INSERT INTO retries(task_id, job_id, due_at, dispatch) VALUES(@task, @job, @due, 1)",
                         ("@task", id.Value), ("@job", Id(jobId)), ("@due", at.ToUnixTimeMilliseconds()));
+                    _retries.Scheduled(at.ToUnixTimeMilliseconds());
                 }
             }
 
@@ -393,7 +394,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
     public void RequeueAllRunning(string reason) => _events.RequeueAllRunning(reason);
 
     /// <summary>The retries due now; a read first, so a tick with nothing due (nearly all of them) costs no write transaction.</summary>
-    public IReadOnlyList<PendingTask> DueRetries(int limit) => _queries.AnyRetryDue(_writer.Now()) ? _retries.DueRetries(limit) : [];
+    public IReadOnlyList<PendingTask> DueRetries(int limit) => _retries.DueRetries(limit, _writer.Now(), _backend.Shared, _queries.EarliestRetryDue);
 
     public void MarkRetryPublished(Guid taskId, int dispatch) => _retries.MarkPublished(taskId, dispatch);
 
