@@ -6,7 +6,8 @@ namespace DistributedExecutor.Bench;
 
 /// <summary>
 /// (7) Many workers on one master: simulated workers register, then heartbeat at the interval the master gives,
-/// spread evenly over it, for a while. The master's CPU over that time as a share of one core, and ListWorkers.
+/// spread evenly over it, for a while, each on its own HeartbeatStream as a worker process does. The master's CPU
+/// over that time as a share of one core, and ListWorkers.
 /// </summary>
 internal static class RegistryLoad
 {
@@ -28,11 +29,21 @@ internal static class RegistryLoad
         }));
         var interval = reply!.HeartbeatInterval.ToTimeSpan();
 
+        var failures = 0;
+
+        // Each simulated worker's stream, opened up front as a fleet's are (a worker keeps its stream open).
+        var streams = new Grpc.Core.AsyncDuplexStreamingCall<HeartbeatRequest, HeartbeatResponse>[workers];
+        var gates = Enumerable.Range(0, workers).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+        for (var i = 0; i < workers; i++)
+        {
+            streams[i] = control.HeartbeatStream();
+        }
+
+        await Scenarios.ForEachAsync(workers, 32, HeartbeatAsync);
         var cpu = CpuProfile.Start(new BenchProcesses(cluster.Master!.Pid, [], null));
         var clock = Stopwatch.StartNew();
         var gap = interval / workers;
         var next = 0;
-        var failures = 0;
         while (clock.Elapsed < duration)
         {
             // Each worker once per interval, evenly spread: the load a fleet of this size puts on the master.
@@ -43,11 +54,18 @@ internal static class RegistryLoad
                 await Task.Delay(due - clock.Elapsed);
             }
 
-            _ = HeartbeatAsync(ids[i]);
+            _ = HeartbeatAsync(i);
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
         var share = cpu.Seconds("master") / seconds;
+        for (var i = 0; i < workers; i++)
+        {
+            await gates[i].WaitAsync();
+            await streams[i].RequestStream.CompleteAsync();
+            streams[i].Dispose();
+        }
+
         if (Volatile.Read(ref failures) > 0)
         {
             throw new InvalidOperationException($"{failures} heartbeats failed");
@@ -70,12 +88,13 @@ internal static class RegistryLoad
 
         return (share, Scenarios.Percentile(samples, 50), alive);
 
-        async Task HeartbeatAsync(string id)
+        async Task HeartbeatAsync(int i)
         {
+            await gates[i].WaitAsync();
             try
             {
-                var answer = await control.HeartbeatAsync(new HeartbeatRequest { WorkerId = id, InstanceId = instance });
-                if (!answer.Known)
+                await streams[i].RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = ids[i], InstanceId = instance });
+                if (!await streams[i].ResponseStream.MoveNext(CancellationToken.None) || !streams[i].ResponseStream.Current.Known)
                 {
                     Interlocked.Increment(ref failures);
                 }
@@ -83,6 +102,10 @@ internal static class RegistryLoad
             catch (Grpc.Core.RpcException)
             {
                 Interlocked.Increment(ref failures);
+            }
+            finally
+            {
+                gates[i].Release();
             }
         }
     }

@@ -7,7 +7,7 @@ namespace DistributedExecutor.Master.Services;
 
 /// <summary>
 /// Bearer tokens, each with a name and a role. Named tokens come from TOKENS_FILE (viewer: reads; operator: reads,
-/// submits, cancels; worker: RegisterWorker and Heartbeat; admin: everything). API_TOKEN is the token "api-token"
+/// submits, cancels; worker: RegisterWorker and Heartbeat(Stream); admin: everything). API_TOKEN is the token "api-token"
 /// with the operator's calls (and the workers' when WORKER_TOKEN is unset); WORKER_TOKEN is "worker-token", a worker.
 /// A token without the role a call needs is PERMISSION_DENIED. A kind of call (clients', workers') for which no
 /// token is configured at all is open, which the master allows only on loopback. Health checks stay open for probes.
@@ -19,6 +19,7 @@ internal sealed class TokenAuthorizer
     {
         "/distexec.v1.WorkerService/RegisterWorker",
         "/distexec.v1.WorkerService/Heartbeat",
+        "/distexec.v1.WorkerService/HeartbeatStream",
     };
 
     private static readonly HashSet<string> ReadMethods = new(StringComparer.Ordinal)

@@ -56,6 +56,20 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
         return Task.FromResult(new HeartbeatResponse { Known = registry.Heartbeat(request) });
     }
 
+    /// <summary>
+    /// Heartbeats on one long-lived call, each answered in order. The token was checked when the call opened; a
+    /// request with a bad worker id ends the call with INVALID_ARGUMENT, as the unary call answers it.
+    /// </summary>
+    public override async Task HeartbeatStream(IAsyncStreamReader<HeartbeatRequest> requestStream, IServerStreamWriter<HeartbeatResponse> responseStream, ServerCallContext context)
+    {
+        while (await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
+        {
+            var request = requestStream.Current;
+            CheckWorkerId(request.WorkerId);
+            await responseStream.WriteAsync(new HeartbeatResponse { Known = registry.Heartbeat(request) }, context.CancellationToken).ConfigureAwait(false);
+        }
+    }
+
     private static void CheckWorkerId(string workerId)
     {
         if (string.IsNullOrWhiteSpace(workerId))

@@ -343,6 +343,17 @@ public sealed class HostileTaskTests(HostileTaskTests.AllowListFixture allowList
         var after = (await cluster.WorkerControl.ListWorkersAsync(new ListWorkersRequest())).Workers.Single();
         Assert.Equal((real.Pool, real.Capacity), (after.Pool, after.Capacity));
         Assert.False((await asWorker.HeartbeatAsync(new HeartbeatRequest { WorkerId = real.WorkerId, InstanceId = "intruder" }, headers)).Known);
+        using (var stream = asWorker.HeartbeatStream(headers))
+        {
+            // The same on the stream; a bad worker id ends it with the reason.
+            await stream.RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = real.WorkerId, InstanceId = "intruder" });
+            Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.False(stream.ResponseStream.Current.Known);
+            await stream.RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = "bad\nid", InstanceId = "intruder" });
+            var bad = await Assert.ThrowsAsync<RpcException>(() => stream.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        }
+
 
         for (var i = 0; i < 1000; i++)
         {

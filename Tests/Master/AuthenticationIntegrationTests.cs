@@ -18,7 +18,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
 
     private static readonly ServiceDescriptor[] Services = [JobService.Descriptor, WorkerService.Descriptor, ScheduleService.Descriptor];
 
-    private static readonly HashSet<string> WorkerCalls = ["RegisterWorker", "Heartbeat"];
+    private static readonly HashSet<string> WorkerCalls = ["RegisterWorker", "Heartbeat", "HeartbeatStream"];
 
     public static TheoryData<string> EveryMethod() => [.. Services.SelectMany(s => s.Methods).Select(m => $"{m.Service.FullName}/{m.Name}")];
 
@@ -56,7 +56,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
     {
         // Guards the enumeration itself: a service with no methods would make the theories above vacuous.
         Assert.Equal(12, JobService.Descriptor.Methods.Count);
-        Assert.Equal(3, WorkerService.Descriptor.Methods.Count);
+        Assert.Equal(4, WorkerService.Descriptor.Methods.Count);
         Assert.Equal(7, ScheduleService.Descriptor.Methods.Count);
     }
 
@@ -109,7 +109,7 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
         var descriptor = Services.Single(s => s.FullName == service).FindMethodByName(name);
         using var channel = GrpcChannel.ForAddress($"http://{fixture.Cluster.MasterAddress}");
         var marshaller = Marshallers.Create<byte[]>(b => b, b => b);
-        var type = descriptor.IsServerStreaming ? MethodType.ServerStreaming : MethodType.Unary;
+        var type = descriptor.IsClientStreaming ? MethodType.DuplexStreaming : descriptor.IsServerStreaming ? MethodType.ServerStreaming : MethodType.Unary;
         var grpcMethod = new Method<byte[], byte[]>(type, service, name, marshaller, marshaller);
         var headers = new Metadata();
         if (token is not null)
@@ -118,7 +118,13 @@ public sealed class AuthenticationIntegrationTests(AuthenticationIntegrationTest
         }
 
         var options = new CallOptions(headers, DateTime.UtcNow.AddSeconds(10));
-        if (descriptor.IsServerStreaming)
+        if (descriptor.IsClientStreaming)
+        {
+            // Refused when the call opens, before any message is sent.
+            using var call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(grpcMethod, null, options);
+            await call.ResponseStream.MoveNext(CancellationToken.None);
+        }
+        else if (descriptor.IsServerStreaming)
         {
             using var call = channel.CreateCallInvoker().AsyncServerStreamingCall(grpcMethod, null, options, []);
             await call.ResponseStream.MoveNext(CancellationToken.None);

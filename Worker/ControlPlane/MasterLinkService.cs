@@ -21,6 +21,8 @@ internal sealed partial class MasterLinkService(
     TimeProvider time,
     ILogger<MasterLinkService> logger) : BackgroundService
 {
+    private readonly HeartbeatLink heartbeats = new(client, options.MasterAddress, logger);
+
     /// <summary>This process's instance: the master binds each of its worker ids to it while it is alive.</summary>
     private readonly string _instance = Guid.NewGuid().ToString("N");
 
@@ -47,10 +49,10 @@ internal sealed partial class MasterLinkService(
                         registered.Add(node.Id);
                     }
 
-                    var reply = await client.HeartbeatAsync(
+                    var known = await heartbeats.SendAsync(
                         new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = node.Draining, InstanceId = _instance },
-                        cancellationToken: stoppingToken).ConfigureAwait(false);
-                    if (!reply.Known)
+                        stoppingToken).ConfigureAwait(false);
+                    if (!known)
                     {
                         registered.Remove(node.Id);
                     }
@@ -89,14 +91,16 @@ internal sealed partial class MasterLinkService(
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
-                await client.HeartbeatAsync(
+                await heartbeats.SendAsync(
                     new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true, InstanceId = _instance },
-                    cancellationToken: cts.Token).ConfigureAwait(false);
+                    cts.Token).ConfigureAwait(false);
             }
             catch (RpcException)
             {
             }
         }
+
+        heartbeats.Close();
     }
 
     private async Task RegisterAsync(WorkerNode node, CancellationToken cancellationToken)
