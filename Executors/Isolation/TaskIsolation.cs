@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using DistributedExecutor.Executors.Command;
 using System.Globalization;
 
 namespace DistributedExecutor.Executors.Isolation;
@@ -243,21 +243,20 @@ internal sealed class TaskIsolation : IDisposable
                 Directory.CreateDirectory(probeDir);
             }
 
-            var start = new ProcessStartInfo(launcher) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-            foreach (var argument in new[] { "probe", probeDir ?? "-", Id(user?.Uid), Id(user?.Gid) }.Concat(files))
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            using var process = Process.Start(start)!;
-            var errorRead = process.StandardError.ReadToEndAsync();
-            var readable = process.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            // Started as tasks are (SpawnedProcess), with no environment, never with System.Diagnostics.Process:
+            // once that has started a child, the runtime answers every SIGCHLD (one per task here) by scanning for
+            // exited children under a lock, work that tasks reaped by ProcessExits never needed.
+            using var process = SpawnedProcess.Start(launcher, ["probe", probeDir ?? "-", Id(user?.Uid), Id(user?.Gid), .. files],
+                new Dictionary<string, string>(), "/");
+            var errorRead = new StreamReader(process.Stderr).ReadToEndAsync();
+            var readable = new StreamReader(process.Stdout).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Where(l => l.StartsWith("readable:", StringComparison.Ordinal)).Select(l => l["readable:".Length..]).ToHashSet(StringComparer.Ordinal);
             var error = errorRead.GetAwaiter().GetResult();
-            process.WaitForExit();
-            return (process.ExitCode == 0 ? null : error.Trim(), readable);
+            var exitCode = process.Exited.GetAwaiter().GetResult();
+            process.Reap();
+            return (exitCode == 0 ? null : error.Trim(), readable);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or SpawnException)
         {
             return (ex.Message, []);
         }
