@@ -32,7 +32,7 @@ internal static class RegistryLoad
         var failures = 0;
 
         // Each simulated worker's stream, opened up front as a fleet's are (a worker keeps its stream open).
-        var streams = new Grpc.Core.AsyncDuplexStreamingCall<HeartbeatRequest, HeartbeatResponse>[workers];
+        var streams = new Grpc.Core.AsyncDuplexStreamingCall<HeartbeatStreamRequest, HeartbeatStreamResponse>[workers];
         var gates = Enumerable.Range(0, workers).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
         for (var i = 0; i < workers; i++)
         {
@@ -93,8 +93,8 @@ internal static class RegistryLoad
             await gates[i].WaitAsync();
             try
             {
-                await streams[i].RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = ids[i], InstanceId = instance });
-                if (!await streams[i].ResponseStream.MoveNext(CancellationToken.None) || !streams[i].ResponseStream.Current.Known)
+                await streams[i].RequestStream.WriteAsync(new HeartbeatStreamRequest { Heartbeat = new HeartbeatRequest { WorkerId = ids[i], InstanceId = instance } });
+                if (!await streams[i].ResponseStream.MoveNext(CancellationToken.None) || streams[i].ResponseStream.Current.Heartbeat?.Known != true)
                 {
                     Interlocked.Increment(ref failures);
                 }

@@ -60,13 +60,14 @@ internal sealed class WorkerControlService(WorkerRegistry registry) : V1.WorkerS
     /// Heartbeats on one long-lived call, each answered in order. The token was checked when the call opened; a
     /// request with a bad worker id ends the call with INVALID_ARGUMENT, as the unary call answers it.
     /// </summary>
-    public override async Task HeartbeatStream(IAsyncStreamReader<HeartbeatRequest> requestStream, IServerStreamWriter<HeartbeatResponse> responseStream, ServerCallContext context)
+    public override async Task HeartbeatStream(IAsyncStreamReader<HeartbeatStreamRequest> requestStream, IServerStreamWriter<HeartbeatStreamResponse> responseStream, ServerCallContext context)
     {
         while (await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false))
         {
-            var request = requestStream.Current;
+            var request = requestStream.Current.Heartbeat ?? throw RpcErrors.Invalid("heartbeat is required");
             CheckWorkerId(request.WorkerId);
-            await responseStream.WriteAsync(new HeartbeatResponse { Known = registry.Heartbeat(request) }, context.CancellationToken).ConfigureAwait(false);
+            var answer = new HeartbeatStreamResponse { Heartbeat = new HeartbeatResponse { Known = registry.Heartbeat(request) } };
+            await responseStream.WriteAsync(answer, context.CancellationToken).ConfigureAwait(false);
         }
     }
 

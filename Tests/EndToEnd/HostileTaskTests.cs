@@ -346,10 +346,10 @@ public sealed class HostileTaskTests(HostileTaskTests.AllowListFixture allowList
         using (var stream = asWorker.HeartbeatStream(headers))
         {
             // The same on the stream; a bad worker id ends it with the reason.
-            await stream.RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = real.WorkerId, InstanceId = "intruder" });
+            await stream.RequestStream.WriteAsync(new HeartbeatStreamRequest { Heartbeat = new HeartbeatRequest { WorkerId = real.WorkerId, InstanceId = "intruder" } });
             Assert.True(await stream.ResponseStream.MoveNext(CancellationToken.None));
-            Assert.False(stream.ResponseStream.Current.Known);
-            await stream.RequestStream.WriteAsync(new HeartbeatRequest { WorkerId = "bad\nid", InstanceId = "intruder" });
+            Assert.False(stream.ResponseStream.Current.Heartbeat.Known);
+            await stream.RequestStream.WriteAsync(new HeartbeatStreamRequest { Heartbeat = new HeartbeatRequest { WorkerId = "bad\nid", InstanceId = "intruder" } });
             var bad = await Assert.ThrowsAsync<RpcException>(() => stream.ResponseStream.MoveNext(CancellationToken.None));
             Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
         }

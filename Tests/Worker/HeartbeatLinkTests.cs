@@ -86,7 +86,7 @@ public sealed class HeartbeatLinkTests
 
         public int UnaryCalls { get; private set; }
 
-        private static HeartbeatResponse Answer(object request) => new() { Known = ((HeartbeatRequest)request).WorkerId == "known" };
+        private static HeartbeatResponse Answer(HeartbeatRequest request) => new() { Known = request.WorkerId == "known" };
 
         public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
         {
@@ -111,7 +111,7 @@ public sealed class HeartbeatLinkTests
                     await Task.Delay(Timeout.Infinite, cancellationToken);
                 }
 
-                return (TResponse)(object)Answer(pending.Dequeue()!);
+                return (TResponse)(object)new HeartbeatStreamResponse { Heartbeat = Answer(((HeartbeatStreamRequest)(object)pending.Dequeue()!).Heartbeat) };
             });
             return new AsyncDuplexStreamingCall<TRequest, TResponse>(writer, reader, Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => [], () => { });
         }
@@ -119,7 +119,7 @@ public sealed class HeartbeatLinkTests
         public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
         {
             UnaryCalls++;
-            return new AsyncUnaryCall<TResponse>(Task.FromResult((TResponse)(object)Answer(request!)), Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => [], () => { });
+            return new AsyncUnaryCall<TResponse>(Task.FromResult((TResponse)(object)Answer((HeartbeatRequest)(object)request!)), Task.FromResult(new Metadata()), () => Status.DefaultSuccess, () => [], () => { });
         }
 
         public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>

@@ -16,7 +16,7 @@ internal sealed partial class HeartbeatLink(WorkerService.WorkerServiceClient cl
 
     private readonly TimeSpan _answerTimeout = answerTimeout ?? AnswerTimeout;
 
-    private AsyncDuplexStreamingCall<HeartbeatRequest, HeartbeatResponse>? _stream;
+    private AsyncDuplexStreamingCall<HeartbeatStreamRequest, HeartbeatStreamResponse>? _stream;
 
     /// <summary>Whether heartbeats go as calls of their own (the master answered UNIMPLEMENTED to HeartbeatStream).</summary>
     public bool Unary { get; private set; }
@@ -31,13 +31,13 @@ internal sealed partial class HeartbeatLink(WorkerService.WorkerServiceClient cl
             try
             {
                 _stream ??= client.HeartbeatStream();
-                await _stream.RequestStream.WriteAsync(request, timeout.Token).ConfigureAwait(false);
+                await _stream.RequestStream.WriteAsync(new HeartbeatStreamRequest { Heartbeat = request }, timeout.Token).ConfigureAwait(false);
                 if (!await _stream.ResponseStream.MoveNext(timeout.Token).ConfigureAwait(false))
                 {
                     throw new RpcException(new Status(StatusCode.Unavailable, "the master ended the heartbeat stream"));
                 }
 
-                return _stream.ResponseStream.Current.Known;
+                return _stream.ResponseStream.Current.Heartbeat?.Known ?? false;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Unimplemented)
             {
