@@ -93,6 +93,24 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
             return [];
         }
 
+        const string Heard = "SELECT worker_id, registration, registered_at, last_heartbeat, running, draining FROM workers WHERE last_heartbeat >= @since";
+        static SharedWorker Read(DbDataReader reader) =>
+            new(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5) == 1);
+        if (heard.Count == 0)
+        {
+            // Nothing heard here since the last exchange (no worker talks to this master): a read, without the write lock.
+            using var connection = _backend.Open();
+            using var command = Command(connection, Heard, [("@since", since.ToUnixTimeMilliseconds())]);
+            using var reader = command.ExecuteReader();
+            var rows = new List<SharedWorker>();
+            while (reader.Read())
+            {
+                rows.Add(Read(reader));
+            }
+
+            return rows;
+        }
+
         return _writer.Write(() =>
         {
             var upsert = _writer.Prepared("""
@@ -117,9 +135,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
             // Workers silent for a month are forgotten by the store too (each master forgets them sooner, as configured).
             _writer.Execute("DELETE FROM workers WHERE last_heartbeat < @forgotten", ("@forgotten", _writer.Now() - (long)TimeSpan.FromDays(30).TotalMilliseconds));
-            return _writer.Rows("SELECT worker_id, registration, registered_at, last_heartbeat, running, draining FROM workers WHERE last_heartbeat >= @since",
-                reader => new SharedWorker(reader.GetString(0), (byte[])reader[1], reader.GetInt64(2), reader.GetInt64(3), reader.GetInt32(4), reader.GetInt32(5) == 1),
-                ("@since", since.ToUnixTimeMilliseconds()));
+            return _writer.Rows(Heard, Read, ("@since", since.ToUnixTimeMilliseconds()));
         });
     }
 
