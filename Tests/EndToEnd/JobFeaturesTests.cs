@@ -472,13 +472,28 @@ public sealed class JobFeaturesTests
     {
         // One slot: the order the tasks start in is the order the worker chose.
         await using var cluster = await Cluster.StartAsync(1, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "1" });
-        const string Stamp = "date +%s%N; sleep 0.3";
-        var low = (await cluster.DistctlAsync("run", "--priority", "low", "--items", "1", "2", "3", "4", "5", "6", "7", "8", "--", "sh", "-c", Stamp)).Stdout.Trim();
-        await cluster.WaitForJobAsync(low, j => j.Counts?.Succeeded >= 1 || j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the low job to start");
-        var normal = (await cluster.DistctlAsync("run", "--priority", "normal", "--items", "1", "2", "3", "--", "sh", "-c", Stamp)).Stdout.Trim();
-        var high = (await cluster.DistctlAsync("run", "--priority", "high", "--items", "1", "2", "3", "--", "sh", "-c", Stamp)).Stdout.Trim();
-        Assert.Contains("Priority:  high", (await cluster.DistctlAsync("status", high)).Stdout, StringComparison.Ordinal);
+        // The first low task holds the slot until the gate opens, once normal and high are both queued: a slot freed
+        // between the two submissions would rightly go to normal (a loaded machine once took that long between them).
+        var gate = Path.Combine(Path.GetTempPath(), $"distexec-gate-{Guid.NewGuid():N}");
+        var stamp = $"date +%s%N; while [ ! -e {gate} ]; do sleep 0.02; done; sleep 0.3";
+        try
+        {
+            var low = (await cluster.DistctlAsync("run", "--priority", "low", "--items", "1", "2", "3", "4", "5", "6", "7", "8", "--", "sh", "-c", stamp)).Stdout.Trim();
+            await cluster.WaitForJobAsync(low, j => j.State == TaskState.Running, TimeSpan.FromSeconds(30), "the low job to start");
+            var normal = (await cluster.DistctlAsync("run", "--priority", "normal", "--items", "1", "2", "3", "--", "sh", "-c", stamp)).Stdout.Trim();
+            var high = (await cluster.DistctlAsync("run", "--priority", "high", "--items", "1", "2", "3", "--", "sh", "-c", stamp)).Stdout.Trim();
+            Assert.Contains("Priority:  high", (await cluster.DistctlAsync("status", high)).Stdout, StringComparison.Ordinal);
+            await File.WriteAllTextAsync(gate, "");
+            await AssertPriorityOrderAsync(cluster, low, normal, high);
+        }
+        finally
+        {
+            File.Delete(gate);
+        }
+    }
 
+    private static async Task AssertPriorityOrderAsync(Cluster cluster, string low, string normal, string high)
+    {
         var starts = new Dictionary<string, List<long>>();
         foreach (var (name, id) in new[] { ("low", low), ("normal", normal), ("high", high) })
         {
