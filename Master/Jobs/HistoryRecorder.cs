@@ -28,23 +28,17 @@ internal sealed partial class HistoryRecorder(IJobStore store, DistexecMetrics m
         var now = time.GetUtcNow();
         var (succeeded, failed) = metrics.TakeFinished();
         var points = new List<HistoryPoint> { new() { Pool = "", Succeeded = succeeded, Failed = failed } };
-        if (store.Shared)
+        // Shared: every master's row for an interval has the same time, its start.
+        var interval = TimeSpan.FromSeconds(options.HistoryIntervalSeconds).Ticks;
+        var at = store.Shared ? new DateTimeOffset(now.UtcTicks / interval * interval, TimeSpan.Zero) : now;
+        if (store.Shared && lease is { Held: false })
         {
-            var interval = TimeSpan.FromSeconds(options.HistoryIntervalSeconds).Ticks;
-            var at = new DateTimeOffset(now.UtcTicks / interval * interval, TimeSpan.Zero);
-            if (lease is { Held: false })
-            {
-                store.RecordHistory(at, points, keepSince: null, addEnded: true);
-                return;
-            }
-
-            AddQueues(points);
-            store.RecordHistory(at, points, now - Kept, addEnded: true);
+            store.RecordHistory(at, points, keepSince: null, addEnded: true);
             return;
         }
 
         AddQueues(points);
-        store.RecordHistory(now, points, now - Kept);
+        store.RecordHistory(at, points, now - Kept, addEnded: store.Shared);
     }
 
     /// <summary>Every pool with tasks or live workers, an empty queue as a zero (a line that drops to the floor, not one that stops).</summary>

@@ -10,13 +10,24 @@ public sealed class OrphanReapingTests
 {
     private const string Prefix = "distexec-reaptest-";
 
-    [Fact]
-    public async Task OrphanedFolder_KillsTheProcessRunningFromIt_NeverThePidItsFilesName()
+    /// <summary>A private server's folder, as the fixtures make them: the folder and its data folder inside.</summary>
+    private static (string Dir, string Data) ServerFolder()
     {
         var dir = Directory.CreateTempSubdirectory(Prefix).FullName;
         var data = Path.Combine(dir, "data");
         Directory.CreateDirectory(data);
-        await using var server = ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+        return (dir, data);
+    }
+
+    /// <summary>A process that runs "from" <paramref name="data"/> as a server does: its command line gives it with -D.</summary>
+    private static ChildProcess StartServerIn(string data) =>
+        ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+
+    [Fact]
+    public async Task OrphanedFolder_KillsTheProcessRunningFromIt_NeverThePidItsFilesName()
+    {
+        var (dir, data) = ServerFolder();
+        await using var server = StartServerIn(data);
         await using var bystander = ChildProcess.Start("bystander", "/bin/sh", ["-c", "sleep 300 & wait"], new Dictionary<string, string?>());
 
         // A pid file naming a process that has nothing to do with the folder (as after a reboot), and an owner that is gone.
@@ -34,10 +45,8 @@ public sealed class OrphanReapingTests
     [Fact]
     public async Task FolderWhoseOwnerLives_IsLeftAlone()
     {
-        var dir = Directory.CreateTempSubdirectory(Prefix).FullName;
-        var data = Path.Combine(dir, "data");
-        Directory.CreateDirectory(data);
-        await using var server = ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+        var (dir, data) = ServerFolder();
+        await using var server = StartServerIn(data);
         await File.WriteAllTextAsync(Path.Combine(dir, "owner"), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow.AddMinutes(-5));
         try

@@ -324,18 +324,6 @@ public abstract class JobStoreContractTests
         var winner = keyed[outcomes.Skip(plain.Count).ToList().IndexOf("stored")];
         await store.MarkPublishedAsync(winner);
         Assert.Equal((winner, true), store.FindByIdempotencyKey("once"));
-
-        static async Task<string> Outcome(Task<Job?> submit)
-        {
-            try
-            {
-                return await submit is null ? "refused" : "stored";
-            }
-            catch (DuplicateIdempotencyKeyException)
-            {
-                return "duplicate";
-            }
-        }
     }
 
     [Fact]
@@ -358,6 +346,19 @@ public abstract class JobStoreContractTests
         Assert.Equal([sooner], due.Select(r => r.TaskId));
         store.MarkRetryPublished(sooner, due[0].Dispatch);
         Assert.Empty(store.DueRetries(10));
+    }
+
+    /// <summary>What became of a submission: "stored", "refused" (admission) or "duplicate" (its idempotency key was taken).</summary>
+    private protected static async Task<string> Outcome(Task<Job?> submit)
+    {
+        try
+        {
+            return await submit is null ? "refused" : "stored";
+        }
+        catch (DuplicateIdempotencyKeyException)
+        {
+            return "duplicate";
+        }
     }
 
     private protected void CreateJob(SqlJobStore store)

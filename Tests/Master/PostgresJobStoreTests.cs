@@ -96,18 +96,6 @@ public sealed class PostgresJobStoreTests : JobStoreContractTests, IAsyncLifetim
 
         Assert.Equal(1, outcomes.Count(o => o == "stored"));
         Assert.Equal(1, outcomes.Count(o => o == "duplicate"));
-
-        static async Task<string> Outcome(Task<Job?> submit)
-        {
-            try
-            {
-                return await submit is null ? "refused" : "stored";
-            }
-            catch (DuplicateIdempotencyKeyException)
-            {
-                return "duplicate";
-            }
-        }
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal sealed partial class MasterLinkService(
     TimeProvider time,
     ILogger<MasterLinkService> logger) : BackgroundService
 {
-    private readonly HeartbeatLink heartbeats = new(client, options.MasterAddress, logger);
+    private readonly HeartbeatLink _heartbeats = new(client, options.MasterAddress, logger);
 
     /// <summary>This process's instance: the master binds each of its worker ids to it while it is alive.</summary>
     private readonly string _instance = Guid.NewGuid().ToString("N");
@@ -49,7 +49,7 @@ internal sealed partial class MasterLinkService(
                         registered.Add(node.Id);
                     }
 
-                    var known = await heartbeats.SendAsync(
+                    var known = await _heartbeats.SendAsync(
                         new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = node.Draining, InstanceId = _instance },
                         stoppingToken).ConfigureAwait(false);
                     if (!known)
@@ -91,7 +91,7 @@ internal sealed partial class MasterLinkService(
             try
             {
                 using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1), time);
-                await heartbeats.SendAsync(
+                await _heartbeats.SendAsync(
                     new HeartbeatRequest { WorkerId = node.Id, RunningTasks = node.Running, Draining = true, InstanceId = _instance },
                     cts.Token).ConfigureAwait(false);
             }
@@ -100,7 +100,7 @@ internal sealed partial class MasterLinkService(
             }
         }
 
-        heartbeats.Close();
+        _heartbeats.Close();
     }
 
     private async Task RegisterAsync(WorkerNode node, CancellationToken cancellationToken)

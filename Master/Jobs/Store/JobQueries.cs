@@ -445,15 +445,14 @@ internal sealed class JobQueries(StoreBackend backend)
         return workers;
     }
 
-    /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
-    /// <summary>Whether any retry (or scheduled first run) is due at <paramref name="now"/> (by the retries_due index).</summary>
-    /// <summary>The earliest due time in the retry schedule (ms since the epoch), or null when it is empty.</summary>
+    /// <summary>The earliest due time in the retry schedule (ms since the epoch, by the retries_due index), or null when it is empty.</summary>
     public long? EarliestRetryDue()
     {
         using var connection = backend.Open();
         return Scalar(connection, "SELECT MIN(due_at) FROM retries") is long at ? at : null;
     }
 
+    /// <summary>Tasks to (re)publish: never-published ones, or with <paramref name="allUnfinished"/> every queued or running task.</summary>
     public IReadOnlyList<PendingTask> TasksToPublish(bool allUnfinished) =>
         Pending(allUnfinished ? $"t.state IN ({Sql.Unfinished})" : $"t.published = 0 AND t.state = {Sql.Queued}", []);
 

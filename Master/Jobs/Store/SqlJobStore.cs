@@ -101,14 +101,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
             // Nothing heard here since the last exchange (no worker talks to this master): a read, without the write lock.
             using var connection = _backend.Open();
             using var command = Command(connection, Heard, [("@since", since.ToUnixTimeMilliseconds())]);
-            using var reader = command.ExecuteReader();
-            var rows = new List<SharedWorker>();
-            while (reader.Read())
-            {
-                rows.Add(Read(reader));
-            }
-
-            return rows;
+            return Rows(command, Read);
         }
 
         return _writer.Write(() =>
@@ -409,7 +402,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
     public void RequeueAllRunning(string reason) => _events.RequeueAllRunning(reason);
 
-    /// <summary>The retries due now; a read first, so a tick with nothing due (nearly all of them) costs no write transaction.</summary>
+    /// <summary>The retries due now; none without reading the store while the earliest known due time is later (see RetrySchedule).</summary>
     public IReadOnlyList<PendingTask> DueRetries(int limit) => _retries.DueRetries(limit, _writer.Now(), _backend.Shared, _queries.EarliestRetryDue);
 
     public void MarkRetryPublished(Guid taskId, int dispatch) => _retries.MarkPublished(taskId, dispatch);

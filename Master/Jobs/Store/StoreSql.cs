@@ -21,6 +21,19 @@ internal static class StoreSql
         return result is DBNull ? null : result;
     }
 
+    /// <summary>The rows of a command, each read by <paramref name="read"/>.</summary>
+    public static List<T> Rows<T>(DbCommand command, Func<DbDataReader, T> read)
+    {
+        using var reader = command.ExecuteReader();
+        var rows = new List<T>();
+        while (reader.Read())
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
     /// <summary>A number read from the database, whichever integer type its driver returned (SQLite: long; PostgreSQL: int or long).</summary>
     public static long Long(object? value) => value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
 

@@ -407,17 +407,8 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     }
 
     /// <summary>The rows of a query, each read by <paramref name="read"/>.</summary>
-    public List<T> Rows<T>(string sql, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters)
-    {
-        using var reader = Prepared(sql, parameters).ExecuteReader();
-        var rows = new List<T>();
-        while (reader.Read())
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
-    }
+    public List<T> Rows<T>(string sql, Func<DbDataReader, T> read, params (string Name, object? Value)[] parameters) =>
+        StoreSql.Rows(Prepared(sql, parameters), read);
 
     /// <summary>A new job was stored (it counts as active until it ends).</summary>
     public void JobAdded() => _activeJobs++;
