@@ -32,7 +32,9 @@ public sealed class PostgresServer
     /// <summary>A new, empty database on the server, as a postgres:// URL (what MASTER_DB_URL takes).</summary>
     public async Task<string> NewDatabaseUrlAsync()
     {
-        var name = $"distexec_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid():N}"[..48];
+        // Unique per run and database, and short of PostgreSQL's 63 bytes whatever the pid's length (pids wrap: a
+        // three-digit one once made a fixed cut at 48 characters throw).
+        var name = $"distexec_{Environment.ProcessId}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid().ToString("N")[..16]}";
         await using (var admin = new NpgsqlConnection(ConnectionString(Url)))
         {
             await admin.OpenAsync();
