@@ -74,6 +74,31 @@ public sealed class OutputBatcherTests
         Assert.Equal(80, Text(published, OutputStreamKind.Stderr).Length);
     }
 
+    [Fact]
+    public async Task Complete_WithinTheFlushInterval_SmallOutputIsCarriedNotPublished()
+    {
+        // A short task's output rides on its TaskFinished: completing must not first flush it as a batch of its own
+        // (that batch would also make its TaskStarted go out: three messages where one does). Many rounds, because the
+        // flush loop and the completion race.
+        for (var round = 0; round < 200; round++)
+        {
+            var published = new List<TaskOutput>();
+            var batcher = new OutputBatcher(Record(published), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), capBytes: 1024);
+            TaskOutput? carried;
+            await using (batcher)
+            {
+                await batcher.WriteAsync(OutputStreamKind.Stdout, Encoding.UTF8.GetBytes($"{round}\n"));
+                carried = await batcher.CompleteAsync(OutputBatcher.CarryBytes);
+            }
+
+            Assert.True(published.Count == 0, $"round {round}: {published.Count} batch(es) published before the end, where the end carries them");
+            Assert.NotNull(carried);
+            Assert.Equal(0, carried.Sequence);
+            Assert.Equal($"{round}\n", Encoding.UTF8.GetString(carried.Chunks.Single().Data));
+            Assert.Equal(1, batcher.Batches);
+        }
+    }
+
     private static Func<TaskOutput, Task> Record(List<TaskOutput> published) => output =>
     {
         lock (published)

@@ -206,12 +206,11 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
                 wake = _wake.Task;
             }
 
-            try
+            await Task.WhenAny(wake, Task.Delay(FlushInterval, _stop.Token)).ConfigureAwait(false);
+            if (_stop.IsCancellationRequested)
             {
-                await Task.WhenAny(wake, Task.Delay(FlushInterval, _stop.Token)).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
+                // The attempt ended: what is left is CompleteAsync's, which carries a short task's output on its
+                // TaskFinished. A flush here would send it as a batch of its own, and with it the TaskStarted.
                 return;
             }
 
