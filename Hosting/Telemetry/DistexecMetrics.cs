@@ -6,7 +6,8 @@ namespace DistributedExecutor.Hosting.Telemetry;
 /// The system's own instruments (meter "DistributedExecutor"), shared by master and worker so a name means the
 /// same thing on both. Prometheus sees them as distexec_jobs_submitted_total, distexec_tasks_finished_total,
 /// distexec_task_duration_seconds, distexec_queue_depth, distexec_tasks_running, distexec_workers_connected,
-/// distexec_workers_lost_total, distexec_redeliveries_total, distexec_output_bytes_total, distexec_store_size_bytes and
+/// distexec_workers_lost_total, distexec_redeliveries_total, distexec_output_bytes_total, distexec_reports_received_total,
+/// distexec_store_size_bytes and
 /// distexec_store_free_bytes.
 /// </summary>
 internal sealed class DistexecMetrics : IDisposable
@@ -24,6 +25,8 @@ internal sealed class DistexecMetrics : IDisposable
         WorkersLost = _meter.CreateCounter<long>("distexec.workers.lost", "{worker}", "Workers declared lost (no heartbeat)");
         Redeliveries = _meter.CreateCounter<long>("distexec.redeliveries", "{attempt}", "Attempts beyond a task's first (redelivered after a lost worker or connection)");
         OutputBytes = _meter.CreateCounter<long>("distexec.output.bytes", "By", "Output bytes stored (master) or produced (worker), by stream");
+        ReportsReceived = _meter.CreateCounter<long>("distexec.reports.received", "{message}",
+            "Workers' reports the master received (each delivery), by kind: started, output, finished. A task that ends within 100 ms sends one, its finished");
     }
 
     /// <summary>
@@ -43,6 +46,11 @@ internal sealed class DistexecMetrics : IDisposable
     public Counter<long> Redeliveries { get; }
 
     public Counter<long> OutputBytes { get; }
+
+    public Counter<long> ReportsReceived { get; }
+
+    /// <summary>Counts one worker report received by the master; <paramref name="kind"/> is started, output or finished.</summary>
+    public void CountReport(string kind) => ReportsReceived.Add(1, new KeyValuePair<string, object?>("kind", kind));
 
     /// <summary>Tasks waiting in each pool's queue, read when scraped.</summary>
     public void ObserveQueueDepth(Func<IEnumerable<Measurement<long>>> observe) =>

@@ -37,6 +37,45 @@ public sealed class JobFlowTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task ShortTasks_EachReportedByItsTaskFinishedAlone()
+    {
+        // A task that ends within 100 ms is reported by one message, its TaskFinished carrying its output: no
+        // TaskStarted, no TaskOutput of its own (each would cost a persistent message, a store write, a watcher's
+        // wake-up). A loaded machine may stretch a few past the 50 ms output flush, hence the allowance; reporting
+        // every task in three messages (as a batcher flushing at the attempt's end did) fails it many times over.
+        const int Jobs = 20;
+        var before = await ReportsAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < Jobs; i++)
+        {
+            var spec = new JobSpec { Tasks = { new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { $"short-{i}" } } } } };
+            ids.Add((await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id);
+        }
+
+        foreach (var id in ids)
+        {
+            Assert.Equal(TaskState.Succeeded, (await Cluster.WaitForJobAsync(id, TimeSpan.FromSeconds(60))).State);
+        }
+
+        var output = await Cluster.OutputAsync(ids[7]);
+        Assert.Equal("short-7\n", output[0].Stdout);
+        var after = await ReportsAsync();
+        var (started, carried, finished) = (after.Started - before.Started, after.Output - before.Output, after.Finished - before.Finished);
+        Assert.True(finished >= Jobs, $"{finished} TaskFinished received for {Jobs} tasks");
+        Assert.True(started + carried <= Jobs / 4, $"{Jobs} short tasks sent {started} TaskStarted and {carried} TaskOutput beside their {finished} TaskFinished");
+    }
+
+    /// <summary>The master's count of worker reports received so far, by kind (distexec_reports_received_total).</summary>
+    private async Task<(long Started, long Output, long Finished)> ReportsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Cluster.HttpBase };
+        var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        long Count(string kind) => System.Text.RegularExpressions.Regex.Matches(metrics, $"^distexec_reports_received_total{{[^}}]*kind=\"{kind}\"[^}}]*}} (\\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        return (Count("started"), Count("output"), Count("finished"));
+    }
+
+    [Fact]
     public async Task Master_KilledAndRestartedMidRun_NoJobLost()
     {
         var ids = new List<string>();

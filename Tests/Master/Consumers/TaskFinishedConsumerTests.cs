@@ -1,3 +1,4 @@
+using DistributedExecutor.Hosting.Telemetry;
 using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Contracts.V1;
@@ -27,6 +28,7 @@ public sealed class TaskFinishedConsumerTests : IAsyncLifetime
             .AddSingleton(new MasterOptions { DatabasePath = Path.Combine(_dir, "master.db") })
             .AddSingleton(TimeProvider.System)
             .AddSingleton<JobSignals>()
+            .AddSingleton<DistexecMetrics>()
             .AddSingleton<IJobStore, SqlJobStore>()
             .AddSingleton<ITaskPublisher>(_publisher)
             .AddSingleton<TaskDispatcher>()
