@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Pipelines;
 using DistributedExecutor.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -6,29 +8,44 @@ using Google.Protobuf.Reflection;
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>
-/// A request body that is not a valid message of the method's input type gets INVALID_ARGUMENT with the reason.
-/// Without this, gRPC's own deserializer throws before any handler runs and the caller sees UNKNOWN
-/// ("Exception was thrown by handler"), which tells nobody what to fix.
+/// A request whose first message is not a valid message of the method's input type gets INVALID_ARGUMENT with the
+/// reason. Without this, gRPC's own deserializer throws before any handler runs and the caller sees UNKNOWN
+/// ("Exception was thrown by handler"), which tells nobody what to fix. The first message is looked at where it
+/// lies in the request's pipe, consuming nothing, so gRPC reads it next and nothing is copied. A method that takes
+/// one request message and whose message has not all arrived at the first read is read into a buffer instead
+/// (bounded by MAX_REQUEST_BYTES): waiting with bytes unconsumed holds back the HTTP/2 flow-control window that
+/// the rest needs. A streaming request is never buffered, since that keeps all of it (a worker's heartbeat stream
+/// lives for days): its first message is waited for in place when small, else left to gRPC.
 /// </summary>
 internal sealed class MalformedRequestMiddleware(RequestDelegate next, DistributedExecutor.Master.Options.MasterOptions options)
 {
-    private static readonly Dictionary<string, MessageDescriptor> Inputs =
+    /// <summary>The largest first message of a streaming request waited for in place (one HTTP/2 DATA frame).</summary>
+    internal const int StreamPeekLimit = 16 * 1024;
+
+    private static readonly Dictionary<string, MethodDescriptor> Methods =
         new Google.Protobuf.Reflection.ServiceDescriptor[] { Contracts.V1.JobService.Descriptor, Contracts.V1.WorkerService.Descriptor }
             .SelectMany(s => s.Methods)
-            .ToDictionary(m => $"/{m.Service.FullName}/{m.Name}", m => m.InputType, StringComparer.Ordinal);
+            .ToDictionary(m => $"/{m.Service.FullName}/{m.Name}", m => m, StringComparer.Ordinal);
 
     public async Task InvokeAsync(HttpContext context)
     {
-        if (!Inputs.TryGetValue(context.Request.Path.Value ?? "", out var input)
+        if (!Methods.TryGetValue(context.Request.Path.Value ?? "", out var method)
             || context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
         {
             await next(context).ConfigureAwait(false);
             return;
         }
 
-        context.Request.EnableBuffering(bufferThreshold: 1024 * 1024, bufferLimit: options.MaxRequestBytes + 5);
-        var problem = await CheckAsync(context.Request.Body, input, options.MaxRequestBytes, context.RequestAborted).ConfigureAwait(false);
-        context.Request.Body.Position = 0;
+        var (problem, looked) = await PeekAsync(context.Request.BodyReader, method.InputType, waitForMore: method.IsClientStreaming, context.RequestAborted)
+            .ConfigureAwait(false);
+        if (!looked && !method.IsClientStreaming)
+        {
+            // Its one message had not all arrived: read into a buffer (bounded by MAX_REQUEST_BYTES), checked, read again by gRPC.
+            context.Request.EnableBuffering(bufferThreshold: 1024 * 1024, bufferLimit: options.MaxRequestBytes + 5);
+            problem = await CheckAsync(context.Request.Body, method.InputType, options.MaxRequestBytes, context.RequestAborted).ConfigureAwait(false);
+            context.Request.Body.Position = 0;
+        }
+
         if (problem is null)
         {
             await next(context).ConfigureAwait(false);
@@ -40,6 +57,69 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
         context.Response.ContentType = "application/grpc";
         context.Response.Headers["grpc-status"] = ((int)Grpc.Core.StatusCode.InvalidArgument).ToString(System.Globalization.CultureInfo.InvariantCulture);
         context.Response.Headers["grpc-message"] = Uri.EscapeDataString(problem);
+    }
+
+    /// <summary>
+    /// Looks at the first message where it lies in the pipe and consumes nothing. Looked is false when the caller must
+    /// buffer to see it (it had not all arrived, and <paramref name="waitForMore"/> is false); a problem is null when
+    /// it parses, or when gRPC itself answers better (an empty or truncated body, a compressed message, a streaming
+    /// request's first message past <see cref="StreamPeekLimit"/>).
+    /// </summary>
+    private static async Task<(string? Problem, bool Looked)> PeekAsync(PipeReader reader, MessageDescriptor input, bool waitForMore, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var frame = Frame(buffer);
+            if (frame is (false, var length) && buffer.Length >= 5 + length)
+            {
+                var problem = Parse(input, buffer.Slice(5, length));
+                reader.AdvanceTo(buffer.Start);
+                return (problem, true);
+            }
+
+            if (frame is (true, _) || result.IsCompleted || result.IsCanceled || (waitForMore && frame is (_, > StreamPeekLimit)))
+            {
+                reader.AdvanceTo(buffer.Start);
+                return (null, true);
+            }
+
+            if (!waitForMore)
+            {
+                reader.AdvanceTo(buffer.Start);
+                return (null, false);
+            }
+
+            // Nothing consumed, all of it examined: the next read waits for more.
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>The gRPC frame header (compressed flag, message length) once its 5 bytes are in.</summary>
+    private static (bool Compressed, uint Length)? Frame(ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.Length < 5)
+        {
+            return null;
+        }
+
+        Span<byte> header = stackalloc byte[5];
+        buffer.Slice(0, 5).CopyTo(header);
+        return (header[0] != 0, BinaryPrimitives.ReadUInt32BigEndian(header[1..]));
+    }
+
+    private static string? Parse(MessageDescriptor input, ReadOnlySequence<byte> message)
+    {
+        try
+        {
+            input.Parser.ParseFrom(message);
+            return null;
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            return $"the request is not a valid {input.FullName} message: {ex.Message}";
+        }
     }
 
     private static async Task<string?> CheckAsync(Stream body, MessageDescriptor input, int maxCheckedBytes, CancellationToken cancellationToken)
@@ -64,14 +144,6 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             return null;
         }
 
-        try
-        {
-            input.Parser.ParseFrom(message);
-            return null;
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            return $"the request is not a valid {input.FullName} message: {ex.Message}";
-        }
+        return Parse(input, new ReadOnlySequence<byte>(message));
     }
 }

@@ -4,13 +4,14 @@ using System.Text.Json;
 using DistributedExecutor.Master.Options;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>
 /// The first thing every request meets, before any of its body is read: the token for the gRPC method it maps
 /// to (gRPC and JSON alike), so a caller without one costs the master nothing; a declared body larger than
-/// MAX_REQUEST_BYTES; and, on a master without a
+/// MAX_REQUEST_BYTES (a streaming call's messages are held to it one by one); and, on a master without a
 /// token (loopback only), a Host and Origin that are loopback, so a web page cannot reach it through DNS
 /// rebinding or a cross-site request.
 /// </summary>
@@ -24,8 +25,8 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
                 $"{foreign} is not a loopback name: without API_TOKEN the master answers only requests to and from localhost, 127.0.0.1 or [::1]"));
         }
 
-        var method = context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method.FullName;
-        if (method is not null && authorizer.Check(method, context.Request.Headers.Authorization.FirstOrDefault()).Refusal is { } status)
+        var grpcMethod = context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>()?.Method;
+        if (grpcMethod is not null && authorizer.Check(grpcMethod.FullName, context.Request.Headers.Authorization.FirstOrDefault()).Refusal is { } status)
         {
             return RejectAsync(context, status);
         }
@@ -35,6 +36,14 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
             // Declared too large: refused before a byte of it is read (undeclared bodies meet the same limit as they are read).
             return RejectAsync(context, new Status(StatusCode.ResourceExhausted,
                 $"the request body of {context.Request.ContentLength} bytes exceeds MAX_REQUEST_BYTES={options.MaxRequestBytes}; split the job (or raise MAX_REQUEST_BYTES on the master)"));
+        }
+
+        if (grpcMethod?.Type is MethodType.ClientStreaming or MethodType.DuplexStreaming
+            && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodyLimit)
+        {
+            // A stream of messages outlives any total (a worker's heartbeat stream lives for days, and broke once it
+            // had carried MAX_REQUEST_BYTES): gRPC holds each of its messages to MAX_REQUEST_BYTES, the stream to none.
+            bodyLimit.MaxRequestBodySize = null;
         }
 
         return next(context);

@@ -186,6 +186,63 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task HeartbeatStream_CarryingMoreThanMaxRequestBytes_EveryHeartbeatAnswered()
+    {
+        // A worker's heartbeat stream lives for days, so the master must not keep what it has read of it: a check
+        // that buffered each request's body to look at its first message kept all of a stream's past heartbeats,
+        // until the stream passed what one request may hold and broke. 60,000 heartbeats of about 300 bytes
+        // (18 MB, past the 16 MiB limit) on one stream, every one answered.
+        const int Heartbeats = 60_000;
+        var heartbeat = new HeartbeatStreamRequest
+        {
+            Heartbeat = new HeartbeatRequest { WorkerId = "long-lived-" + new string('x', 230), InstanceId = new string('i', 40), RunningTasks = 1 },
+        };
+        Assert.True(heartbeat.CalculateSize() > 16 * 1024 * 1024 / Heartbeats, "each heartbeat too small to pass the limit");
+        using var stream = Cluster.WorkerControl.HeartbeatStream();
+        var writer = System.Threading.Tasks.Task.Run(async () =>
+        {
+            for (var i = 0; i < Heartbeats; i++)
+            {
+                await stream.RequestStream.WriteAsync(heartbeat);
+            }
+
+            await stream.RequestStream.CompleteAsync();
+        });
+
+        var answered = 0;
+        try
+        {
+            while (await stream.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                answered++;
+            }
+        }
+        catch (RpcException ex)
+        {
+            Assert.Fail($"the stream broke after {answered} of {Heartbeats} heartbeats were answered ({answered * heartbeat.CalculateSize() / 1024} KiB sent): {ex.Status}");
+        }
+
+        await writer;
+        Assert.Equal(Heartbeats, answered);
+    }
+
+    [Fact]
+    public async Task HeartbeatStream_OneMessageLargerThanMaxRequestBytes_ResourceExhausted()
+    {
+        // A stream as a whole has no size limit; each of its messages still has MAX_REQUEST_BYTES (16 MiB here).
+        using var stream = Cluster.WorkerControl.HeartbeatStream();
+        var huge = new HeartbeatStreamRequest { Heartbeat = new HeartbeatRequest { WorkerId = "w", InstanceId = new string('i', 17 * 1024 * 1024) } };
+
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await stream.RequestStream.WriteAsync(huge);
+            await stream.ResponseStream.MoveNext(CancellationToken.None);
+        });
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+    }
+
+    [Fact]
     public async Task AfterEveryBadInput_MasterAndWorkerStillServe_StoreIntact()
     {
         foreach (var (request, _, _) in Submissions.Values)
