@@ -123,8 +123,13 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
 
         // The pipes close when the last process holding them dies; a wait on them is bounded all the same (a
         // process outside the task may have been handed a copy), then our ends are closed.
+        // (WaitAsync drops its timer as soon as the pipes close, which is at once for nearly every task.)
         var pumps = Task.WhenAll(stdout, stderr);
-        if (await Task.WhenAny(pumps, Task.Delay(LeftoverWait, time, CancellationToken.None)).ConfigureAwait(false) != pumps)
+        try
+        {
+            await pumps.WaitAsync(LeftoverWait, time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
         {
             await abandonPipes.CancelAsync().ConfigureAwait(false);
             process.Stdout.Dispose();

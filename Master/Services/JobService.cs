@@ -245,8 +245,18 @@ internal sealed class JobService(JobSubmitter submitter, IJobStore store, JobSig
                 return;
             }
 
-            // The timeout is a safety net only; changes wake the stream at once.
-            await Task.WhenAny(changed, Task.Delay(TimeSpan.FromSeconds(5), time, cancellationToken)).ConfigureAwait(false);
+            // The timeout is a safety net only; changes wake the stream at once (and WaitAsync then drops its timer).
+            try
+            {
+                await changed.WaitAsync(TimeSpan.FromSeconds(5), time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
         }
     }
 
