@@ -72,7 +72,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
             var frame = Frame(buffer);
-            if (frame is (false, var length) && buffer.Length >= 5 + length)
+            if (frame is (false, var length) && buffer.Length - 5 >= length)
             {
                 var problem = Parse(input, buffer.Slice(5, length));
                 reader.AdvanceTo(buffer.Start);
