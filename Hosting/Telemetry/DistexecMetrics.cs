@@ -7,8 +7,7 @@ namespace DistributedExecutor.Hosting.Telemetry;
 /// same thing on both. Prometheus sees them as distexec_jobs_submitted_total, distexec_tasks_finished_total,
 /// distexec_task_duration_seconds, distexec_queue_depth, distexec_tasks_running, distexec_workers_connected,
 /// distexec_workers_lost_total, distexec_redeliveries_total, distexec_output_bytes_total, distexec_reports_received_total,
-/// distexec_store_size_bytes and
-/// distexec_store_free_bytes.
+/// distexec_store_size_bytes and distexec_store_free_bytes.
 /// </summary>
 internal sealed class DistexecMetrics : IDisposable
 {

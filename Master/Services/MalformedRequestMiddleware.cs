@@ -52,11 +52,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             return;
         }
 
-        // A trailers-only response: the status travels in the headers.
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "application/grpc";
-        context.Response.Headers["grpc-status"] = ((int)Grpc.Core.StatusCode.InvalidArgument).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(problem);
+        await RequestGateMiddleware.RejectAsync(context, new Grpc.Core.Status(Grpc.Core.StatusCode.InvalidArgument, problem)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -126,13 +122,12 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
     {
         var header = new byte[5];
         var read = await body.ReadAtLeastAsync(header, 5, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (read < 5 || header[0] != 0)
+        if (Frame(new ReadOnlySequence<byte>(header, 0, read)) is not (false, var length))
         {
             // Empty, truncated framing or a compressed message: gRPC itself answers those properly.
             return null;
         }
 
-        var length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1));
         if (length > maxCheckedBytes)
         {
             return null;

@@ -74,7 +74,8 @@ internal sealed class RequestGateMiddleware(RequestDelegate next, MasterOptions 
             || (IPAddress.TryParse(name, out var address) && IPAddress.IsLoopback(address));
     }
 
-    private static async Task RejectAsync(HttpContext context, Status status)
+    /// <summary>Answers the request with <paramref name="status"/> and nothing else: trailers-only for gRPC, JSON otherwise.</summary>
+    internal static async Task RejectAsync(HttpContext context, Status status)
     {
         if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true)
         {

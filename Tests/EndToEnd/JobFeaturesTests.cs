@@ -132,12 +132,9 @@ public sealed class JobFeaturesTests
         Assert.Contains($"Key:       {key}", waiting.Stdout, StringComparison.Ordinal);
         var limits = await cluster.DistctlAsync("limits", "list");
         Assert.Matches($@"{key} +2 +[0-2] +\d+", limits.Stdout);
-        using (var http = new HttpClient { BaseAddress = cluster.HttpBase })
-        {
-            var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
-            Assert.Matches($"distexec_concurrency_key_holding{{[^}}]*key=\"{key}\"[^}}]*}} [0-2]\\b", metrics);
-            Assert.Contains($"distexec_concurrency_key_waiting{{", metrics, StringComparison.Ordinal);
-        }
+        var metrics = await cluster.MetricsAsync();
+        Assert.Matches($"distexec_concurrency_key_holding{{[^}}]*key=\"{key}\"[^}}]*}} [0-2]\\b", metrics);
+        Assert.Contains($"distexec_concurrency_key_waiting{{", metrics, StringComparison.Ordinal);
 
         // The master dies with SIGKILL mid-run and comes back: the limit and the tasks it holds live in its store.
         cluster.Master!.Signal(9);

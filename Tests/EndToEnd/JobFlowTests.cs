@@ -70,8 +70,7 @@ public sealed class JobFlowTests(ClusterFixture fixture)
     /// <summary>The master's count of worker reports received so far, by kind (distexec_reports_received_total).</summary>
     private async Task<(long Started, long Output, long Finished)> ReportsAsync()
     {
-        using var http = new HttpClient { BaseAddress = Cluster.HttpBase };
-        var metrics = await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+        var metrics = await Cluster.MetricsAsync();
         long Count(string kind) => System.Text.RegularExpressions.Regex.Matches(metrics, $"^distexec_reports_received_total{{[^}}]*kind=\"{kind}\"[^}}]*}} (\\d+)", System.Text.RegularExpressions.RegexOptions.Multiline)
             .Sum(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         return (Count("started"), Count("output"), Count("finished"));

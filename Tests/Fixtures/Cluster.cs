@@ -39,6 +39,13 @@ public sealed class Cluster : IAsyncDisposable
 
     public Uri HttpBase => new($"{(_tlsCa is null ? "http" : "https")}://127.0.0.1:{HttpPort}/");
 
+    /// <summary>The master's /metrics page as scraped (the exporter may serve it from a short cache).</summary>
+    public async Task<string> MetricsAsync()
+    {
+        using var http = new HttpClient { BaseAddress = HttpBase };
+        return await http.GetStringAsync(new Uri("metrics", UriKind.Relative));
+    }
+
     /// <summary>Each worker's HTTP port (WORKER_HTTP_ADDRESS), by worker id.</summary>
     public Dictionary<string, int> WorkerHttpPorts { get; } = [];
 
