@@ -40,9 +40,6 @@ internal sealed class PostgresBackend : StoreBackend
 
     public override bool Shared => true;
 
-    /// <summary>No: two round trips per write (SAVEPOINT, RELEASE); groups run without them unless a write fails.</summary>
-    public override bool CheapSavepoints => false;
-
     /// <summary>No: statements are prepared on the server by their text (auto-prepare), each run on a new command.</summary>
     public override bool ReusesCommands => false;
 

@@ -15,9 +15,6 @@ internal abstract class StoreBackend : IDisposable
     /// <summary>Other masters write to the same store: what one master counts in memory must be read again under the write lock.</summary>
     public virtual bool Shared => false;
 
-    /// <summary>A savepoint costs next to nothing (SQLite: a function call), so every write of a group gets one.</summary>
-    public virtual bool CheapSavepoints => true;
-
     /// <summary>A command may be kept and run again with new parameters (SQLite prepares it once that way).</summary>
     public virtual bool ReusesCommands => true;
 

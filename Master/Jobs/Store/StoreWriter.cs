@@ -201,9 +201,11 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
     private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
     {
-        // Where a savepoint costs a round trip to the server (PostgreSQL: two per write), a group runs first without
-        // them; only if one of its writes fails is it rolled back and run again with a savepoint around each write.
-        var optimistic = writes.Count > 1 && !backend.CheapSavepoints;
+        // A savepoint is not free: PostgreSQL takes two round trips to the server per write, and SQLite copies every page
+        // a write changes into a statement journal (a temp file once past 64 KiB: in the many-jobs benchmark that was
+        // three write(2) calls for each one to the WAL). So a group runs first without them; only if one of its writes
+        // fails is it rolled back and run again with a savepoint around each write.
+        var optimistic = writes.Count > 1;
         if (!RunGroup(writes, savepoints: !optimistic))
         {
             RunGroup(writes, savepoints: true);
