@@ -11,17 +11,32 @@ namespace DistributedExecutor.Master.Jobs.Store;
 internal sealed class HeldTasks(StoreWriter writer)
 {
     /// <summary>The released tasks (unheld, not yet published: the caller publishes them), the job's own and, once it ended, those of the jobs that ran after it.</summary>
-    public IReadOnlyList<PendingTask> Apply(Guid jobId) => [.. ApplyLimits(jobId), .. SettleDependents(Id(jobId))];
+    public IReadOnlyList<PendingTask> Apply(Guid jobId)
+    {
+        // The job's limits and its state in one read; the state is read again only if the limits changed it.
+        var job = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key, state FROM jobs WHERE id = @job",
+            reader => new JobRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3), StoredStates.FromColumn(reader.GetInt32(4))),
+            ("@job", Id(jobId)));
+        if (job.Count == 0)
+        {
+            return [];
+        }
+
+        var (released, stateChanged) = ApplyLimits(jobId, job[0]);
+        return [.. released, .. SettleDependents(Id(jobId), stateChanged ? null : job[0].State)];
+    }
+
+    private sealed record JobRow(long MaxParallel, long MaxErrors, string Pool, string? Key, TaskState State);
 
     /// <summary>
     /// When <paramref name="jobId"/> has ended, the jobs waiting for it (JobSpec.after) whose every dependency ended:
     /// released (their first tasks, within --max-parallel and their key's room), or, when one they needed to succeed
     /// did not, canceled with the reason, and so on down the chain. Returns the released tasks.
     /// </summary>
-    public List<PendingTask> SettleDependents(string jobId)
+    public List<PendingTask> SettleDependents(string jobId, TaskState? known = null)
     {
         var released = new List<PendingTask>();
-        var state = writer.Rows("SELECT state FROM jobs WHERE id = @job", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("@job", jobId));
+        var state = known is { } given ? [given] : writer.Rows("SELECT state FROM jobs WHERE id = @job", reader => StoredStates.FromColumn(reader.GetInt32(0)), ("@job", jobId));
         if (state.Count == 0 || !TaskRules.IsTerminal(state[0]))
         {
             return released;
@@ -56,17 +71,10 @@ internal sealed class HeldTasks(StoreWriter writer)
         return released;
     }
 
-    private IReadOnlyList<PendingTask> ApplyLimits(Guid jobId)
+    /// <summary>The tasks the job's limits release, and whether they changed the job's state (--max-errors skipped the rest).</summary>
+    private (IReadOnlyList<PendingTask> Released, bool StateChanged) ApplyLimits(Guid jobId, JobRow job)
     {
-        var limits = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key FROM jobs WHERE id = @job",
-            reader => (MaxParallel: reader.GetInt64(0), MaxErrors: reader.GetInt64(1), Pool: reader.GetString(2), Key: reader.IsDBNull(3) ? null : reader.GetString(3)),
-            ("@job", Id(jobId)));
-        if (limits.Count == 0)
-        {
-            return [];
-        }
-
-        var (maxParallel, maxErrors, pool, key) = limits[0];
+        var (maxParallel, maxErrors, pool, key) = (job.MaxParallel, job.MaxErrors, job.Pool, job.Key);
         if (maxErrors > 0)
         {
             var failed = (long)writer.Scalar($"SELECT COUNT(*) FROM tasks WHERE job_id = @job AND state IN ({Sql.Errors})", ("@job", Id(jobId)))!;
@@ -82,24 +90,24 @@ internal sealed class HeldTasks(StoreWriter writer)
                     writer.RefreshJobState(jobId);
                 }
 
-                return [];
+                return ([], skipped > 0);
             }
         }
 
         if (key is not null)
         {
             // A keyed job's end frees a slot of its key: the key's waiting tasks go, whichever job they belong to.
-            return ReleaseKey(key);
+            return (ReleaseKey(key), false);
         }
 
         // Without --max-parallel or a key, none of its tasks is held for a limit (a job waiting for others is released by SettleDependents).
         if (maxParallel <= 0)
         {
-            return [];
+            return ([], false);
         }
 
         var free = JobLimits.MayGo(maxParallel, Busy(Id(jobId)), keyRoom: null, held: long.MaxValue);
-        return free == 0 ? [] : Unhold(Id(jobId), pool, free);
+        return (free == 0 ? [] : Unhold(Id(jobId), pool, free), false);
     }
 
     /// <summary>

@@ -423,18 +423,15 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         Execute($"UPDATE attempts SET state = {Sql.Lost}, finished_at = @now, error = @reason, failure = @lost WHERE state = {Sql.Running} AND {where}",
             [("@now", Now()), ("@reason", reason), ("@lost", (int)Contracts.Messages.FailureKind.Lost), .. parameters]);
 
-    /// <summary>A new running attempt, numbered after the task's earlier ones; returns its cause (chosen from its number).</summary>
-    public string? InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, Func<long, string>? causeOf = null, int dispatch = 1)
+    /// <summary>A new running attempt, the task's <paramref name="number"/>th.</summary>
+    public void InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, long number, string cause, int dispatch)
     {
-        var number = (long)Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = @task", ("@task", StoreSql.Id(taskId)))! + 1;
-        var cause = causeOf?.Invoke(number);
         Execute($"""
             INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
             VALUES(@id, @task, @job, @number, @worker, {Sql.Running}, @started, @cause, @dispatch)
             """,
             ("@id", StoreSql.Id(attemptId)), ("@task", StoreSql.Id(taskId)), ("@job", StoreSql.Id(jobId)), ("@number", number),
             ("@worker", workerId), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause), ("@dispatch", dispatch));
-        return cause;
     }
 
     /// <summary>The task as an event handler needs it, or null when the store has no such task.</summary>
@@ -454,6 +451,10 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     private static readonly string PresentStates =
         "SELECT " + string.Join(", ", Enum.GetValues<StoredState>().Select(s => $"CASE WHEN EXISTS(SELECT 1 FROM tasks WHERE job_id = @job AND state = {(int)s}) THEN 1 ELSE 0 END"));
 
+    /// <summary>The task states present, then the job's own state and cancel_requested: one statement where there were two.</summary>
+    private static readonly string PresentStatesAndJob =
+        PresentStates + ", (SELECT state FROM jobs WHERE id = @job), (SELECT cancel_requested FROM jobs WHERE id = @job)";
+
     /// <summary>
     /// Derives the job's state from its tasks' (see <see cref="TaskRules.DeriveJobState"/>) and stores it when it changed.
     /// The rule depends only on which states its tasks are in, not how many are in each, so that is what is read:
@@ -463,9 +464,15 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     {
         var counts = new Dictionary<TaskState, int>();
         var states = Enum.GetValues<StoredState>();
-        using (var reader = Prepared(PresentStates, ("@job", jobId)).ExecuteReader())
+        TaskState previous;
+        bool userCanceled;
+        using (var reader = Prepared(PresentStatesAndJob, ("@job", jobId)).ExecuteReader())
         {
-            reader.Read();
+            if (!reader.Read() || reader.IsDBNull(states.Length))
+            {
+                throw new InvalidOperationException($"job {jobId} is not in the store");
+            }
+
             for (var i = 0; i < states.Length; i++)
             {
                 if (reader.GetInt64(i) == 1)
@@ -473,10 +480,10 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
                     counts[states[i].ToApi()] = 1;
                 }
             }
+
+            (previous, userCanceled) = (StoredStates.FromColumn(reader.GetInt32(states.Length)), reader.GetInt32(states.Length + 1) == 1);
         }
 
-        var (previous, userCanceled) = Rows("SELECT state, cancel_requested FROM jobs WHERE id = @job",
-            reader => (StoredStates.FromColumn(reader.GetInt32(0)), reader.GetInt32(1) == 1), ("@job", jobId))[0];
         var next = TaskRules.DeriveJobState(counts, userCanceled);
         if (previous == next)
         {

@@ -66,11 +66,14 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     private bool RecordAttempt(TaskRow task, Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, int dispatch, int deliveryCount)
     {
         dispatch = Math.Max(1, dispatch);
-        var stale = dispatch < task.Dispatch
-            || (deliveryCount <= 1 && (long)writer.Scalar("SELECT COUNT(*) FROM attempts WHERE task_id = @task AND dispatch = @dispatch",
-                ("@task", Id(taskId)), ("@dispatch", dispatch))! > 0);
-        var cause = writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt,
-            number => stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery"), dispatch);
+
+        // The task's attempts so far (this one is numbered after them) and those of this dispatch, in one read.
+        var (earlier, ofDispatch) = writer.Rows("SELECT COUNT(*), COALESCE(SUM(CASE WHEN dispatch = @dispatch THEN 1 ELSE 0 END), 0) FROM attempts WHERE task_id = @task",
+            reader => (Long(reader.GetValue(0)), Long(reader.GetValue(1))), ("@task", Id(taskId)), ("@dispatch", dispatch))[0];
+        var stale = dispatch < task.Dispatch || (deliveryCount <= 1 && ofDispatch > 0);
+        var number = earlier + 1;
+        var cause = stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery");
+        writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt, number, cause, dispatch);
         if (cause == "redelivery")
         {
             writer.AfterCommit(() => metrics?.Redeliveries.Add(1));
@@ -119,6 +122,15 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     /// </summary>
     private EventPendingException Pending(string what, long stored) => new(what, stored + writer.FullFailures);
 
+    /// <summary>Uses up the task's next cause once this event has recorded its attempt (what its TaskStarted would have done).</summary>
+    private void ClearCause(bool clear, Guid taskId)
+    {
+        if (clear)
+        {
+            writer.Execute("UPDATE tasks SET next_cause = NULL WHERE id = @task", ("@task", Id(taskId)));
+        }
+    }
+
     /// <summary>Stores an output batch once, however often it arrives (keyed by attempt, sequence and part).</summary>
     private void InsertOutput(TaskOutput message)
     {
@@ -166,7 +178,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 InsertOutput(output);
             }
 
-            if (waitForOutput && message.OutputBatches > 0
+            // Nothing to count when the one batch the attempt produced is the one carried here (most short tasks).
+            var carriedAll = message is { OutputBatches: 1, Output: { Sequence: 0 } carried } && carried.AttemptId == message.AttemptId;
+            if (waitForOutput && message.OutputBatches > 0 && !carriedAll
                 && (long)writer.Scalar("SELECT COUNT(DISTINCT seq) FROM output WHERE attempt_id = @attempt", ("@attempt", Id(message.AttemptId)))! is var stored
                 && stored < message.OutputBatches)
             {
@@ -176,6 +190,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             // An attempt the master marked lost (no heartbeats) may still report: its worker was alive and
             // acknowledged the message, so this report is the only result the task will ever get.
             var stale = false;
+
+            // Set when this event records the attempt: the task's next cause is then used up (its TaskStarted clears it).
+            var clearCause = false;
             switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))))
             {
                 case 1L:
@@ -185,11 +202,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     // TaskFinished overtook its TaskStarted (applied in the same group commit, or that was lost): the
                     // attempt is recorded as its TaskStarted would have recorded it, then ended. A stale run decides nothing.
                     stale = RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount);
-                    if (!stale)
-                    {
-                        writer.Execute("UPDATE tasks SET next_cause = NULL WHERE id = @task", ("@task", Id(message.TaskId)));
-                    }
-
+                    clearCause = !stale;
                     break;
             }
 
@@ -205,12 +218,14 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             var isLatest = !stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId));
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
             {
+                ClearCause(clearCause, message.TaskId);
                 return [];
             }
 
             if (TaskRules.IsTerminal(next) && isLatest && !task.CancelRequested && retries.Due(message, next, task) is { } due)
             {
-                // The task's retry policy asks for another run; the retry scheduler publishes it when due.
+                // The task's retry policy asks for another run; the retry scheduler publishes it when due (and sets its cause).
+                ClearCause(clearCause, message.TaskId);
                 retries.Schedule(message, next, task, due);
             }
             else if (TaskRules.IsTerminal(next))
@@ -219,10 +234,11 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                 writer.Execute("""
                     UPDATE tasks SET state = @state, final_attempt = @attempt, current_attempt = @attempt, exit_code = @exit,
                         signal = @signal, error = @error, worker_id = @worker, truncated = @truncated, finished_at = @finished,
-                        started_at = COALESCE(started_at, @started), http_status = @http, failure = @failure
+                        started_at = COALESCE(started_at, @started), http_status = @http, failure = @failure,
+                        next_cause = CASE WHEN @clear = 1 THEN NULL ELSE next_cause END
                     WHERE id = @task
                     """,
-                    ("@failure", next == TaskState.Failed ? (int)message.Failure : 0), ("@state", StoredStates.Column(next)), ("@attempt", Id(message.AttemptId)),
+                    ("@clear", clearCause ? 1 : 0), ("@failure", next == TaskState.Failed ? (int)message.Failure : 0), ("@state", StoredStates.Column(next)), ("@attempt", Id(message.AttemptId)),
                     ("@exit", message.ExitCode), ("@signal", message.Signal),
                     ("@error", next == TaskState.Canceled && message.Outcome == TaskOutcome.Abandoned ? "canceled" : message.Error),
                     ("@worker", message.WorkerId), ("@truncated", message.Truncated ? 1 : 0),
@@ -231,7 +247,8 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             }
             else
             {
-                writer.Execute("UPDATE tasks SET state = @state WHERE id = @task", ("@state", StoredStates.Column(next)), ("@task", Id(message.TaskId)));
+                writer.Execute("UPDATE tasks SET state = @state, next_cause = CASE WHEN @clear = 1 THEN NULL ELSE next_cause END WHERE id = @task",
+                    ("@state", StoredStates.Column(next)), ("@clear", clearCause ? 1 : 0), ("@task", Id(message.TaskId)));
             }
 
             writer.RefreshJobState(message.JobId);
