@@ -113,7 +113,9 @@ internal sealed class Report(BenchSettings settings)
         }
 
         var missed = _figures.Where(f => !f.Met).Select(f => f.Id).ToList();
-        output.WriteLine(missed.Count == 0 ? "targets: all met"
+        var stopped = _failures.Any(f => f.StartsWith("the benchmark stopped", StringComparison.Ordinal));
+        output.WriteLine(missed.Count == 0
+            ? stopped ? "targets: not all measured (the benchmark stopped)" : !_figures.Any(f => f.Target != "-") ? "targets: none measured" : "targets: all met"
             : $"targets not met: {string.Join(", ", missed)}{(settings.ReportOnly ? " (BENCH_REPORT_ONLY=1: reported, not failed)" : " (a missed target fails the run; BENCH_REPORT_ONLY=1 only reports)")}");
         output.WriteLine($"json: {Path.GetFullPath(settings.JsonPath)}");
     }
