@@ -4,13 +4,17 @@ using System.IO.Pipelines;
 using DistributedExecutor.Contracts.V1;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
+using Grpc.Core;
 
 namespace DistributedExecutor.Master.Services;
 
 /// <summary>
 /// A request whose first message is not a valid message of the method's input type gets INVALID_ARGUMENT with the
 /// reason. Without this, gRPC's own deserializer throws before any handler runs and the caller sees UNKNOWN
-/// ("Exception was thrown by handler"), which tells nobody what to fix. The first message is looked at where it
+/// ("Exception was thrown by handler"), which tells nobody what to fix. So does a frame header that lies: one
+/// claiming more than MAX_REQUEST_BYTES gets RESOURCE_EXHAUSTED at once (nothing of it is read or buffered), and a
+/// body that ends inside a header or before the length its header claimed gets INVALID_ARGUMENT (gRPC answered
+/// UNKNOWN and INTERNAL, a fault of the server's, for those). The first message is looked at where it
 /// lies in the request's pipe, consuming nothing, so gRPC reads it next and nothing is copied. A method that takes
 /// one request message and whose message has not all arrived at the first read is read into a buffer instead
 /// (bounded by MAX_REQUEST_BYTES): waiting with bytes unconsumed holds back the HTTP/2 flow-control window that
@@ -36,7 +40,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             return;
         }
 
-        var (problem, looked) = await PeekAsync(context.Request.BodyReader, method.InputType, waitForMore: method.IsClientStreaming, context.RequestAborted)
+        var (problem, looked) = await PeekAsync(context.Request.BodyReader, method.InputType, options.MaxRequestBytes, waitForMore: method.IsClientStreaming, context.RequestAborted)
             .ConfigureAwait(false);
         if (!looked && !method.IsClientStreaming)
         {
@@ -46,14 +50,23 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             context.Request.Body.Position = 0;
         }
 
-        if (problem is null)
+        if (problem is not { } status)
         {
             await next(context).ConfigureAwait(false);
             return;
         }
 
-        await RequestGateMiddleware.RejectAsync(context, new Grpc.Core.Status(Grpc.Core.StatusCode.InvalidArgument, problem)).ConfigureAwait(false);
+        await RequestGateMiddleware.RejectAsync(context, status).ConfigureAwait(false);
     }
+
+    private static Status TooLarge(uint length, int max) =>
+        new(StatusCode.ResourceExhausted, $"the request's message is {length} bytes; MAX_REQUEST_BYTES allows {max}");
+
+    private static Status EndedInHeader(long read) =>
+        new(StatusCode.InvalidArgument, $"the request ended {read} bytes into a message's 5-byte gRPC header");
+
+    private static Status EndedInMessage(long read, uint length) =>
+        new(StatusCode.InvalidArgument, $"the request ended {read} bytes into a message its header says is {length} bytes");
 
     /// <summary>
     /// Looks at the first message where it lies in the pipe and consumes nothing. Looked is false when the caller must
@@ -61,16 +74,23 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
     /// it parses, or when gRPC itself answers better (an empty or truncated body, a compressed message, a streaming
     /// request's first message past <see cref="StreamPeekLimit"/>).
     /// </summary>
-    private static async Task<(string? Problem, bool Looked)> PeekAsync(PipeReader reader, MessageDescriptor input, bool waitForMore, CancellationToken cancellationToken)
+    private static async Task<(Status? Problem, bool Looked)> PeekAsync(PipeReader reader, MessageDescriptor input, int maxRequestBytes, bool waitForMore, CancellationToken cancellationToken)
     {
         while (true)
         {
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
             var frame = Frame(buffer);
-            if (frame is (false, var length) && buffer.Length - 5 >= length)
+            Status? problem = frame switch
             {
-                var problem = Parse(input, buffer.Slice(5, length));
+                (_, var claimed) when claimed > maxRequestBytes => TooLarge(claimed, maxRequestBytes),
+                (false, var length) when buffer.Length - 5 >= length => Parse(input, buffer.Slice(5, length)),
+                (_, var length) when result.IsCompleted => EndedInMessage(buffer.Length - 5, length),
+                null when result.IsCompleted && buffer.Length > 0 => EndedInHeader(buffer.Length),
+                _ => null,
+            };
+            if (problem is not null || frame is (false, var whole) && buffer.Length - 5 >= whole)
+            {
                 reader.AdvanceTo(buffer.Start);
                 return (problem, true);
             }
@@ -105,7 +125,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
         return (header[0] != 0, BinaryPrimitives.ReadUInt32BigEndian(header[1..]));
     }
 
-    private static string? Parse(MessageDescriptor input, ReadOnlySequence<byte> message)
+    private static Status? Parse(MessageDescriptor input, ReadOnlySequence<byte> message)
     {
         try
         {
@@ -114,31 +134,33 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
         }
         catch (InvalidProtocolBufferException ex)
         {
-            return $"the request is not a valid {input.FullName} message: {ex.Message}";
+            return new Status(StatusCode.InvalidArgument, $"the request is not a valid {input.FullName} message: {ex.Message}");
         }
     }
 
-    private static async Task<string?> CheckAsync(Stream body, MessageDescriptor input, int maxCheckedBytes, CancellationToken cancellationToken)
+    private static async Task<Status?> CheckAsync(Stream body, MessageDescriptor input, int maxRequestBytes, CancellationToken cancellationToken)
     {
         var header = new byte[5];
         var read = await body.ReadAtLeastAsync(header, 5, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (Frame(new ReadOnlySequence<byte>(header, 0, read)) is not (false, var length))
+        if (Frame(new ReadOnlySequence<byte>(header, 0, read)) is not var (compressed, length))
         {
-            // Empty, truncated framing or a compressed message: gRPC itself answers those properly.
-            return null;
+            // Empty (gRPC itself answers that properly), or cut short inside the header.
+            return read == 0 ? null : EndedInHeader(read);
         }
 
-        if (length > maxCheckedBytes)
+        if (length > maxRequestBytes)
         {
+            return TooLarge(length, maxRequestBytes);
+        }
+
+        if (compressed)
+        {
+            // gRPC itself answers a compressed message.
             return null;
         }
 
         var message = new byte[length];
-        if (await body.ReadAtLeastAsync(message, (int)length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) < length)
-        {
-            return null;
-        }
-
-        return Parse(input, new ReadOnlySequence<byte>(message));
+        var got = await body.ReadAtLeastAsync(message, (int)length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        return got < length ? EndedInMessage(got, length) : Parse(input, new ReadOnlySequence<byte>(message));
     }
 }

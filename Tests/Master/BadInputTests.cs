@@ -160,6 +160,49 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
         Assert.Contains("not a valid distexec.v1.SubmitJobRequest message", ex.Status.Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>Framings whose 5-byte header lies about the message: each gets a status that says what is wrong, never UNKNOWN.</summary>
+    public static TheoryData<string, byte[], StatusCode, string> LyingFramings() => new()
+    {
+        // A worker's heartbeat stream (client streaming: its first message is waited for in place, never buffered).
+        { "stream: claims 1 GiB", [0, 0x40, 0, 0, 0, .. new byte[64]], StatusCode.ResourceExhausted, "MAX_REQUEST_BYTES" },
+        { "stream: claims 1,000 bytes, carries 64", [0, 0, 0, 0x03, 0xe8, .. new byte[64]], StatusCode.InvalidArgument, "ended" },
+        // A length past MAX_REQUEST_BYTES (16 MiB), with a few bytes behind it.
+        { "claims 1 GiB", [0, 0x40, 0, 0, 0, .. new byte[64]], StatusCode.ResourceExhausted, "MAX_REQUEST_BYTES" },
+        { "claims 4 GiB - 1", [0, 0xff, 0xff, 0xff, 0xff, .. new byte[64]], StatusCode.ResourceExhausted, "MAX_REQUEST_BYTES" },
+        // A length the body never reaches: it ends 64 bytes in.
+        { "claims 1,000 bytes, carries 64", [0, 0, 0, 0x03, 0xe8, .. new byte[64]], StatusCode.InvalidArgument, "ended" },
+        { "claims 100 KiB, carries 64", [0, 0, 0x01, 0x90, 0x00, .. new byte[64]], StatusCode.InvalidArgument, "ended" },
+        // A header cut short.
+        { "three bytes of a header", [0, 0, 0], StatusCode.InvalidArgument, "ended" },
+    };
+
+    [Theory]
+    [MemberData(nameof(LyingFramings))]
+    public async Task FrameHeaderThatLies_ClearStatus(string name, byte[] body, StatusCode code, string says)
+    {
+        // Raw HTTP/2 (h2c), since a gRPC client always frames its messages truthfully. Each request has its own deadline:
+        // a master that waited for bytes that never come must fail this test, not hang it.
+        using var client = new HttpClient(new SocketsHttpHandler()) { Timeout = TimeSpan.FromSeconds(20) };
+        var path = name.StartsWith("stream:", StringComparison.Ordinal) ? "distexec.v1.WorkerService/HeartbeatStream" : "distexec.v1.JobService/SubmitJob";
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"http://{Cluster.MasterAddress}/{path}")
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(body),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.TryAddWithoutValidation("TE", "trailers");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
+
+        // A trailers-only answer carries grpc-status in its headers; otherwise it is in the trailers.
+        string? Header(string key) =>
+            response.Headers.TryGetValues(key, out var values) || response.TrailingHeaders.TryGetValues(key, out values) ? values.First() : null;
+        var status = Header("grpc-status");
+        var message = Uri.UnescapeDataString(Header("grpc-message") ?? "");
+        Assert.True(status == ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture), $"{name}: grpc-status {status} ({message}), expected {code}");
+        Assert.Contains(says, message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task WatchJob_NegativeOffset_InvalidArgument()
     {
