@@ -434,6 +434,24 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             ("@worker", workerId), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause), ("@dispatch", dispatch));
     }
 
+    /// <summary>
+    /// The task as an event handler needs it, with what the store holds of one of its attempts (null: not recorded),
+    /// in one read; null when the store has no such task.
+    /// </summary>
+    public (TaskRow Task, AttemptSeen? Attempt)? ReadTask(Guid taskId, Guid attemptId)
+    {
+        var rows = Rows($"""
+            SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause,
+                CASE WHEN a.id IS NULL THEN NULL WHEN a.finished_at IS NULL THEN 0 ELSE 1 END, CASE WHEN a.state = {Sql.Lost} THEN 1 ELSE 0 END
+            FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN attempts a ON a.id = @attempt WHERE t.id = @id
+            """,
+            reader => (new TaskRow(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
+                reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
+                reader.IsDBNull(5) ? null : new AttemptSeen(Finished: reader.GetInt32(5) == 1, Lost: reader.GetInt32(6) == 1)),
+            ("@id", StoreSql.Id(taskId)), ("@attempt", StoreSql.Id(attemptId)));
+        return rows.Count == 0 ? null : rows[0];
+    }
+
     /// <summary>The task as an event handler needs it, or null when the store has no such task.</summary>
     public TaskRow? ReadTask(Guid taskId)
     {
@@ -539,6 +557,9 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
 
 /// <summary>What an event handler reads of a task before it changes it.</summary>
 internal sealed record TaskRow(TaskState State, string? CurrentAttempt, bool CancelRequested, int Dispatch, string? NextCause);
+
+/// <summary>An attempt as the store holds it: ended (or not), and whether the master ended it as lost.</summary>
+internal sealed record AttemptSeen(bool Finished, bool Lost);
 
 /// <summary>A write waiting for its group's transaction.</summary>
 internal interface IGroupedWrite

@@ -19,18 +19,18 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     {
         var stop = await writer.WriteGroupedAsync(() =>
         {
-            if (writer.ReadTask(message.TaskId) is not { } task)
+            if (writer.ReadTask(message.TaskId, message.AttemptId) is not var (task, attempt))
             {
                 // A task this master does not know (deleted, or another store): tell the worker to drop it.
                 return true;
             }
 
             var stop = task.CancelRequested || TaskRules.IsTerminal(task.State);
-            if (writer.Scalar("SELECT CASE WHEN finished_at IS NULL THEN 1 ELSE 0 END FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is { } unfinished)
+            if (attempt is { } recorded)
             {
                 // Recorded already: a duplicate, or this TaskStarted came after its attempt's TaskFinished (the events
                 // of one group commit are applied in any order), when the run is over and there is nothing to stop.
-                return stop && Long(unfinished) == 1;
+                return stop && !recorded.Finished;
             }
 
             if (RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount))
@@ -92,9 +92,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     {
         await writer.WriteGroupedAsync(() =>
         {
-            if (waitForAttempt && writer.ReadTask(message.TaskId) is not null)
+            if (waitForAttempt && writer.ReadTask(message.TaskId, message.AttemptId) is var (_, attempt))
             {
-                if (writer.Scalar("SELECT 1 FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))) is null)
+                if (attempt is null)
                 {
                     throw Pending($"attempt {message.AttemptId} not recorded yet", stored: 0);
                 }
@@ -167,7 +167,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     {
         var released = await writer.WriteGroupedAsync<IReadOnlyList<PendingTask>>(() =>
         {
-            if (writer.ReadTask(message.TaskId) is not { } task)
+            if (writer.ReadTask(message.TaskId, message.AttemptId) is not var (task, attempt))
             {
                 return [];
             }
@@ -193,9 +193,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
             // Set when this event records the attempt: the task's next cause is then used up (its TaskStarted clears it).
             var clearCause = false;
-            switch (writer.Scalar($"SELECT finished_at IS NOT NULL AND state <> {Sql.Lost} FROM attempts WHERE id = @id", ("@id", Id(message.AttemptId))))
+            switch (attempt)
             {
-                case 1L:
+                case { Finished: true, Lost: false }:
                     // Already applied: a duplicate.
                     return [];
                 case null:
