@@ -114,8 +114,9 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
 
     /// <summary>
     /// Runs <paramref name="work"/> in a transaction shared with the other writes queued meanwhile (group commit): one
-    /// commit, and one write to the log, for many events. Each write keeps its own all-or-nothing (a savepoint):
-    /// one that throws is undone alone and its task fails; the others commit. Completes once committed.
+    /// commit, and one write to the log, for many events. Each write keeps its own all-or-nothing: one that throws is
+    /// undone alone (the group runs again with a savepoint around each write) and its task fails; the others commit.
+    /// Completes once committed.
     /// </summary>
     public Task<T> WriteGroupedAsync<T>(Func<T> work) => Enqueue(new GroupedWrite<T>(work)).Task;
 
@@ -198,7 +199,7 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         }
     }
 
-    /// <summary>The writes in one transaction, each in a savepoint when there are several; under the write lock.</summary>
+    /// <summary>The writes in one transaction, without savepoints unless one of them fails; under the write lock.</summary>
     private void RunGroup(IReadOnlyList<IGroupedWrite> writes)
     {
         // A savepoint is not free: PostgreSQL takes two round trips to the server per write, and SQLite copies every page
