@@ -11,8 +11,9 @@ namespace DistributedExecutor.Master.Services;
 /// <summary>
 /// A request whose first message is not a valid message of the method's input type gets INVALID_ARGUMENT with the
 /// reason. Without this, gRPC's own deserializer throws before any handler runs and the caller sees UNKNOWN
-/// ("Exception was thrown by handler"), which tells nobody what to fix. So does a frame header that lies: one
-/// claiming more than MAX_REQUEST_BYTES gets RESOURCE_EXHAUSTED at once (nothing of it is read or buffered), and a
+/// ("Exception was thrown by handler"), which tells nobody what to fix. So does a frame header that lies: one of a
+/// single-message call claiming more than MAX_REQUEST_BYTES gets RESOURCE_EXHAUSTED at once (nothing of it is read
+/// or buffered; gRPC answers a stream's itself, as RESOURCE_EXHAUSTED), and a
 /// body that ends inside a header or before the length its header claimed gets INVALID_ARGUMENT (gRPC answered
 /// UNKNOWN and INTERNAL, a fault of the server's, for those). The first message is looked at where it
 /// lies in the request's pipe, consuming nothing, so gRPC reads it next and nothing is copied. A method that takes
@@ -60,7 +61,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
     }
 
     private static Status TooLarge(uint length, int max) =>
-        new(StatusCode.ResourceExhausted, $"the request's message is {length} bytes; MAX_REQUEST_BYTES allows {max}");
+        new(StatusCode.ResourceExhausted, $"the request's message of {length} bytes exceeds MAX_REQUEST_BYTES ({max})");
 
     private static Status EndedInHeader(long read) =>
         new(StatusCode.InvalidArgument, $"the request ended {read} bytes into a message's 5-byte gRPC header");
@@ -81,9 +82,16 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
             var frame = Frame(buffer);
+            if (frame is (_, var claimed) && claimed > maxRequestBytes)
+            {
+                // A stream's is left to gRPC, whose failing read ends the stream: answered here, the rest of a large
+                // first message still in flight would wait on a stream nobody reads.
+                reader.AdvanceTo(buffer.Start);
+                return (waitForMore ? null : TooLarge(claimed, maxRequestBytes), true);
+            }
+
             Status? problem = frame switch
             {
-                (_, var claimed) when claimed > maxRequestBytes => TooLarge(claimed, maxRequestBytes),
                 (false, var length) when buffer.Length - 5 >= length => Parse(input, buffer.Slice(5, length)),
                 (_, var length) when result.IsCompleted => EndedInMessage(buffer.Length - 5, length),
                 null when result.IsCompleted && buffer.Length > 0 => EndedInHeader(buffer.Length),
