@@ -71,9 +71,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
 
     /// <summary>
     /// Looks at the first message where it lies in the pipe and consumes nothing. Looked is false when the caller must
-    /// buffer to see it (it had not all arrived, and <paramref name="waitForMore"/> is false); a problem is null when
-    /// it parses, or when gRPC itself answers better (an empty or truncated body, a compressed message, a streaming
-    /// request's first message past <see cref="StreamPeekLimit"/>).
+    /// buffer to see it (it had not all arrived, and <paramref name="waitForMore"/> is false); see <see cref="Judge"/>.
     /// </summary>
     private static async Task<(Status? Problem, bool Looked)> PeekAsync(PipeReader reader, MessageDescriptor input, int maxRequestBytes, bool waitForMore, CancellationToken cancellationToken)
     {
@@ -81,43 +79,54 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
         {
             var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            var frame = Frame(buffer);
-            if (frame is (_, var claimed) && claimed > maxRequestBytes)
-            {
-                // A stream's is left to gRPC, whose failing read ends the stream: answered here, the rest of a large
-                // first message still in flight would wait on a stream nobody reads.
-                reader.AdvanceTo(buffer.Start);
-                return (waitForMore ? null : TooLarge(claimed, maxRequestBytes), true);
-            }
-
-            Status? problem = frame switch
-            {
-                (false, var length) when buffer.Length - 5 >= length => Parse(input, buffer.Slice(5, length)),
-                (_, var length) when result.IsCompleted => EndedInMessage(buffer.Length - 5, length),
-                null when result.IsCompleted && buffer.Length > 0 => EndedInHeader(buffer.Length),
-                _ => null,
-            };
-            if (problem is not null || frame is (false, var whole) && buffer.Length - 5 >= whole)
+            var verdict = result.IsCanceled ? LeaveToGrpc : Judge(buffer, result.IsCompleted, input, maxRequestBytes, stream: waitForMore);
+            if (verdict is not null || !waitForMore)
             {
                 reader.AdvanceTo(buffer.Start);
-                return (problem, true);
-            }
-
-            if (frame is (true, _) || result.IsCompleted || result.IsCanceled || (waitForMore && frame is (_, > StreamPeekLimit)))
-            {
-                reader.AdvanceTo(buffer.Start);
-                return (null, true);
-            }
-
-            if (!waitForMore)
-            {
-                reader.AdvanceTo(buffer.Start);
-                return (null, false);
+                return (verdict?.Problem, verdict is not null);
             }
 
             // Nothing consumed, all of it examined: the next read waits for more.
             reader.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>What the check decides from the first bytes of a body.</summary>
+    private sealed record Verdict(Status? Problem);
+
+    private static readonly Verdict LeaveToGrpc = new((Status?)null);
+
+    /// <summary>
+    /// The decision on a body's first message from <paramref name="buffer"/> (its first bytes; <paramref name="ended"/>
+    /// when no more will come), or null when it needs more bytes. A problem is null when the message parses, or when
+    /// gRPC itself answers (an empty body, a compressed message, a stream's first message past MAX_REQUEST_BYTES or
+    /// past <see cref="StreamPeekLimit"/>).
+    /// </summary>
+    private static Verdict? Judge(ReadOnlySequence<byte> buffer, bool ended, MessageDescriptor input, int maxRequestBytes, bool stream)
+    {
+        if (Frame(buffer) is not var (compressed, length))
+        {
+            return !ended ? null : buffer.Length == 0 ? LeaveToGrpc : new Verdict(EndedInHeader(buffer.Length));
+        }
+
+        if (length > maxRequestBytes)
+        {
+            // A stream's is left to gRPC, whose failing read ends the stream: answered here, the rest of a large first
+            // message still in flight would wait on a stream nobody reads.
+            return stream ? LeaveToGrpc : new Verdict(TooLarge(length, maxRequestBytes));
+        }
+
+        if (buffer.Length - 5 >= length)
+        {
+            return compressed ? LeaveToGrpc : new Verdict(Parse(input, buffer.Slice(5, length)));
+        }
+
+        if (ended)
+        {
+            return new Verdict(EndedInMessage(buffer.Length - 5, length));
+        }
+
+        return compressed || (stream && length > StreamPeekLimit) ? LeaveToGrpc : null;
     }
 
     /// <summary>The gRPC frame header (compressed flag, message length) once its 5 bytes are in.</summary>
@@ -146,29 +155,20 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
         }
     }
 
+    /// <summary>The buffered path, for a single message that had not all arrived at the first read: judged as <see cref="PeekAsync"/> does.</summary>
     private static async Task<Status?> CheckAsync(Stream body, MessageDescriptor input, int maxRequestBytes, CancellationToken cancellationToken)
     {
         var header = new byte[5];
         var read = await body.ReadAtLeastAsync(header, 5, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (Frame(new ReadOnlySequence<byte>(header, 0, read)) is not var (compressed, length))
+        if (Judge(new ReadOnlySequence<byte>(header, 0, read), ended: read < 5, input, maxRequestBytes, stream: false) is { } verdict)
         {
-            // Empty (gRPC itself answers that properly), or cut short inside the header.
-            return read == 0 ? null : EndedInHeader(read);
+            return verdict.Problem;
         }
 
-        if (length > maxRequestBytes)
-        {
-            return TooLarge(length, maxRequestBytes);
-        }
-
-        if (compressed)
-        {
-            // gRPC itself answers a compressed message.
-            return null;
-        }
-
-        var message = new byte[length];
-        var got = await body.ReadAtLeastAsync(message, (int)length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        return got < length ? EndedInMessage(got, length) : Parse(input, new ReadOnlySequence<byte>(message));
+        // Within MAX_REQUEST_BYTES (judged above), so never larger than the limit however the header lies.
+        var frame = new byte[5 + BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1))];
+        header.CopyTo(frame, 0);
+        var got = await body.ReadAtLeastAsync(frame.AsMemory(5), frame.Length - 5, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        return Judge(new ReadOnlySequence<byte>(frame, 0, 5 + got), ended: true, input, maxRequestBytes, stream: false)?.Problem;
     }
 }

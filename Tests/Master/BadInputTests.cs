@@ -160,6 +160,22 @@ public sealed class BadInputTests(BadInputTests.Fixture fixture) : IClassFixture
         Assert.Contains("not a valid distexec.v1.SubmitJobRequest message", ex.Status.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task SubmitJob_GzipCompressed_Accepted()
+    {
+        // A compressed message is gRPC's to read: the malformed-request check must not take it for a cut-short one.
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://{Cluster.MasterAddress}", new Grpc.Net.Client.GrpcChannelOptions
+        {
+            CompressionProviders = [new Grpc.Net.Compression.GzipCompressionProvider(System.IO.Compression.CompressionLevel.Fastest)],
+        });
+        var jobs = new JobService.JobServiceClient(channel);
+        var headers = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
+
+        var response = await jobs.SubmitJobAsync(Command("echo", new string('z', 4096)), headers, DateTime.UtcNow.AddSeconds(20));
+
+        Assert.False(string.IsNullOrEmpty(response.Job.Id));
+    }
+
     /// <summary>Framings whose 5-byte header lies about the message: each gets a status that says what is wrong, never UNKNOWN.</summary>
     public static TheoryData<string, byte[], StatusCode, string> LyingFramings() => new()
     {
