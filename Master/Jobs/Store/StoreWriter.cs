@@ -442,13 +442,11 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     public (TaskRow Task, AttemptSeen? Attempt)? ReadTask(Guid taskId, Guid attemptId)
     {
         var rows = Rows($"""
-            SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause,
+            SELECT {TaskColumns},
                 CASE WHEN a.id IS NULL THEN NULL WHEN a.finished_at IS NULL THEN 0 ELSE 1 END, CASE WHEN a.state = {Sql.Lost} THEN 1 ELSE 0 END
             FROM tasks t JOIN jobs j ON j.id = t.job_id LEFT JOIN attempts a ON a.id = @attempt WHERE t.id = @id
             """,
-            reader => (new TaskRow(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
-                reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
-                reader.IsDBNull(5) ? null : new AttemptSeen(Finished: reader.GetInt32(5) == 1, Lost: reader.GetInt32(6) == 1)),
+            reader => (TaskRowOf(reader), reader.IsDBNull(5) ? null : new AttemptSeen(Finished: reader.GetInt32(5) == 1, Lost: reader.GetInt32(6) == 1)),
             ("@id", StoreSql.Id(taskId)), ("@attempt", StoreSql.Id(attemptId)));
         return rows.Count == 0 ? null : rows[0];
     }
@@ -456,13 +454,16 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
     /// <summary>The task as an event handler needs it, or null when the store has no such task.</summary>
     public TaskRow? ReadTask(Guid taskId)
     {
-        var rows = Rows(
-            "SELECT t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = @id",
-            reader => new TaskRow(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
-                reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
-            ("@id", StoreSql.Id(taskId)));
+        var rows = Rows($"SELECT {TaskColumns} FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = @id", TaskRowOf, ("@id", StoreSql.Id(taskId)));
         return rows.Count == 0 ? null : rows[0];
     }
+
+    /// <summary>What <see cref="TaskRow"/> holds, first in each read of a task (<see cref="TaskRowOf"/> reads it).</summary>
+    private const string TaskColumns = "t.state, t.current_attempt, j.cancel_requested, t.dispatch, t.next_cause";
+
+    private static TaskRow TaskRowOf(DbDataReader reader) =>
+        new(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
+            reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4));
 
     public void RefreshJobState(Guid jobId) => RefreshJobState(StoreSql.Id(jobId));
 
