@@ -94,7 +94,10 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
     /// <summary>What the check decides from the first bytes of a body.</summary>
     private sealed record Verdict(Status? Problem);
 
+    /// <summary>Nothing for this check to answer: gRPC reads the request (one instance, so a sound request allocates none).</summary>
     private static readonly Verdict LeaveToGrpc = new((Status?)null);
+
+    private static Verdict Of(Status? problem) => problem is null ? LeaveToGrpc : new Verdict(problem);
 
     /// <summary>
     /// The decision on a body's first message from <paramref name="buffer"/> (its first bytes; <paramref name="ended"/>
@@ -118,7 +121,7 @@ internal sealed class MalformedRequestMiddleware(RequestDelegate next, Distribut
 
         if (buffer.Length - 5 >= length)
         {
-            return compressed ? LeaveToGrpc : new Verdict(Parse(input, buffer.Slice(5, length)));
+            return compressed ? LeaveToGrpc : Of(Parse(input, buffer.Slice(5, length)));
         }
 
         if (ended)
