@@ -7,8 +7,8 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// Tells the other masters on a PostgreSQL store which jobs changed here, and wakes this master's watchers when they
 /// say so: PostgreSQL's LISTEN/NOTIFY on one channel, each notification "&lt;master&gt;|&lt;job id&gt;,&lt;job id&gt;…"
 /// (a master ignores its own). Changes are sent after their write committed, batched as they come; a watcher on
-/// another master then reads them from the store as it would here. When the listening connection drops, every watcher
-/// is woken once it is back (what was said meanwhile is lost, so each reads again from its offset).
+/// another master then reads them from the store as it would here. Each time the listening connection is up, at start
+/// and after it dropped, every watcher is woken (what was said before is lost, so each reads again from its offset).
 /// </summary>
 internal sealed class PostgresChangeFeed : IDisposable
 {
@@ -68,7 +68,6 @@ internal sealed class PostgresChangeFeed : IDisposable
 
     private async Task ListenAsync()
     {
-        var first = true;
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -80,12 +79,10 @@ internal sealed class PostgresChangeFeed : IDisposable
                     await listen.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
                 }
 
-                if (!first)
-                {
-                    _signals.NotifyAll();
-                }
-
-                first = false;
+                // Listening now: what was said before (at start, or while the connection was down) is lost, so every
+                // watcher reads again from its offset. At start this includes a watcher that began before the first
+                // LISTEN took effect, whose change another master announced in between.
+                _signals.NotifyAll();
                 while (true)
                 {
                     await connection.WaitAsync(_stop.Token).ConfigureAwait(false);
@@ -93,7 +90,6 @@ internal sealed class PostgresChangeFeed : IDisposable
             }
             catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IOException && !_stop.IsCancellationRequested)
             {
-                first = false;
                 await Delay().ConfigureAwait(false);
             }
             catch (OperationCanceledException)
