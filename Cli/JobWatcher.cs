@@ -10,6 +10,7 @@ namespace DistributedExecutor.Cli;
 internal static class JobWatcher
 {
     private static readonly TimeSpan ReconnectFor = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RetryEvery = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Called before output is printed (a progress line on the same terminal clears itself).</summary>
     public static Action? BeforeOutput { get; set; }
@@ -66,7 +67,7 @@ internal static class JobWatcher
                     return last;
                 }
             }
-            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown && !cancellationToken.IsCancellationRequested)
+            catch (RpcException ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
                 failingSince ??= DateTimeOffset.UtcNow;
                 if (DateTimeOffset.UtcNow - failingSince > ReconnectFor)
@@ -75,9 +76,44 @@ internal static class JobWatcher
                 }
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(RetryEvery, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A call a follower makes before it watches (the job's record, the stored output), tried again as the watch is
+    /// while the master is unreachable (restarting, or the one behind the address just killed), for as long. The first
+    /// failure is said once on stderr, so a wrong address does not look like a hang.
+    /// </summary>
+    public static async Task<T> ReconnectingAsync<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        var failingSince = (DateTimeOffset?)null;
+        while (true)
+        {
+            try
+            {
+                return await call().ConfigureAwait(false);
+            }
+            catch (RpcException ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                if (failingSince is null)
+                {
+                    failingSince = DateTimeOffset.UtcNow;
+                    await Console.Error.WriteLineAsync(Formatting.Safe(
+                        $"distctl: cannot reach the master ({ex.Status.Detail}); trying again for up to {ReconnectFor.TotalSeconds:0} s (Ctrl-C to stop)")).ConfigureAwait(false);
+                }
+                else if (DateTimeOffset.UtcNow - failingSince > ReconnectFor)
+                {
+                    throw;
+                }
+            }
+
+            await Task.Delay(RetryEvery, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A failure that a master restart or a dropped connection explains, worth trying again.</summary>
+    private static bool IsTransient(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown;
 
     /// <summary>Waits for the job to end, then prints each task's output as one block under "== item ==".</summary>
     public static async Task<Job> WatchGroupedAsync(JobService.JobServiceClient jobs, string jobId, IReadOnlyList<string> items, CancellationToken cancellationToken)

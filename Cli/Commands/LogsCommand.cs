@@ -37,7 +37,10 @@ internal static class LogsCommand
             var cancellationToken = Interrupts.Token;
             try
             {
-                var job = (await master.Jobs.GetJobAsync(new GetJobRequest { JobId = result.GetValue(jobId) }, cancellationToken: cancellationToken).ConfigureAwait(false)).Job;
+                // Following survives a master restart from its first call on, not only once it watches.
+                var following = result.GetValue(follow);
+                Task<T> Call<T>(Func<Task<T>> call) => following ? JobWatcher.ReconnectingAsync(call, cancellationToken) : call();
+                var job = (await Call(() => master.Jobs.GetJobAsync(new GetJobRequest { JobId = result.GetValue(jobId) }, cancellationToken: cancellationToken).ResponseAsync).ConfigureAwait(false)).Job;
                 var prefixes = job.Tasks.Any(t => t.Spec.Item.Length > 0) ? job.Tasks.OrderBy(t => t.Index).Select(t => t.Spec.Item).ToList() : null;
                 int? index = result.GetValue(task);
                 if (result.GetValue(item) is { } wanted)
@@ -60,16 +63,16 @@ internal static class LogsCommand
                 long offset = 0;
                 if (result.GetValue(tail) is { } lines)
                 {
-                    (var chunks, offset) = await JobWatcher.ReadAllAsync(master.Jobs, job.Id, Include, cancellationToken).ConfigureAwait(false);
+                    (var chunks, offset) = await Call(() => JobWatcher.ReadAllAsync(master.Jobs, job.Id, Include, cancellationToken)).ConfigureAwait(false);
                     PrintTail(chunks, lines, new LinePrefixer(prefixes, stamped));
-                    if (!result.GetValue(follow))
+                    if (!following)
                     {
                         return ExitCodes.Success;
                     }
                 }
 
-                var ended = await JobWatcher.WatchAsync(master.Jobs, job.Id, result.GetValue(follow), prefixes, cancellationToken, Include, offset, stamped).ConfigureAwait(false);
-                return result.GetValue(follow) ? JobWatcher.ExitCodeOf(ended) : ExitCodes.Success;
+                var ended = await JobWatcher.WatchAsync(master.Jobs, job.Id, following, prefixes, cancellationToken, Include, offset, stamped).ConfigureAwait(false);
+                return following ? JobWatcher.ExitCodeOf(ended) : ExitCodes.Success;
             }
             catch (Exception ex) when (Interrupts.Token.IsCancellationRequested && ex is OperationCanceledException or Grpc.Core.RpcException)
             {

@@ -15,6 +15,7 @@ public sealed class TcpFront : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private int _next;
+    private int _accepted;
 
     private TcpFront(IReadOnlyList<IPEndPoint> backends, int port)
     {
@@ -23,6 +24,9 @@ public sealed class TcpFront : IAsyncDisposable
         _listener.Start();
         _accepting = Task.Run(AcceptAsync);
     }
+
+    /// <summary>Connections clients have made to the front so far, served or not.</summary>
+    public int Accepted => Volatile.Read(ref _accepted);
 
     /// <summary>host:port to reach the backends through.</summary>
     public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
@@ -44,6 +48,7 @@ public sealed class TcpFront : IAsyncDisposable
                 return;
             }
 
+            Interlocked.Increment(ref _accepted);
             _ = Task.Run(() => ServeAsync(client));
         }
     }
