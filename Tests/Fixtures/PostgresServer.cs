@@ -76,7 +76,7 @@ public sealed class PostgresServer
             var connection = new NpgsqlConnectionStringBuilder(container.GetConnectionString());
             var server = new PostgresServer(new Uri(
                 $"postgres://{Uri.EscapeDataString(connection.Username!)}:{Uri.EscapeDataString(connection.Password!)}@{connection.Host}:{connection.Port}/{connection.Database}"));
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            RunEnd.Add(() => container.DisposeAsync().AsTask().GetAwaiter().GetResult());
             return server;
         }
 
@@ -122,7 +122,7 @@ public sealed class PostgresServer
         var url = new Uri($"postgres://distexec:{password}@127.0.0.1:{port}/postgres");
         var server = new PostgresServer(url) { _dataDir = dir };
         server._server = ChildProcess.Start("postgres", postgres[0], postgres[1..], new Dictionary<string, string?>());
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => server.StopNow();
+        RunEnd.Add(server.StopNow);
         await WaitUntilUpAsync(url, TimeSpan.FromSeconds(60), server._server);
         return server;
     }

@@ -236,7 +236,7 @@ public sealed class RabbitMqBroker
                 _container = container,
                 _managementUrl = new Uri($"http://guest:guest@{container.Hostname}:{container.GetMappedPublicPort(15672)}/"),
             };
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => container.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            RunEnd.Add(() => container.DisposeAsync().AsTask().GetAwaiter().GetResult());
             return broker;
         }
 
@@ -277,7 +277,7 @@ public sealed class RabbitMqBroker
         var broker = new RabbitMqBroker(url) { _dataDir = dir };
         broker._serverEnvironment = environment;
         broker._server = ChildProcess.Start("rabbitmq", ServerScript, [], environment);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => broker.StopNow();
+        RunEnd.Add(broker.StopNow);
         await WaitUntilUpAsync(url, TimeSpan.FromSeconds(90), broker._server);
         return broker;
     }
