@@ -131,7 +131,8 @@ dist-package:
 	  && cd artifacts/dist && sha256sum distctl-$$version-linux-x64.tar.gz > SHA256SUMS \
 	  && echo "artifacts/dist/distctl-$$version-linux-x64.tar.gz" && cat SHA256SUMS
 
-test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests
+test: deps proto build ## Unit, integration (real RabbitMQ), end-to-end (real processes) tests (and the bench still builds)
+	$(DOTNET) build bench/Bench.csproj -c $(CONFIGURATION) --nologo -v quiet
 	$(DOTNET) test Tests/Tests.csproj -c $(CONFIGURATION) --nologo --logger "console;verbosity=normal" --blame-hang-timeout 10m --blame-hang-dump-type none
 
 test-unit: ## Unit tests only (no broker, no processes)
