@@ -10,23 +10,17 @@ namespace DistributedExecutor.Master.Jobs.Store;
 /// </summary>
 internal sealed class HeldTasks(StoreWriter writer)
 {
-    /// <summary>The released tasks (unheld, not yet published: the caller publishes them), the job's own and, once it ended, those of the jobs that ran after it.</summary>
-    public IReadOnlyList<PendingTask> Apply(Guid jobId)
+    /// <summary>
+    /// The released tasks (unheld, not yet published: the caller publishes them), the job's own and, once it ended,
+    /// those of the jobs that ran after it. <paramref name="job"/>: the job as <see cref="StoreWriter.RefreshJobState(Guid)"/>
+    /// just left it, which spares reading it again.
+    /// </summary>
+    public IReadOnlyList<PendingTask> Apply(Guid jobId, StoreWriter.JobRow job)
     {
-        // The job's limits and its state in one read; the state is read again only if the limits changed it.
-        var job = writer.Rows("SELECT max_parallel, max_errors, pool, concurrency_key, state FROM jobs WHERE id = @job",
-            reader => new JobRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3), StoredStates.FromColumn(reader.GetInt32(4))),
-            ("@job", Id(jobId)));
-        if (job.Count == 0)
-        {
-            return [];
-        }
-
-        var (released, stateChanged) = ApplyLimits(jobId, job[0]);
-        return [.. released, .. SettleDependents(Id(jobId), stateChanged ? null : job[0].State)];
+        // The state is read again only if the limits changed it.
+        var (released, stateChanged) = ApplyLimits(jobId, job);
+        return [.. released, .. SettleDependents(Id(jobId), stateChanged ? null : job.State)];
     }
-
-    private sealed record JobRow(long MaxParallel, long MaxErrors, string Pool, string? Key, TaskState State);
 
     /// <summary>
     /// When <paramref name="jobId"/> has ended, the jobs waiting for it (JobSpec.after) whose every dependency ended:
@@ -72,7 +66,7 @@ internal sealed class HeldTasks(StoreWriter writer)
     }
 
     /// <summary>The tasks the job's limits release, and whether they changed the job's state (--max-errors skipped the rest).</summary>
-    private (IReadOnlyList<PendingTask> Released, bool StateChanged) ApplyLimits(Guid jobId, JobRow job)
+    private (IReadOnlyList<PendingTask> Released, bool StateChanged) ApplyLimits(Guid jobId, StoreWriter.JobRow job)
     {
         var (maxParallel, maxErrors, pool, key) = (job.MaxParallel, job.MaxErrors, job.Pool, job.Key);
         if (maxErrors > 0)

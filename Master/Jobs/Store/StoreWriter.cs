@@ -425,15 +425,35 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             [("@now", Now()), ("@reason", reason), ("@lost", (int)Contracts.Messages.FailureKind.Lost), .. parameters]);
 
     /// <summary>A new running attempt, the task's <paramref name="number"/>th.</summary>
-    public void InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, long number, string cause, int dispatch)
+    /// <summary>
+    /// Records an attempt running, or with <paramref name="end"/> already ended (a TaskFinished that records its attempt:
+    /// one statement where an insert and an update of the same row were two).
+    /// </summary>
+    public void InsertAttempt(Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, long number, string cause, int dispatch, AttemptEnd? end = null)
     {
-        Execute($"""
-            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
-            VALUES(@id, @task, @job, @number, @worker, {Sql.Running}, @started, @cause, @dispatch)
+        if (end is null)
+        {
+            Execute($"""
+                INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch)
+                VALUES(@id, @task, @job, @number, @worker, {Sql.Running}, @started, @cause, @dispatch)
+                """,
+                ("@id", StoreSql.Id(attemptId)), ("@task", StoreSql.Id(taskId)), ("@job", StoreSql.Id(jobId)), ("@number", number),
+                ("@worker", workerId), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause), ("@dispatch", dispatch));
+            return;
+        }
+
+        Execute("""
+            INSERT INTO attempts(id, task_id, job_id, number, worker_id, state, started_at, cause, dispatch, finished_at, exit_code, signal, error, http_status, failure)
+            VALUES(@id, @task, @job, @number, @worker, @state, @started, @cause, @dispatch, @finished, @exit, @signal, @error, @http, @failure)
             """,
             ("@id", StoreSql.Id(attemptId)), ("@task", StoreSql.Id(taskId)), ("@job", StoreSql.Id(jobId)), ("@number", number),
-            ("@worker", workerId), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause), ("@dispatch", dispatch));
+            ("@worker", workerId), ("@state", StoredStates.Column(end.State)), ("@started", startedAt.ToUnixTimeMilliseconds()), ("@cause", cause),
+            ("@dispatch", dispatch), ("@finished", end.FinishedAt.ToUnixTimeMilliseconds()), ("@exit", end.ExitCode), ("@signal", end.Signal),
+            ("@error", end.Error), ("@http", end.HttpStatus), ("@failure", end.Failure));
     }
+
+    /// <summary>How an attempt ended, as its TaskFinished says.</summary>
+    internal sealed record AttemptEnd(TaskState State, DateTimeOffset FinishedAt, int? ExitCode, int? Signal, string? Error, int? HttpStatus, int Failure);
 
     /// <summary>
     /// The task as an event handler needs it, with what the store holds of one of its attempts (null: not recorded),
@@ -465,30 +485,38 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         new(StoredStates.FromColumn(reader.GetInt32(0)), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt32(2) == 1,
             reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4));
 
-    public void RefreshJobState(Guid jobId) => RefreshJobState(StoreSql.Id(jobId));
+    public JobRow RefreshJobState(Guid jobId) => RefreshJobState(StoreSql.Id(jobId));
+
+    /// <summary>A job's state (as stored once refreshed) and the limits <see cref="HeldTasks"/> applies.</summary>
+    internal sealed record JobRow(TaskState State, long MaxParallel, long MaxErrors, string Pool, string? Key);
 
     /// <summary>Which task states a job has, each an index seek on tasks(job_id, state): not a count of its every task.</summary>
     private static readonly string PresentStates =
         "SELECT " + string.Join(", ", Enum.GetValues<StoredState>().Select(s => $"CASE WHEN EXISTS(SELECT 1 FROM tasks WHERE job_id = @job AND state = {(int)s}) THEN 1 ELSE 0 END"));
 
-    /// <summary>The task states present, then the job's own state and cancel_requested: one statement where there were two.</summary>
+    /// <summary>
+    /// The task states present, then the job's own state, cancel_requested and limits: one statement where there were
+    /// three (the limits are what <see cref="HeldTasks"/> reads next, after a task ended).
+    /// </summary>
     private static readonly string PresentStatesAndJob =
-        PresentStates + ", (SELECT state FROM jobs WHERE id = @job), (SELECT cancel_requested FROM jobs WHERE id = @job)";
+        PresentStates + ", j.state, j.cancel_requested, j.max_parallel, j.max_errors, j.pool, j.concurrency_key FROM jobs j WHERE j.id = @job";
 
     /// <summary>
     /// Derives the job's state from its tasks' (see <see cref="TaskRules.DeriveJobState"/>) and stores it when it changed.
     /// The rule depends only on which states its tasks are in, not how many are in each, so that is what is read:
     /// a seek per state instead of counting all of a big batch's tasks at every event (a unit test holds the two equal).
     /// </summary>
-    public void RefreshJobState(string jobId)
+    /// <returns>The job as it is now stored: its state and its limits.</returns>
+    public JobRow RefreshJobState(string jobId)
     {
         var counts = new Dictionary<TaskState, int>();
         var states = Enum.GetValues<StoredState>();
         TaskState previous;
         bool userCanceled;
+        JobRow row;
         using (var reader = Prepared(PresentStatesAndJob, ("@job", jobId)).ExecuteReader())
         {
-            if (!reader.Read() || reader.IsDBNull(states.Length))
+            if (!reader.Read())
             {
                 throw new InvalidOperationException($"job {jobId} is not in the store");
             }
@@ -502,12 +530,14 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
             }
 
             (previous, userCanceled) = (StoredStates.FromColumn(reader.GetInt32(states.Length)), reader.GetInt32(states.Length + 1) == 1);
+            var limits = states.Length + 2;
+            row = new JobRow(previous, reader.GetInt64(limits), reader.GetInt64(limits + 1), reader.GetString(limits + 2), reader.IsDBNull(limits + 3) ? null : reader.GetString(limits + 3));
         }
 
         var next = TaskRules.DeriveJobState(counts, userCanceled);
         if (previous == next)
         {
-            return;
+            return row;
         }
 
         var terminal = TaskRules.IsTerminal(next);
@@ -521,6 +551,8 @@ internal sealed partial class StoreWriter(DbConnection connection, StoreBackend 
         {
             _activeJobs++;
         }
+
+        return row with { State = next };
     }
 
     public void Dispose()

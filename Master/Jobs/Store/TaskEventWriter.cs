@@ -63,7 +63,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
     /// dispatch's message (published twice around a master crash; a redelivery has a delivery count above 1),
     /// recorded as a duplicate and stopped at once, so a retry never runs twice.
     /// </summary>
-    private bool RecordAttempt(TaskRow task, Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, int dispatch, int deliveryCount)
+    /// <param name="end">How it ended, when the event recording it is its TaskFinished.</param>
+    private bool RecordAttempt(TaskRow task, Guid jobId, Guid taskId, Guid attemptId, string workerId, DateTimeOffset startedAt, int dispatch, int deliveryCount,
+        StoreWriter.AttemptEnd? end = null)
     {
         dispatch = Math.Max(1, dispatch);
 
@@ -73,7 +75,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
         var stale = dispatch < task.Dispatch || (deliveryCount <= 1 && ofDispatch > 0);
         var number = earlier + 1;
         var cause = stale ? "duplicate" : task.NextCause ?? (number == 1 ? "first" : "redelivery");
-        writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt, number, cause, dispatch);
+        writer.InsertAttempt(jobId, taskId, attemptId, workerId, startedAt, number, cause, dispatch, end);
         if (cause == "redelivery")
         {
             writer.AfterCommit(() => metrics?.Redeliveries.Add(1));
@@ -193,27 +195,31 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
 
             // Set when this event records the attempt: the task's next cause is then used up (its TaskStarted clears it).
             var clearCause = false;
+            var end = new StoreWriter.AttemptEnd(TaskRules.ToState(message.Outcome), message.FinishedAt, message.ExitCode, message.Signal, message.Error,
+                message.HttpStatus, (int)message.Failure);
             switch (attempt)
             {
                 case { Finished: true, Lost: false }:
                     // Already applied: a duplicate.
                     return [];
                 case null:
-                    // TaskFinished overtook its TaskStarted (applied in the same group commit, or that was lost): the
-                    // attempt is recorded as its TaskStarted would have recorded it, then ended. A stale run decides nothing.
-                    stale = RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount);
+                    // TaskFinished overtook its TaskStarted (applied in the same group commit, or that was lost; a short
+                    // task sends none): the attempt is recorded as its TaskStarted would have recorded it, ended as this
+                    // says, in one insert. A stale run decides nothing.
+                    stale = RecordAttempt(task, message.JobId, message.TaskId, message.AttemptId, message.WorkerId, message.StartedAt, message.Dispatch, message.DeliveryCount, end);
                     clearCause = !stale;
                     break;
+                default:
+                    writer.Execute("""
+                        UPDATE attempts SET state = @state, finished_at = @finished, exit_code = @exit, signal = @signal, error = @error,
+                            http_status = @http, failure = @failure
+                        WHERE id = @id
+                        """,
+                        ("@state", StoredStates.Column(end.State)), ("@finished", end.FinishedAt.ToUnixTimeMilliseconds()),
+                        ("@exit", end.ExitCode), ("@signal", end.Signal), ("@error", end.Error), ("@http", end.HttpStatus),
+                        ("@failure", end.Failure), ("@id", Id(message.AttemptId)));
+                    break;
             }
-
-            writer.Execute("""
-                UPDATE attempts SET state = @state, finished_at = @finished, exit_code = @exit, signal = @signal, error = @error,
-                    http_status = @http, failure = @failure
-                WHERE id = @id
-                """,
-                ("@state", StoredStates.Column(TaskRules.ToState(message.Outcome))), ("@finished", message.FinishedAt.ToUnixTimeMilliseconds()),
-                ("@exit", message.ExitCode), ("@signal", message.Signal), ("@error", message.Error), ("@http", message.HttpStatus),
-                ("@failure", (int)message.Failure), ("@id", Id(message.AttemptId)));
 
             var isLatest = !stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId));
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
@@ -251,8 +257,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     ("@state", StoredStates.Column(next)), ("@clear", clearCause ? 1 : 0), ("@task", Id(message.TaskId)));
             }
 
-            writer.RefreshJobState(message.JobId);
-            return held.Apply(message.JobId);
+            return held.Apply(message.JobId, writer.RefreshJobState(message.JobId));
         }).ConfigureAwait(false);
 
         signals.Notify(message.JobId);
@@ -314,8 +319,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     WHERE job_id = @job AND target_worker = @worker AND state IN ({Sql.Unfinished})
                     """, ("@now", writer.Now()), ("@worker", workerId), ("@job", Id(job)));
                 writer.Execute("DELETE FROM retries WHERE job_id = @job AND task_id IN (SELECT id FROM tasks WHERE target_worker = @worker)", ("@job", Id(job)), ("@worker", workerId));
-                writer.RefreshJobState(job);
-                released.AddRange(held.Apply(job));
+                released.AddRange(held.Apply(job, writer.RefreshJobState(job)));
             }
 
             return released;
@@ -343,8 +347,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             writer.Execute("UPDATE tasks SET state = @state, error = @reason, finished_at = @now, failure = @failure WHERE id = @task",
                 ("@state", StoredStates.Column(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("@reason", reason), ("@now", writer.Now()),
                 ("@failure", task.CancelRequested ? 0 : (int)Contracts.Messages.FailureKind.GaveUp), ("@task", Id(taskId)));
-            writer.RefreshJobState(jobId);
-            return held.Apply(jobId);
+            return held.Apply(jobId, writer.RefreshJobState(jobId));
         });
 
         signals.Notify(jobId);
