@@ -1,5 +1,6 @@
 using System.Text;
 using DistributedExecutor.Contracts.Messages;
+using DistributedExecutor.Tests.Fixtures;
 using DistributedExecutor.Worker.Running;
 
 namespace DistributedExecutor.Tests.Worker;
@@ -96,6 +97,59 @@ public sealed class OutputBatcherTests
             Assert.Equal(0, carried.Sequence);
             Assert.Equal($"{round}\n", Encoding.UTF8.GetString(carried.Chunks.Single().Data));
             Assert.Equal(1, batcher.Batches);
+        }
+    }
+
+    [Fact]
+    public async Task Write_WhileTheTaskRuns_PublishedLiveAboutAFlushIntervalIn()
+    {
+        // The flush loop starts only a flush interval into the attempt: output of a task that runs on is still live.
+        var published = new List<TaskOutput>();
+        var batcher = new OutputBatcher(Record(published), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), capBytes: 1024);
+        await using (batcher)
+        {
+            await batcher.WriteAsync(OutputStreamKind.Stdout, "first\n"u8.ToArray());
+            await Eventually.Until(() => Count(published) == 1, TimeSpan.FromSeconds(10), "the first line published while the task runs");
+            await batcher.WriteAsync(OutputStreamKind.Stdout, "second\n"u8.ToArray());
+            await Eventually.Until(() => Count(published) == 2, TimeSpan.FromSeconds(10), "the second line published by the running loop");
+            Assert.Null(await batcher.CompleteAsync(OutputBatcher.CarryBytes));
+        }
+
+        Assert.Equal("first\nsecond\n", Text(published, OutputStreamKind.Stdout));
+        Assert.Equal([0L, 1L], published.Select(p => p.Sequence));
+    }
+
+    [Fact]
+    public async Task Write_AFlushWorthAtOnce_PublishedWhileTheTaskRuns()
+    {
+        // Enough waiting starts the loop at once (else it starts a flush interval in): all of it published before the end.
+        var published = new List<TaskOutput>();
+        var gate = new TaskCompletionSource();
+        var batcher = new OutputBatcher(async output =>
+        {
+            lock (published)
+            {
+                published.Add(output);
+            }
+
+            gate.TrySetResult();
+            await Task.CompletedTask;
+        }, Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), capBytes: 1024 * 1024);
+        await using (batcher)
+        {
+            await batcher.WriteAsync(OutputStreamKind.Stdout, new byte[100 * 1024]);
+            await gate.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            await batcher.CompleteAsync(OutputBatcher.CarryBytes);
+        }
+
+        Assert.Equal(100 * 1024, published.Sum(p => p.Chunks.Sum(c => c.Data.Length)));
+    }
+
+    private static int Count(List<TaskOutput> published)
+    {
+        lock (published)
+        {
+            return published.Count;
         }
     }
 

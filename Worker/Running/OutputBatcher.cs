@@ -31,7 +31,9 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     private readonly int _tailCap;
     private readonly long[] _head = new long[3];
     private readonly TailBuffer?[] _tails = new TailBuffer?[3];
-    private readonly Task _loop;
+    private readonly Timer _firstTick;
+    private Task? _loop;
+    private bool _ended;
     private List<OutputChunkData> _pending = [];
     private MemoryStream? _current;
     private OutputStreamKind _currentStream;
@@ -50,7 +52,10 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
         _capBytes = capBytes;
         _tailCap = (int)Math.Min(capBytes / 2, int.MaxValue);
         _headCap = capBytes - _tailCap;
-        _loop = Task.Run(RunAsync);
+        // The flush loop starts only once the attempt has run a flush interval (or has a flush's worth waiting): a
+        // short task ends before that, its output carried by its end, and never needs it (nor the thread-pool hand-offs
+        // and timer a loop per attempt cost the worker).
+        _firstTick = new Timer(_ => StartLoop(), null, FlushInterval, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>True when some stream wrote more than the cap and its middle was cut.</summary>
@@ -91,6 +96,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
             if (_pendingBytes >= FlushBytes)
             {
                 _wake.TrySetResult();
+                StartLoopLocked();
             }
 
             if (_pendingBytes >= MaxUnsentBytes)
@@ -112,6 +118,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
     /// </summary>
     public async Task<TaskOutput?> CompleteAsync(int carryUpTo = 0)
     {
+        await _firstTick.DisposeAsync().ConfigureAwait(false);
         await _stop.CancelAsync().ConfigureAwait(false);
         lock (_lock)
         {
@@ -135,7 +142,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
             _wake.TrySetResult();
         }
 
-        await _loop.ConfigureAwait(false);
+        await EndLoopAsync().ConfigureAwait(false);
         if (carryUpTo > 0)
         {
             lock (_lock)
@@ -158,6 +165,7 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _firstTick.DisposeAsync().ConfigureAwait(false);
         if (!_stop.IsCancellationRequested)
         {
             await _stop.CancelAsync().ConfigureAwait(false);
@@ -167,9 +175,36 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
             }
         }
 
-        await _loop.ConfigureAwait(false);
+        await EndLoopAsync().ConfigureAwait(false);
         _stop.Dispose();
         _flushGate.Dispose();
+    }
+
+    private void StartLoop()
+    {
+        lock (_lock)
+        {
+            StartLoopLocked();
+        }
+    }
+
+    /// <summary>Starts the flush loop unless it runs already or the attempt ended; under the lock.</summary>
+    private void StartLoopLocked()
+    {
+        if (_loop is null && !_ended)
+        {
+            _loop = Task.Run(RunAsync);
+        }
+    }
+
+    /// <summary>No loop starts from now on; waits for the one that did, if any.</summary>
+    private Task EndLoopAsync()
+    {
+        lock (_lock)
+        {
+            _ended = true;
+            return _loop ?? Task.CompletedTask;
+        }
     }
 
     private void Append(OutputStreamKind stream, ReadOnlySpan<byte> bytes)
@@ -198,15 +233,22 @@ internal sealed class OutputBatcher : IOutputSink, IAsyncDisposable
 
     private async Task RunAsync()
     {
+        // Started a flush interval in (or with a flush's worth waiting): the first flush is due now.
+        var due = true;
         while (!_stop.IsCancellationRequested)
         {
-            Task wake;
-            lock (_lock)
+            if (!due)
             {
-                wake = _wake.Task;
+                Task wake;
+                lock (_lock)
+                {
+                    wake = _wake.Task;
+                }
+
+                await Task.WhenAny(wake, Task.Delay(FlushInterval, _stop.Token)).ConfigureAwait(false);
             }
 
-            await Task.WhenAny(wake, Task.Delay(FlushInterval, _stop.Token)).ConfigureAwait(false);
+            due = false;
             if (_stop.IsCancellationRequested)
             {
                 // The attempt ended: what is left is CompleteAsync's, which carries a short task's output on its
