@@ -130,6 +130,34 @@ public sealed class CommandExecutorTests
     }
 
     [Fact]
+    public async Task Execute_ProgramTheKernelCannotExec_CouldNotStartWithTheLaunchersReason()
+    {
+        // The path resolves to an executable file, so only the launcher's own exec of it can fail: the launcher reports
+        // why on its status pipe, and the task is "could not start" with that reason, not a failure with an exit code.
+        var dir = Directory.CreateTempSubdirectory("distexec-noexec-");
+        try
+        {
+            File.SetUnixFileMode(dir.FullName, (UnixFileMode)0b111_101_101);
+            var program = Path.Join(dir.FullName, "not-a-program");
+            await File.WriteAllTextAsync(program, "neither an ELF file nor a script\n");
+            File.SetUnixFileMode(program, (UnixFileMode)0b111_101_101);
+            var sink = new RecordingSink();
+
+            var result = await Executor().ExecuteAsync(Task(program), sink, CancellationToken.None);
+
+            Assert.Equal(TaskOutcome.Failed, result.Outcome);
+            Assert.Equal(FailureKind.CouldNotStart, result.Failure);
+            Assert.Equal($"could not start: {program}: Exec format error", result.Error);
+            Assert.Null(result.ExitCode);
+            Assert.Equal("", sink.Stdout + sink.Stderr);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Execute_LargeInterleavedOutput_NoDeadlock()
     {
         var sink = new RecordingSink();
