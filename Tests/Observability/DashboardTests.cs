@@ -62,6 +62,8 @@ public sealed partial class DashboardTests
 
         await page.SelectOptionAsync("#filter-state", "TASK_STATE_RUNNING");
         await page.Locator($"#jobs tr[data-job='{queued.Id}']").WaitForAsync(new() { State = WaitForSelectorState.Detached, Timeout = 30_000 });
+        // The filtered rows come with the next fetch: the queued row can be gone while the table is still empty.
+        await page.Locator($"#jobs tr[data-job='{running.Id}']").WaitForAsync(new() { Timeout = 30_000 });
         var rows = await page.Locator("#jobs tbody tr").AllInnerTextsAsync();
         Assert.Contains(rows, r => r.Contains(running.Id, StringComparison.Ordinal));
         Assert.DoesNotContain(rows, r => r.Contains(done.Id, StringComparison.Ordinal));
