@@ -343,7 +343,10 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
         var overlaps = 0;
         for (var round = 0; round < rounds; round++)
         {
-            var jobId = await run.SubmitAsync(6, _ => 4);
+            // Long enough that the cut lands while the tasks run: finding the worker and closing its connection are two
+            // rabbitmqctl calls, each a few seconds on a busy machine (with 4 s tasks, a clean-clone run once cut the
+            // worker only after every task had ended, and nothing ran again).
+            var jobId = await run.SubmitAsync(6, _ => 12);
 
             // Cut whichever worker runs a task of this job (one cut in an earlier round may still be reconnecting).
             var running = await cluster.WaitForJobAsync(jobId, j => j.Tasks.Any(t => t.State == TaskState.Running && t.WorkerId.Length > 0), TimeSpan.FromSeconds(60), "a task running");
@@ -372,7 +375,7 @@ public sealed class ChaosTests(ChaosBroker chaos, ITestOutputHelper output)
             await watch.CancelAsync();
             await watcher;
 
-            // The sampler saw every task of the job run (4 s each), and the cut made the cut worker's task run again.
+            // The sampler saw every task of the job run (12 s each), and the cut made the cut worker's task run again.
             Assert.All(tokensOfJob, token => Assert.True(most.GetValueOrDefault(token) >= 1, $"task with token {token} never seen running"));
             var recovered = await cluster.WaitForJobAsync(jobId, Recovery);
             Assert.Contains(recovered.Tasks, t => t.Attempts.Count >= 2 && t.Attempts[0].WorkerId == workerId);
