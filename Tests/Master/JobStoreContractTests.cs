@@ -4,6 +4,7 @@ using DistributedExecutor.Master.Consumers;
 using DistributedExecutor.Master.Jobs;
 using DistributedExecutor.Master.Jobs.Store;
 using DistributedExecutor.Master.Options;
+using DistributedExecutor.Tests.Fixtures;
 
 namespace DistributedExecutor.Tests.Master;
 
@@ -45,6 +46,36 @@ public abstract class JobStoreContractTests
         Assert.Equal(0, job.Tasks[0].ExitCode);
         var chunks = store.ReadOutput(_jobId, 0, 100);
         Assert.Equal("hi\n", string.Concat(chunks.Select(c => c.Data.ToStringUtf8())));
+    }
+
+    [Fact]
+    public async Task Retry_ShortRunAfterOneThatSentTaskStarted_FailingIsRetriedAgain()
+    {
+        using var store = Open();
+        var spec = new TaskSpec
+        {
+            Command = new CommandSpec { Program = "false" },
+            Retry = new RetryPolicy { MaxAttempts = 3, InitialBackoff = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(1)) },
+        };
+        store.CreateJob(_jobId, "default", [(_taskId, spec)]);
+        store.MarkPublished(_jobId);
+
+        // Run 1 took long enough to send its TaskStarted (it becomes the task's current attempt), then failed.
+        var first = Guid.NewGuid();
+        await store.ApplyStartedAsync(new TaskStarted(_jobId, _taskId, first, "w1", 1, DateTimeOffset.UtcNow));
+        await store.ApplyFinishedAsync(Finished(first, TaskOutcome.Failed, 1) with { Dispatch = 1 });
+        Assert.Equal(TaskState.Queued, store.GetJob(_jobId, withTasks: true)!.Tasks[0].State);
+
+        // Run 2 was short: its TaskFinished alone reports it. It is the latest run, not a stale one, though the task's
+        // current attempt still named run 1: failing, it leaves the third run due (it ended the task Failed, on a
+        // machine slow enough for run 1 to send its TaskStarted).
+        await store.ApplyFinishedAsync(Finished(Guid.NewGuid(), TaskOutcome.Failed, 1) with { Dispatch = 2 });
+
+        var task = store.GetJob(_jobId, withTasks: true)!.Tasks[0];
+        Assert.Equal(TaskState.Queued, task.State);
+        Assert.Equal(["first", "retry"], task.Attempts.Select(a => a.Cause));
+        var due = await Eventually.Until(() => Task.FromResult(store.DueRetries(10)), d => d.Count > 0, TimeSpan.FromSeconds(10), "the third run to fall due");
+        Assert.Equal(3, Assert.Single(due).Dispatch);
     }
 
     [Fact]

@@ -221,7 +221,9 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     break;
             }
 
-            var isLatest = !stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId));
+            // Recorded by this event and not stale, it is the current dispatch's run, as its TaskStarted would have made
+            // it: the task's current attempt may still name a run of an earlier dispatch (one that sent its TaskStarted).
+            var isLatest = clearCause || (!stale && (task.CurrentAttempt is null || task.CurrentAttempt == Id(message.AttemptId)));
             if (TaskRules.OnFinished(task.State, isLatest, message.Outcome, task.CancelRequested) is not { } next)
             {
                 ClearCause(clearCause, message.TaskId);
