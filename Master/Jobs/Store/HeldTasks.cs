@@ -11,12 +11,14 @@ namespace DistributedExecutor.Master.Jobs.Store;
 internal sealed class HeldTasks(StoreWriter writer)
 {
     /// <summary>
-    /// The released tasks (unheld, not yet published: the caller publishes them), the job's own and, once it ended,
-    /// those of the jobs that ran after it. <paramref name="job"/>: the job as <see cref="StoreWriter.RefreshJobState(Guid)"/>
-    /// just left it, which spares reading it again.
+    /// After one of the job's tasks changed: refreshes the job's state and returns the released tasks (unheld, not yet
+    /// published: the caller publishes them), the job's own and, once it ended, those of the jobs that ran after it.
+    /// The refresh's read of the job brings its limits too, which spares reading it again.
     /// </summary>
-    public IReadOnlyList<PendingTask> Apply(Guid jobId, StoreWriter.JobRow job)
+    public IReadOnlyList<PendingTask> Apply(Guid jobId)
     {
+        var job = writer.RefreshJobState(jobId);
+
         // The state is read again only if the limits changed it.
         var (released, stateChanged) = ApplyLimits(jobId, job);
         return [.. released, .. SettleDependents(Id(jobId), stateChanged ? null : job.State)];

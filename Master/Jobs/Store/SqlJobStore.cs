@@ -361,7 +361,7 @@ internal sealed class SqlJobStore : IJobStore, IDisposable
 
             _writer.Execute($"UPDATE tasks SET state = {Sql.Canceled}, error = 'canceled before it started', finished_at = @now WHERE job_id = @job AND state = {Sql.Queued}",
                 ("@job", Id(jobId)), ("@now", _writer.Now()));
-            return _held.Apply(jobId, _writer.RefreshJobState(jobId));
+            return _held.Apply(jobId);
         });
         if (released is null)
         {

@@ -259,7 +259,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     ("@state", StoredStates.Column(next)), ("@clear", clearCause ? 1 : 0), ("@task", Id(message.TaskId)));
             }
 
-            return held.Apply(message.JobId, writer.RefreshJobState(message.JobId));
+            return held.Apply(message.JobId);
         }).ConfigureAwait(false);
 
         signals.Notify(message.JobId);
@@ -321,7 +321,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
                     WHERE job_id = @job AND target_worker = @worker AND state IN ({Sql.Unfinished})
                     """, ("@now", writer.Now()), ("@worker", workerId), ("@job", Id(job)));
                 writer.Execute("DELETE FROM retries WHERE job_id = @job AND task_id IN (SELECT id FROM tasks WHERE target_worker = @worker)", ("@job", Id(job)), ("@worker", workerId));
-                released.AddRange(held.Apply(job, writer.RefreshJobState(job)));
+                released.AddRange(held.Apply(job));
             }
 
             return released;
@@ -349,7 +349,7 @@ internal sealed class TaskEventWriter(StoreWriter writer, RetrySchedule retries,
             writer.Execute("UPDATE tasks SET state = @state, error = @reason, finished_at = @now, failure = @failure WHERE id = @task",
                 ("@state", StoredStates.Column(task.CancelRequested ? TaskState.Canceled : TaskState.Failed)), ("@reason", reason), ("@now", writer.Now()),
                 ("@failure", task.CancelRequested ? 0 : (int)Contracts.Messages.FailureKind.GaveUp), ("@task", Id(taskId)));
-            return held.Apply(jobId, writer.RefreshJobState(jobId));
+            return held.Apply(jobId);
         });
 
         signals.Notify(jobId);
