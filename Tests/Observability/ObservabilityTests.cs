@@ -198,6 +198,8 @@ public sealed partial class ObservabilityTests
             var root = all.FirstOrDefault(s => s.Service == "distctl");
             return Task.FromResult(root.TraceId is null ? [] : all.Where(s => s.TraceId == root.TraceId).ToList());
         }, trace => trace.Any(s => s.Service == "distexec-worker" && s.Name == "execute task")
+            // The consume span encloses "execute task" and ends after it: it can come in a later export.
+            && trace.Any(s => s.Service == "distexec-worker" && s.Name.StartsWith("distexec.tasks.default", StringComparison.Ordinal))
             // Each program exports on its own timer: wait for the master's spans too, not only the worker's.
             && trace.Any(s => s.Service == "distexec-master" && s.Name == "store job")
             && trace.Any(s => s.Service == "distexec-master" && s.Name.Contains("SubmitJob", StringComparison.Ordinal))
