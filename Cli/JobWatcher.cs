@@ -69,8 +69,7 @@ internal static class JobWatcher
             }
             catch (RpcException ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
-                failingSince ??= DateTimeOffset.UtcNow;
-                if (DateTimeOffset.UtcNow - failingSince > ReconnectFor)
+                if (OutlastsTheWindow(ref failingSince))
                 {
                     throw;
                 }
@@ -96,20 +95,31 @@ internal static class JobWatcher
             }
             catch (RpcException ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
             {
-                if (failingSince is null)
-                {
-                    failingSince = DateTimeOffset.UtcNow;
-                    await Console.Error.WriteLineAsync(Formatting.Safe(
-                        $"distctl: cannot reach the master ({ex.Status.Detail}); trying again for up to {ReconnectFor.TotalSeconds:0} s (Ctrl-C to stop)")).ConfigureAwait(false);
-                }
-                else if (DateTimeOffset.UtcNow - failingSince > ReconnectFor)
+                var first = failingSince is null;
+                if (OutlastsTheWindow(ref failingSince))
                 {
                     throw;
+                }
+
+                if (first)
+                {
+                    await Console.Error.WriteLineAsync(Formatting.Safe(
+                        $"distctl: cannot reach the master ({ex.Status.Detail}); trying again for up to {ReconnectFor.TotalSeconds:0} s (Ctrl-C to stop)")).ConfigureAwait(false);
                 }
             }
 
             await Task.Delay(RetryEvery, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Counts a transient failure against the window: the first since the last success starts it. True once failures
+    /// have gone on longer than <see cref="ReconnectFor"/>: time to give up.
+    /// </summary>
+    private static bool OutlastsTheWindow(ref DateTimeOffset? failingSince)
+    {
+        failingSince ??= DateTimeOffset.UtcNow;
+        return DateTimeOffset.UtcNow - failingSince > ReconnectFor;
     }
 
     /// <summary>A failure that a master restart or a dropped connection explains, worth trying again.</summary>
