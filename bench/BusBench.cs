@@ -20,11 +20,12 @@ public sealed record BenchPong(Guid Id);
 /// </summary>
 internal static class BusBench
 {
-    /// <summary>A bus on the broker as the system builds its own: publisher confirms, heartbeats, a connection name.</summary>
+    /// <summary>A bus on the broker as the system builds its own: publisher confirms, heartbeats, a connection name, its message format.</summary>
     private static IBusControl CreateBus(Uri brokerUrl, string name, Action<IRabbitMqBusFactoryConfigurator> endpoints) =>
         Bus.Factory.CreateUsingRabbitMq(cfg =>
         {
             cfg.ConfigureHost(brokerUrl, name);
+            cfg.UseMessageFormat();
             endpoints(cfg);
         });
 

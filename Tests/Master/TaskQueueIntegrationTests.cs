@@ -3,6 +3,7 @@ using DistributedExecutor.Contracts.V1;
 using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Tests.Fixtures;
 using DistributedExecutor.Worker.Extensions;
+using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
 namespace DistributedExecutor.Tests.Master;
@@ -48,6 +49,45 @@ public sealed class TaskQueueIntegrationTests
         Assert.True(first.ExitCode == 0, first.ToString());
         Assert.True(second.ExitCode == 125, second.ToString());
         Assert.Contains("MAX_CONCURRENT_JOBS", second.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Worker_TaskSentAsTheMessageAloneInJson_RunsIt()
+    {
+        // Programs write MassTransit's envelope and read it or the message alone (BusExtensions.UseMessageFormat), so
+        // that a later version may write the smaller form to workers of this one.
+        await using var cluster = await Cluster.StartAsync(workers: 0);
+        const string Pool = "format";
+        var queue = QueueNames.Tasks(Pool);
+        var spec = new JobSpec { Pool = Pool };
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "plain" } } });
+        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+
+        await using (var connection = await RabbitMqBroker.ConnectAsync(cluster.BrokerUrl))
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            var sent = await channel.BasicGetAsync(queue, autoAck: false);
+            Assert.NotNull(sent);
+            Assert.Equal("application/vnd.masstransit+json", sent.BasicProperties.ContentType);
+            using var envelope = System.Text.Json.JsonDocument.Parse(sent.Body);
+            var message = envelope.RootElement.GetProperty("message");
+            Assert.Equal(job.Id, message.GetProperty("jobId").GetString());
+
+            // The same task as the message alone, its type in a header, in place of the one the master sent.
+            var plain = new BasicProperties
+            {
+                ContentType = "application/json",
+                Persistent = true,
+                Headers = new Dictionary<string, object?> { ["MT-MessageType"] = $"urn:message:{typeof(ExecuteTask).Namespace}:{nameof(ExecuteTask)}" },
+            };
+            await channel.BasicPublishAsync("", queue, mandatory: true, plain, System.Text.Encoding.UTF8.GetBytes(message.GetRawText()));
+            await channel.BasicAckAsync(sent.DeliveryTag, multiple: false);
+        }
+
+        cluster.StartWorker("reader", Pool);
+        var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(60));
+        Assert.Equal(TaskState.Succeeded, done.State);
+        Assert.Equal("plain\n", (await cluster.OutputAsync(job.Id))[0].Stdout);
     }
 
     private static async Task AssertQuorumAsync(Uri url, string queue)
