@@ -39,12 +39,25 @@ public sealed class JobFlowTests(ClusterFixture fixture)
     [Fact]
     public async Task ShortTasks_EachReportedByItsTaskFinishedAlone()
     {
-        // A task that ends within 100 ms is reported by one message, its TaskFinished carrying its output: no
-        // TaskStarted, no TaskOutput of its own (each would cost a persistent message, a store write, a watcher's
-        // wake-up). A loaded machine may stretch a few past the 50 ms output flush, hence the allowance; reporting
-        // every task in three messages (as a batcher flushing at the attempt's end did) fails it many times over.
+        // A task that ends within 50 ms is reported by one message, its TaskFinished carrying its output: no
+        // TaskStarted (sent at 100 ms), no TaskOutput of its own (flushed at 50 ms); each would cost a persistent
+        // message, a store write, a watcher's wake-up. Reporting every task in three messages (as a batcher flushing
+        // at the attempt's end did) fails this many times over.
         const int Jobs = 20;
-        var before = await ReportsAsync();
+        // Workers that have not run a task yet compile their attempt path during the first ones, which then run past
+        // 100 ms on a busy machine: warm them first.
+        var warmUp = new JobSpec();
+        for (var i = 0; i < Jobs; i++)
+        {
+            warmUp.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { $"warm-{i}" } } });
+        }
+
+        var initial = await ReportsAsync();
+        var warm = (await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = warmUp })).Job.Id;
+        Assert.Equal(TaskState.Succeeded, (await Cluster.WaitForJobAsync(warm, TimeSpan.FromSeconds(60))).State);
+
+        // The scrape may be served from the exporter's short cache: read until it shows the warm-up's TaskFinished.
+        var before = await Eventually.Until(ReportsAsync, r => r.Finished - initial.Finished >= Jobs, TimeSpan.FromSeconds(30), "the master's metrics to count the warm-up");
         var ids = new List<string>();
         for (var i = 0; i < Jobs; i++)
         {
@@ -52,19 +65,26 @@ public sealed class JobFlowTests(ClusterFixture fixture)
             ids.Add((await Cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job.Id);
         }
 
+        var slow = 0;
         foreach (var id in ids)
         {
-            Assert.Equal(TaskState.Succeeded, (await Cluster.WaitForJobAsync(id, TimeSpan.FromSeconds(60))).State);
+            var done = await Cluster.WaitForJobAsync(id, TimeSpan.FromSeconds(60));
+            Assert.Equal(TaskState.Succeeded, done.State);
+            var task = Assert.Single(done.Tasks);
+            // The worker's own clock for the run: one that took 40 ms or more may have flushed its output or (from 100 ms) said it started.
+            slow += task.FinishedAt.ToDateTimeOffset() - task.StartedAt.ToDateTimeOffset() >= TimeSpan.FromMilliseconds(40) ? 1 : 0;
         }
 
         var output = await Cluster.OutputAsync(ids[7]);
         Assert.Equal("short-7\n", output[0].Stdout);
-        // The scrape may be served from the exporter's short cache: read until it shows every TaskFinished.
         var after = await Eventually.Until(ReportsAsync, r => r.Finished - before.Finished >= Jobs, TimeSpan.FromSeconds(30),
             $"the master's metrics to count the {Jobs} TaskFinished");
         var (started, carried, finished) = (after.Started - before.Started, after.Output - before.Output, after.Finished - before.Finished);
         Assert.True(finished >= Jobs, $"{finished} TaskFinished received for {Jobs} tasks");
-        Assert.True(started + carried <= Jobs / 4, $"{Jobs} short tasks sent {started} TaskStarted and {carried} TaskOutput beside their {finished} TaskFinished");
+        // Only runs that took a while may have sent more; at most two more each (one echo line, one TaskStarted).
+        Assert.True(slow <= Jobs / 2, $"{slow} of {Jobs} echo runs took 40 ms or more: the machine is too busy for this test to tell anything");
+        Assert.True(started + carried <= Math.Max(Jobs / 4, 2 * slow),
+            $"{Jobs} short tasks ({slow} of them 40 ms or longer) sent {started} TaskStarted and {carried} TaskOutput beside their {finished} TaskFinished");
     }
 
     /// <summary>The master's count of worker reports received so far, by kind (distexec_reports_received_total).</summary>
