@@ -84,8 +84,9 @@ internal static class BusBench
     }
 
     /// <summary>
-    /// Synthetic workers for a pool: each ExecuteTask is answered with TaskStarted and, once the broker confirmed it,
-    /// TaskFinished carrying what echo would have printed, exactly as a real worker reports a short task.
+    /// Synthetic workers for a pool: each ExecuteTask is answered at once, exactly as a real worker reports a task that
+    /// ends within its first 50 ms: one TaskFinished, carrying what echo would have printed as the attempt's only output
+    /// batch, with the dispatch and delivery count it ran under, and no TaskStarted or TaskOutput of its own.
     /// </summary>
     public static async Task<IAsyncDisposable> StartSyntheticWorkersAsync(Uri brokerUrl, string pool, int concurrency, int deliveryLimit)
     {
@@ -99,11 +100,10 @@ internal static class BusBench
                 var task = context.Message;
                 var attempt = NewId.NextGuid();
                 var started = DateTimeOffset.UtcNow;
-                await context.Publish(new TaskStarted(task.JobId, task.TaskId, attempt, "synthetic", 1, started, task.Dispatch));
                 var printed = Encoding.UTF8.GetBytes(string.Join(' ', task.Command?.Args ?? []) + "\n");
                 var output = new TaskOutput(task.JobId, task.TaskId, attempt, 0, [new OutputChunkData(OutputStreamKind.Stdout, printed)]);
                 await context.Publish(new TaskFinished(task.JobId, task.TaskId, attempt, "synthetic", TaskOutcome.Succeeded, 0, null, null, false,
-                    started, DateTimeOffset.UtcNow, Output: output));
+                    started, DateTimeOffset.UtcNow, Output: output, Dispatch: task.Dispatch, DeliveryCount: 1, OutputBatches: 1));
             });
         }));
         await bus.StartAsync();
