@@ -34,8 +34,8 @@ internal static class BusExtensions
     /// application/vnd.masstransit+json); read in it and also as the message alone (application/json, its type in the
     /// MT-MessageType header), which is about a quarter of the size: an ExecuteTask is 367 bytes alone, 1,344 in the
     /// envelope, whose addresses and sending host's description nothing here reads. Writing the smaller form must wait
-    /// until every program on the broker reads it: a version that does not read it moves such a message to its error
-    /// queue, and a master upgraded before its workers would lose the tasks it sends them. So this version reads both,
+    /// until every program on the broker reads it: a worker of the version before this one never ran a task sent that
+    /// way, so a master upgraded before its workers would strand the tasks it sends them. So this version reads both,
     /// and a later one can write the smaller form (docs/architecture.md, "Message format").
     /// </summary>
     public static void UseMessageFormat(this IBusFactoryConfigurator cfg) =>

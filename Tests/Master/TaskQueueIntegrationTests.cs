@@ -18,10 +18,7 @@ public sealed class TaskQueueIntegrationTests
         await using var cluster = await Cluster.StartAsync(workers: 0);
         const string Pool = "idle";
         var queue = QueueNames.Tasks(Pool);
-        var spec = new JobSpec { Pool = Pool };
-        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "waited" } } });
-
-        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        var job = await SubmitEchoAsync(cluster, Pool, "waited");
 
         Assert.Equal(TaskState.Queued, job.State);
         Assert.Equal(1u, await RabbitMqBroker.MessageCountAsync(cluster.BrokerUrl, queue));
@@ -32,10 +29,7 @@ public sealed class TaskQueueIntegrationTests
         await cluster.StartMasterAsync();
         Assert.Equal(1u, await RabbitMqBroker.MessageCountAsync(cluster.BrokerUrl, queue));
 
-        cluster.StartWorker("late-worker", Pool);
-        var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(60));
-        Assert.Equal(TaskState.Succeeded, done.State);
-        Assert.Equal("waited\n", (await cluster.OutputAsync(job.Id))[0].Stdout);
+        await AssertAWorkerStartedNowRunsItAsync(cluster, "late-worker", Pool, job, "waited\n");
     }
 
     [Fact]
@@ -59,9 +53,7 @@ public sealed class TaskQueueIntegrationTests
         await using var cluster = await Cluster.StartAsync(workers: 0);
         const string Pool = "format";
         var queue = QueueNames.Tasks(Pool);
-        var spec = new JobSpec { Pool = Pool };
-        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { "plain" } } });
-        var job = (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+        var job = await SubmitEchoAsync(cluster, Pool, "plain");
 
         await using (var connection = await RabbitMqBroker.ConnectAsync(cluster.BrokerUrl))
         await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
@@ -84,10 +76,24 @@ public sealed class TaskQueueIntegrationTests
             await channel.BasicAckAsync(sent.DeliveryTag, multiple: false);
         }
 
-        cluster.StartWorker("reader", Pool);
+        await AssertAWorkerStartedNowRunsItAsync(cluster, "reader", Pool, job, "plain\n");
+    }
+
+    /// <summary>A job of one task, echo <paramref name="word"/>, for a pool that has no worker yet.</summary>
+    private static async Task<Job> SubmitEchoAsync(Cluster cluster, string pool, string word)
+    {
+        var spec = new JobSpec { Pool = pool };
+        spec.Tasks.Add(new TaskSpec { Command = new CommandSpec { Program = "echo", Args = { word } } });
+        return (await cluster.Jobs.SubmitJobAsync(new SubmitJobRequest { Spec = spec })).Job;
+    }
+
+    /// <summary>The pool's first worker starts, and the job waiting for it succeeds with <paramref name="stdout"/>.</summary>
+    private static async Task AssertAWorkerStartedNowRunsItAsync(Cluster cluster, string worker, string pool, Job job, string stdout)
+    {
+        cluster.StartWorker(worker, pool);
         var done = await cluster.WaitForJobAsync(job.Id, TimeSpan.FromSeconds(60));
         Assert.Equal(TaskState.Succeeded, done.State);
-        Assert.Equal("plain\n", (await cluster.OutputAsync(job.Id))[0].Stdout);
+        Assert.Equal(stdout, (await cluster.OutputAsync(job.Id))[0].Stdout);
     }
 
     private static async Task AssertQuorumAsync(Uri url, string queue)
