@@ -82,7 +82,7 @@ internal sealed class CommandExecutor(ExecutorOptions options, CommandPolicy pol
         SpawnedProcess process;
         try
         {
-            process = SpawnedProcess.Start(isolation.LauncherPath, containment.LauncherArguments(realPath, spec.Args), environment, workingDir, statusPipe: true);
+            process = containment.Start(realPath, spec.Args, environment, workingDir);
         }
         catch (SpawnException ex)
         {

@@ -19,6 +19,7 @@ internal sealed partial class SpawnedProcess : IDisposable
     private const int ORdOnly = 0;
     private const int EIntr = 4;
     private const int StatusFd = 3;
+    private const string SpawnLibrary = "distexec-spawn";
 
     // glibc x86-64/arm64: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t 336; room to spare.
     private const int FileActionsSize = 256;
@@ -56,79 +57,60 @@ internal sealed partial class SpawnedProcess : IDisposable
     /// cannot. With <paramref name="statusPipe"/> the program gets a pipe on fd 3 (the task launcher's protocol): it
     /// reports a failure before the task's own exec there as two ints (stage, errno), and a successful exec closes it.
     /// </summary>
-    public static SpawnedProcess Start(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory, bool statusPipe = false)
+    public static SpawnedProcess Start(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory, bool statusPipe = false) =>
+        WithPipes(path, args, environment, (argv, envp, stdoutWrite, stderrWrite) =>
+            PosixSpawn(path, argv, envp, workingDirectory, stdoutWrite, stderrWrite, statusPipe, args.ElementAtOrDefault(4) ?? path));
+
+    /// <summary>
+    /// Starts <paramref name="path"/> as the task launcher's cgroup mode would, without the launcher: the child joins
+    /// <paramref name="cgroup"/>, drops to <paramref name="uid"/>/<paramref name="gid"/> (-1: keep the worker's) and sets
+    /// no_new_privs between its clone and its exec (libdistexec-spawn.so, Isolation/Native). One exec per task.
+    /// </summary>
+    public static SpawnedProcess StartInCgroup(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory, string cgroup, int uid, int gid) =>
+        WithPipes(path, args, environment, (argv, envp, stdoutWrite, stderrWrite) =>
+        {
+            if (SpawnInCgroup(path, argv, envp, workingDirectory, stdoutWrite, stderrWrite, Path.Join(cgroup, "cgroup.procs"), uid, gid, out var pid, out var stage, out var error) != 0)
+            {
+                throw Failure((LaunchStage)stage, error, path, workingDirectory);
+            }
+
+            return pid;
+        });
+
+    /// <summary>Whether libdistexec-spawn.so loads (it ships beside the executors' assembly); else why not.</summary>
+    public static string? InCgroupUnavailable()
+    {
+        if (!NativeLibrary.TryLoad(SpawnLibrary, typeof(SpawnedProcess).Assembly, null, out var library))
+        {
+            return $"lib{SpawnLibrary}.so is missing or cannot be loaded beside {typeof(SpawnedProcess).Assembly.Location} (build with make build)";
+        }
+
+        return NativeLibrary.TryGetExport(library, "distexec_spawn", out _) ? null : $"lib{SpawnLibrary}.so has no distexec_spawn";
+    }
+
+    /// <summary>
+    /// The task's stdout and stderr pipes and its argv/envp around <paramref name="spawn"/> (argv, envp, the write
+    /// ends; returns the pid), which leaves the write ends to the child.
+    /// </summary>
+    private static SpawnedProcess WithPipes(string path, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, Func<IntPtr, IntPtr, int, int, int> spawn)
     {
         var strings = new List<IntPtr>();
-        var fileActions = Marshal.AllocHGlobal(FileActionsSize);
-        var attributes = Marshal.AllocHGlobal(AttributesSize);
-        var signals = Marshal.AllocHGlobal(SigSetSize);
         Span<int> stdoutPipe = stackalloc int[2];
         Span<int> stderrPipe = stackalloc int[2];
-        Span<int> status = stackalloc int[2];
-        stdoutPipe[0] = stdoutPipe[1] = stderrPipe[0] = stderrPipe[1] = status[0] = status[1] = -1;
+        stdoutPipe[0] = stdoutPipe[1] = stderrPipe[0] = stderrPipe[1] = -1;
         var argv = IntPtr.Zero;
         var envp = IntPtr.Zero;
-        var actionsReady = false;
-        var attributesReady = false;
         try
         {
             Check(Pipe2(stdoutPipe, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
             Check(Pipe2(stderrPipe, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
-            if (statusPipe)
-            {
-                Check(Pipe2(status, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
-            }
-
-            Check(FileActionsInit(fileActions), "posix_spawn_file_actions_init");
-            actionsReady = true;
-            Check(FileActionsAddOpen(fileActions, 0, "/dev/null", ORdOnly, 0), "posix_spawn_file_actions_addopen");
-            Check(FileActionsAddDup2(fileActions, stdoutPipe[1], 1), "posix_spawn_file_actions_adddup2");
-            Check(FileActionsAddDup2(fileActions, stderrPipe[1], 2), "posix_spawn_file_actions_adddup2");
-            if (statusPipe)
-            {
-                Check(FileActionsAddDup2(fileActions, status[1], StatusFd), "posix_spawn_file_actions_adddup2");
-            }
-            Check(FileActionsAddChdir(fileActions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
-
-            Check(AttrInit(attributes), "posix_spawnattr_init");
-            attributesReady = true;
-            Check(AttrSetFlags(attributes, PosixSpawnSetSid | PosixSpawnSetSigDef | PosixSpawnSetSigMask), "posix_spawnattr_setflags");
-            SigFillSet(signals);
-            Check(AttrSetSigDefault(attributes, signals), "posix_spawnattr_setsigdefault");
-            SigEmptySet(signals);
-            Check(AttrSetSigMask(attributes, signals), "posix_spawnattr_setsigmask");
-
             argv = NullTerminated([path, .. args], strings);
             envp = NullTerminated(environment.Select(p => $"{p.Key}={p.Value}").ToList(), strings);
-            var error = Spawn(out var pid, path, fileActions, attributes, argv, envp);
-            if (error != 0)
-            {
-                throw new SpawnException($"{path}: {Marshal.GetPInvokeErrorMessage(error)}");
-            }
+            var pid = spawn(argv, envp, stdoutPipe[1], stderrPipe[1]);
 
             // The child holds the write ends now; closing ours lets the reads end when it (and its group) close theirs.
             Close(ref stdoutPipe[1]);
             Close(ref stderrPipe[1]);
-            if (statusPipe)
-            {
-                Close(ref status[1]);
-                if (ReadStatus(status[0]) is { } failure)
-                {
-                    // It exits at once after reporting; reap it here, nobody else will.
-                    while (WaitPid(pid, out _, 0) == -1 && Marshal.GetLastPInvokeError() == EIntr)
-                    {
-                    }
-
-                    throw new SpawnException(failure.Stage switch
-                    {
-                        LaunchStage.Cgroup => $"cannot put the task in its cgroup: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
-                        LaunchStage.Identity => $"cannot switch to the task user: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
-                        LaunchStage.Exec => $"{args.ElementAtOrDefault(4) ?? path}: {Marshal.GetPInvokeErrorMessage(failure.Error)}",
-                        _ => $"the task launcher failed (stage {(int)failure.Stage}): {Marshal.GetPInvokeErrorMessage(failure.Error)}",
-                    });
-                }
-            }
-
             var stdout = ReadEnd(ref stdoutPipe[0]);
             var stderr = ReadEnd(ref stderrPipe[0]);
             return new SpawnedProcess(pid, stdout, stderr);
@@ -139,6 +121,72 @@ internal sealed partial class SpawnedProcess : IDisposable
             Close(ref stdoutPipe[1]);
             Close(ref stderrPipe[0]);
             Close(ref stderrPipe[1]);
+            strings.ForEach(Marshal.FreeCoTaskMem);
+            Marshal.FreeHGlobal(argv);
+            Marshal.FreeHGlobal(envp);
+        }
+    }
+
+    private static int PosixSpawn(string path, IntPtr argv, IntPtr envp, string workingDirectory, int stdoutWrite, int stderrWrite, bool statusPipe, string program)
+    {
+        var fileActions = Marshal.AllocHGlobal(FileActionsSize);
+        var attributes = Marshal.AllocHGlobal(AttributesSize);
+        var signals = Marshal.AllocHGlobal(SigSetSize);
+        Span<int> status = stackalloc int[2];
+        status[0] = status[1] = -1;
+        var actionsReady = false;
+        var attributesReady = false;
+        try
+        {
+            if (statusPipe)
+            {
+                Check(Pipe2(status, OCloExec) == 0 ? 0 : Marshal.GetLastPInvokeError(), "pipe2");
+            }
+
+            Check(FileActionsInit(fileActions), "posix_spawn_file_actions_init");
+            actionsReady = true;
+            Check(FileActionsAddOpen(fileActions, 0, "/dev/null", ORdOnly, 0), "posix_spawn_file_actions_addopen");
+            Check(FileActionsAddDup2(fileActions, stdoutWrite, 1), "posix_spawn_file_actions_adddup2");
+            Check(FileActionsAddDup2(fileActions, stderrWrite, 2), "posix_spawn_file_actions_adddup2");
+            if (statusPipe)
+            {
+                Check(FileActionsAddDup2(fileActions, status[1], StatusFd), "posix_spawn_file_actions_adddup2");
+            }
+
+            Check(FileActionsAddChdir(fileActions, workingDirectory), "posix_spawn_file_actions_addchdir_np");
+
+            Check(AttrInit(attributes), "posix_spawnattr_init");
+            attributesReady = true;
+            Check(AttrSetFlags(attributes, PosixSpawnSetSid | PosixSpawnSetSigDef | PosixSpawnSetSigMask), "posix_spawnattr_setflags");
+            SigFillSet(signals);
+            Check(AttrSetSigDefault(attributes, signals), "posix_spawnattr_setsigdefault");
+            SigEmptySet(signals);
+            Check(AttrSetSigMask(attributes, signals), "posix_spawnattr_setsigmask");
+
+            var error = Spawn(out var pid, path, fileActions, attributes, argv, envp);
+            if (error != 0)
+            {
+                throw new SpawnException($"{path}: {Marshal.GetPInvokeErrorMessage(error)}");
+            }
+
+            if (statusPipe)
+            {
+                Close(ref status[1]);
+                if (ReadStatus(status[0]) is { } failure)
+                {
+                    // It exits at once after reporting; reap it here, nobody else will.
+                    while (WaitPid(pid, out _, 0) == -1 && Marshal.GetLastPInvokeError() == EIntr)
+                    {
+                    }
+
+                    throw Failure(failure.Stage, failure.Error, program, workingDirectory);
+                }
+            }
+
+            return pid;
+        }
+        finally
+        {
             Close(ref status[0]);
             Close(ref status[1]);
             if (actionsReady)
@@ -154,11 +202,17 @@ internal sealed partial class SpawnedProcess : IDisposable
             Marshal.FreeHGlobal(fileActions);
             Marshal.FreeHGlobal(attributes);
             Marshal.FreeHGlobal(signals);
-            strings.ForEach(Marshal.FreeCoTaskMem);
-            Marshal.FreeHGlobal(argv);
-            Marshal.FreeHGlobal(envp);
         }
     }
+
+    private static SpawnException Failure(LaunchStage stage, int error, string program, string workingDirectory) => new(stage switch
+    {
+        LaunchStage.Cgroup => $"cannot put the task in its cgroup: {Marshal.GetPInvokeErrorMessage(error)}",
+        LaunchStage.Identity => $"cannot switch to the task user: {Marshal.GetPInvokeErrorMessage(error)}",
+        LaunchStage.Exec => $"{program}: {Marshal.GetPInvokeErrorMessage(error)}",
+        LaunchStage.Setup => $"cannot set up the task's session, standard streams or working directory {workingDirectory}: {Marshal.GetPInvokeErrorMessage(error)}",
+        _ => $"the task launcher failed (stage {(int)stage}): {Marshal.GetPInvokeErrorMessage(error)}",
+    });
 
     /// <summary>Releases the ended process's pid; after this, never signal its group again.</summary>
     public void Reap()
@@ -250,6 +304,9 @@ internal sealed partial class SpawnedProcess : IDisposable
         }
     }
 
+    [LibraryImport(SpawnLibrary, EntryPoint = "distexec_spawn", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SpawnInCgroup(string path, IntPtr argv, IntPtr envp, string workingDirectory, int stdoutFd, int stderrFd, string cgroupProcs, int uid, int gid, out int pid, out int stage, out int error);
+
     [LibraryImport("libc", EntryPoint = "posix_spawn", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Spawn(out int pid, string path, IntPtr fileActions, IntPtr attributes, IntPtr argv, IntPtr envp);
 
@@ -302,7 +359,7 @@ internal sealed partial class SpawnedProcess : IDisposable
     private static partial int WaitPid(int pid, out int status, int options);
 }
 
-/// <summary>Where the task launcher stopped (its status pipe protocol; see Isolation/Native).</summary>
+/// <summary>Where a task start stopped before the task's exec (the launcher's status pipe protocol, libdistexec-spawn's result; see Isolation/Native).</summary>
 internal enum LaunchStage
 {
     Usage = 1,
@@ -310,6 +367,7 @@ internal enum LaunchStage
     Identity = 3,
     Exec = 4,
     Fork = 5,
+    Setup = 6,
 }
 
 /// <summary>The task's program could not be started (missing, not executable, a bad working directory …).</summary>

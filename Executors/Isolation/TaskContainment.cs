@@ -26,15 +26,24 @@ internal sealed class TaskContainment : IDisposable
         _cgroup = cgroup;
     }
 
+    /// <summary>
+    /// Starts <paramref name="program"/> contained: in cgroup mode straight into the task's cgroup as the task user
+    /// (one exec); in reaper mode through the launcher, which stays the parent of the task's tree.
+    /// </summary>
+    public SpawnedProcess Start(string program, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> environment, string workingDirectory) =>
+        _cgroup is null
+            ? SpawnedProcess.Start(_isolation.LauncherPath, LauncherArguments(program, args), environment, workingDirectory, statusPipe: true)
+            : SpawnedProcess.StartInCgroup(program, args, environment, workingDirectory, _cgroup, _isolation.User?.Uid ?? -1, _isolation.User?.Gid ?? -1);
+
     /// <summary>The launcher's argv after its own name: mode, cgroup, uid, gid, the program and its argv.</summary>
-    public IReadOnlyList<string> LauncherArguments(string program, IReadOnlyList<string> args) =>
+    private IReadOnlyList<string> LauncherArguments(string program, IReadOnlyList<string> args) =>
     [
         _cgroup is null ? "reaper" : "cgroup", _cgroup ?? "-",
         TaskIsolation.Id(_isolation.User?.Uid), TaskIsolation.Id(_isolation.User?.Gid),
         program, program, .. args,
     ];
 
-    /// <summary>The process the worker started (the launcher, which in cgroup mode becomes the task's program).</summary>
+    /// <summary>The process the worker started (the task's program; in reaper mode the launcher).</summary>
     public void Attach(int pid)
     {
         lock (_gate)
@@ -99,7 +108,7 @@ internal sealed class TaskContainment : IDisposable
     /// <summary>Waits (bounded) until no process of the task is left; true when none is.</summary>
     public async Task<bool> WaitEmptyAsync(TimeSpan timeout)
     {
-        // Once empty after the task ended it stays empty (nothing joins but through the launcher): Dispose trusts it.
+        // Once empty after the task ended it stays empty (nothing joins but a task start): Dispose trusts it.
         _empty = _cgroup is null || !IsPopulated(_cgroup) || await Task.Run(() => WaitCgroupEmpty(_cgroup, timeout)).ConfigureAwait(false);
         return _empty;
     }

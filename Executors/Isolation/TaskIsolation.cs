@@ -107,6 +107,13 @@ internal sealed class TaskIsolation : IDisposable
         }
 
         var (parent, whyNot) = containment == "reaper" ? (null, "TASK_CONTAINMENT=reaper") : MakeCgroupParent();
+        if (parent is not null && SpawnedProcess.InCgroupUnavailable() is { } noLibrary)
+        {
+            // Cgroup mode starts tasks through it; without it, the launcher's reaper mode still contains them.
+            TryRemove(parent);
+            (parent, whyNot) = (null, noLibrary);
+        }
+
         var probe = Probe(launcher, parent, user, secretFiles.Select(f => f.Path).ToList());
         if (parent is not null && probe.Problem is not null)
         {

@@ -2,6 +2,8 @@ using DistributedExecutor.Contracts.Executors;
 using DistributedExecutor.Contracts.Messages;
 using DistributedExecutor.Executors;
 using DistributedExecutor.Executors.Command;
+using DistributedExecutor.Executors.Isolation;
+using System.Globalization;
 using DistributedExecutor.Tests.Fixtures;
 using DistributedExecutor.Worker.Options;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -195,6 +197,51 @@ public sealed class CommandExecutorTests
         Assert.StartsWith("pipe:[", workerPipeName, StringComparison.Ordinal);
         Assert.DoesNotContain(workerPipeName, sink.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("socket:", sink.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Execute_InCgroupMode_TaskIsTheTaskUserWithNoNewPrivsInATaskCgroup()
+    {
+        // Started without the launcher (libdistexec-spawn): what the launcher did before its exec must still be done.
+        var isolation = TestIsolation.Shared;
+        Assert.Equal(ContainmentKind.Cgroup, isolation.Kind);
+        var sink = new RecordingSink();
+
+        var result = await Executor().ExecuteAsync(
+            Task("sh", "-c", "grep -E '^(Uid|Gid|Groups|NoNewPrivs|PPid):' /proc/$$/status; cat /proc/$$/cgroup"),
+            sink, CancellationToken.None);
+
+        Assert.Equal(TaskOutcome.Succeeded, result.Outcome);
+        var fields = sink.Stdout.Split('\n').Where(l => l.Contains(':', StringComparison.Ordinal) && !l.StartsWith("0::", StringComparison.Ordinal))
+            .ToDictionary(l => l[..l.IndexOf(':', StringComparison.Ordinal)], l => l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim());
+        var uid = isolation.User?.Uid ?? ProcessPrivileges.EffectiveUid;
+        Assert.Equal(Enumerable.Repeat(uid.ToString(CultureInfo.InvariantCulture), 4), fields["Uid"].Split('\t'));
+        if (isolation.User is { } user)
+        {
+            Assert.Equal(Enumerable.Repeat(user.Gid.ToString(CultureInfo.InvariantCulture), 4), fields["Gid"].Split('\t'));
+            Assert.Equal(user.Gid.ToString(CultureInfo.InvariantCulture), fields["Groups"]);
+        }
+
+        Assert.Equal("1", fields["NoNewPrivs"]);
+        // Its parent is the worker (this process), which reaps it.
+        Assert.Equal(Environment.ProcessId.ToString(CultureInfo.InvariantCulture), fields["PPid"]);
+        var cgroup = sink.Stdout.Split('\n').Single(l => l.StartsWith("0::", StringComparison.Ordinal))[3..];
+        Assert.Matches($"/distexec-{Environment.ProcessId}/task-[0-9]+$", cgroup);
+    }
+
+    [Fact]
+    public void StartInCgroup_EachStageThatFails_SaysWhichWithTheSystemsReason()
+    {
+        var environment = new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" };
+
+        var noCgroup = Assert.Throws<SpawnException>(() => SpawnedProcess.StartInCgroup("/bin/true", [], environment, "/", "/nonexistent/cgroup", -1, -1));
+        var noDirectory = Assert.Throws<SpawnException>(() => SpawnedProcess.StartInCgroup("/bin/true", [], environment, "/nonexistent/dir", "/nonexistent/cgroup", -1, -1));
+        using var containment = TestIsolation.Shared.Contain();
+        var noProgram = Assert.Throws<SpawnException>(() => containment.Start("/nonexistent/program", [], environment, "/"));
+
+        Assert.Equal("cannot put the task in its cgroup: No such file or directory", noCgroup.Message);
+        Assert.Equal("cannot set up the task's session, standard streams or working directory /nonexistent/dir: No such file or directory", noDirectory.Message);
+        Assert.Equal("/nonexistent/program: No such file or directory", noProgram.Message);
     }
 
     private static ulong SignalMask(string status, string field) =>
