@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using DistributedExecutor.Executors.Command;
@@ -37,7 +38,11 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    public static ChildProcess Start(string name, string program, IEnumerable<string> args, IDictionary<string, string?> environment)
+    /// <summary>
+    /// Starts <paramref name="program"/> in a session of its own. A server with a <paramref name="dataDir"/> is also
+    /// cleaned up after the test host ends, however it ends (<see cref="CleanUpAfterTheRun"/>).
+    /// </summary>
+    public static ChildProcess Start(string name, string program, IEnumerable<string> args, IDictionary<string, string?> environment, string? dataDir = null)
     {
         var startInfo = new ProcessStartInfo("/usr/bin/setsid")
         {
@@ -74,8 +79,54 @@ public sealed class ChildProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         process.StandardInput.Close();
+        if (dataDir is not null)
+        {
+            CleanUpAfterTheRun(process.Id, dataDir);
+        }
+
         return child;
     }
+
+    private static readonly ConcurrentDictionary<string, Process> Cleaners = new();
+
+    /// <summary>
+    /// The test host may end milliseconds after xunit disposes its framework, before <see cref="RunEnd"/>'s stops have
+    /// killed a server and deleted its folder (seen: about 300 MB per server left in the temp folder after every run).
+    /// So each server's folder gets a cleaner that outlives the host: a shell in a session of its own, reading a pipe
+    /// whose only writer is this process. When the host ends, however it ends, the read sees the end of the pipe; if
+    /// the folder is still there, the cleaner kills the server's process group (named in the folder's "group" file,
+    /// and only while that group's leader still names the folder, so a reused id is never killed) and deletes it.
+    /// </summary>
+    private static void CleanUpAfterTheRun(int group, string dataDir)
+    {
+        File.WriteAllText(Path.Join(dataDir, "group"), group.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Cleaners.GetOrAdd(dataDir, dir =>
+        {
+            var startInfo = new ProcessStartInfo("/usr/bin/setsid")
+            {
+                UseShellExecute = false,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var arg in (string[])["--", "/bin/sh", "-c", CleanerScript, "distexec-test-cleaner", dir])
+            {
+                startInfo.ArgumentList.Add(arg);
+            }
+
+            // Kept referenced for the whole run: its stdin is the pipe whose end it waits for.
+            return Process.Start(startInfo)!;
+        });
+    }
+
+    private const string CleanerScript = """
+        exec >/dev/null 2>&1
+        read -r _
+        [ -d "$1" ] || exit 0
+        group=$(cat "$1/group")
+        if [ -n "$group" ] && grep -qF -- "$1" "/proc/$group/cmdline" "/proc/$group/environ"; then kill -9 "-$group"; fi
+        for attempt in 1 2 3 4 5; do rm -rf -- "$1"; [ -d "$1" ] || exit 0; sleep 0.2; done
+        """;
 
     /// <summary>
     /// Waits until <paramref name="connect"/> succeeds against a server (one the tests started, <paramref name="server"/>,
@@ -129,26 +180,54 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops a server the tests started (<paramref name="signal"/>, then KILL after 10 s) and deletes its data folder;
-    /// a folder still held is left for the next run's reaping of orphans.
+    /// Stops a server the tests started (<paramref name="signal"/>, then KILL after 10 s) and deletes its data folder
+    /// once no process of its group is left (a server's children still writing there made the delete fail, and the
+    /// folder, hundreds of MB, stayed until the next run); a folder still held is left for the next run's reaping.
     /// </summary>
     public static void StopServer(ChildProcess? server, int signal, string? dataDir)
     {
-        server?.Signal(signal);
-        if (server is not null && !server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
+        if (server is not null)
         {
-            server.Signal(9);
+            server.Signal(signal);
+            if (!server.WaitForExitAsync(TimeSpan.FromSeconds(10)).GetAwaiter().GetResult())
+            {
+                server.Signal(9);
+            }
+
+            // The leader has gone; what it left in the group (workers of the server) goes now.
+            var deadline = Environment.TickCount64 + 5000;
+            while (server.Signal(0) && Environment.TickCount64 < deadline)
+            {
+                server.Signal(9);
+                Thread.Sleep(10);
+            }
         }
 
-        if (dataDir is not null)
+        if (dataDir is null)
+        {
+            return;
+        }
+
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
                 Directory.Delete(dataDir, recursive: true);
+                return;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // Left for the next run's reaping of orphans.
+                if (attempt == 3)
+                {
+                    // Left for the next run's reaping of orphans.
+                    return;
+                }
+
+                Thread.Sleep(50);
             }
         }
     }
@@ -209,8 +288,8 @@ public sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends a signal to the whole group (15 TERM, 9 KILL).</summary>
-    public void Signal(int signal) => ProcessGroup.Signal(_process.Id, signal);
+    /// <summary>Sends a signal to the whole group (15 TERM, 9 KILL; 0 asks whether any process of it is left).</summary>
+    public bool Signal(int signal) => ProcessGroup.Signal(_process.Id, signal);
 
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {

@@ -121,7 +121,7 @@ public sealed class PostgresServer
             "-c", "shared_buffers=64MB", "-c", "log_min_messages=warning");
         var url = new Uri($"postgres://distexec:{password}@127.0.0.1:{port}/postgres");
         var server = new PostgresServer(url) { _dataDir = dir };
-        server._server = ChildProcess.Start("postgres", postgres[0], postgres[1..], new Dictionary<string, string?>());
+        server._server = ChildProcess.Start("postgres", postgres[0], postgres[1..], new Dictionary<string, string?>(), dir);
         RunEnd.Add(server.StopNow);
         await WaitUntilUpAsync(url, TimeSpan.FromSeconds(60), server._server);
         return server;

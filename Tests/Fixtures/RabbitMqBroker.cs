@@ -173,7 +173,7 @@ public sealed class RabbitMqBroker
     /// <summary>Starts the private server again on the same port and data, and waits until it takes connections.</summary>
     public async Task StartServerAsync()
     {
-        _server = ChildProcess.Start("rabbitmq", ServerScript, [], _serverEnvironment!);
+        _server = ChildProcess.Start("rabbitmq", ServerScript, [], _serverEnvironment!, _dataDir);
         await WaitUntilUpAsync(Url, TimeSpan.FromSeconds(90), _server);
     }
 
@@ -276,14 +276,17 @@ public sealed class RabbitMqBroker
         var url = new Uri($"amqp://guest:guest@127.0.0.1:{port}/");
         var broker = new RabbitMqBroker(url) { _dataDir = dir };
         broker._serverEnvironment = environment;
-        broker._server = ChildProcess.Start("rabbitmq", ServerScript, [], environment);
+        broker._server = ChildProcess.Start("rabbitmq", ServerScript, [], environment, dir);
         RunEnd.Add(broker.StopNow);
         await WaitUntilUpAsync(url, TimeSpan.FromSeconds(90), broker._server);
         return broker;
     }
 
-    /// <summary>At the end of the run: the server stopped and its data folder removed.</summary>
-    private void StopNow() => ChildProcess.StopServer(_server, 15, _dataDir);
+    /// <summary>
+    /// At the end of the run: the server killed and its data folder removed. Its data is thrown away, so it gets no
+    /// graceful stop: that took seconds, and the runner ended the test host before the folder was deleted.
+    /// </summary>
+    private void StopNow() => ChildProcess.StopServer(_server, 9, _dataDir);
 
     private static Task WaitUntilUpAsync(Uri url, TimeSpan timeout, ChildProcess? server) =>
         ChildProcess.WaitUntilServingAsync($"RabbitMQ at {url.Host}:{url.Port}", server, timeout, TimeSpan.FromMilliseconds(200), async () =>
