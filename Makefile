@@ -47,7 +47,7 @@ build: native-deps ## Build bin/master (the master, with embedded workers availa
 	ln -sf ../$(OUT)/worker/DistributedExecutor.Worker bin/worker
 	ln -sf ../$(OUT)/distctl/distctl bin/distctl
 
-native-deps: ## Install gcc and libc6-dev (distctl's Native AOT link, the static task launcher) when missing
+native-deps: ## Install gcc and libc6-dev (distctl's Native AOT link, the static task launcher, the task-start library) when missing
 	@if ! command -v gcc >/dev/null 2>&1 || [ ! -f "$$(gcc -print-file-name=libc.a)" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "Installing gcc and libc6-dev to link distctl (Native AOT) and the task launcher"; \
