@@ -245,6 +245,36 @@ public sealed class HostileTaskTests(HostileTaskTests.AllowListFixture allowList
         Assert.Empty(Survivors($"4242.{marker}", $"4343.{marker}", $"4344.{marker}"));
     }
 
+    [Fact]
+    public async Task Containment_WithoutTheTaskStartLibrary_CgroupModeRefusedAutoFallsBackToTheLauncherAndSaysWhy()
+    {
+        // A worker whose libdistexec-spawn.so is gone (a broken install) must not start tasks uncontained: asked for
+        // cgroups it refuses to start; left to choose it contains them through the launcher's reaper mode.
+        using var copy = new TempDirectory("distexec-worker-nolib-");
+        var installed = File.ResolveLinkTarget(RepoPaths.Bin("worker"), returnFinalTarget: true)?.FullName ?? RepoPaths.Bin("worker");
+        foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(installed)!).Where(f => Path.GetFileName(f) != "libdistexec-spawn.so"))
+        {
+            File.Copy(file, copy.File(Path.GetFileName(file)));
+        }
+
+        var program = copy.File(Path.GetFileName(installed));
+        await using var cluster = await Cluster.StartAsync(0);
+
+        var refused = cluster.StartWorker($"nolib-cgroup-{cluster.MasterPort}", settings: new Dictionary<string, string> { ["TASK_CONTAINMENT"] = "cgroup" }, program: program);
+        Assert.True(await refused.WaitForExitAsync(TimeSpan.FromSeconds(30)), refused.Output);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("TASK_CONTAINMENT=cgroup, but libdistexec-spawn.so is missing or cannot be loaded", refused.Output, StringComparison.Ordinal);
+
+        cluster.StartWorker($"nolib-auto-{cluster.MasterPort}", program: program);
+        await cluster.WaitForWorkersAsync(1);
+        var registered = (await cluster.WorkerControl.ListWorkersAsync(new ListWorkersRequest())).Workers.Single(w => w.State == WorkerState.Alive);
+        Assert.Contains("each under a child subreaper (libdistexec-spawn.so is missing", registered.TaskIsolation, StringComparison.Ordinal);
+        var (job, output) = await RunAsync(cluster, Shell("setsid sleep 4545.3 & id -u; echo end"));
+        Assert.Equal(TaskState.Succeeded, job.State);
+        Assert.Equal($"{Nobody}\nend\n", output);
+        Assert.Empty(Survivors("4545.3"));
+    }
+
     [Theory]
     [MemberData(nameof(Containments))]
     public async Task Escape_TimeoutCancelAndDrain_KillEveryProcessOfTheTask(string containment)

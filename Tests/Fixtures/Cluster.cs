@@ -203,8 +203,10 @@ public sealed class Cluster : IAsyncDisposable
     /// Starts bin/worker as worker <paramref name="id"/>; with <paramref name="through"/> it runs under that program
     /// (setpriv with its options, to start it as another user or without capabilities).
     /// </summary>
-    public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null, IReadOnlyList<string>? through = null)
+    /// <summary>Starts a worker process (bin/worker, or <paramref name="program"/>: a copy of it), optionally through a wrapper.</summary>
+    public ChildProcess StartWorker(string id, string pool = "default", IReadOnlyDictionary<string, string>? settings = null, IReadOnlyList<string>? through = null, string? program = null)
     {
+        program ??= RepoPaths.Bin("worker");
         var environment = new Dictionary<string, string?>(_masterEnvironment)
         {
             ["WORKER_ID"] = id,
@@ -225,8 +227,8 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         var worker = through is { Count: > 0 }
-            ? ChildProcess.Start(id, through[0], [.. through.Skip(1), RepoPaths.Bin("worker")], environment)
-            : ChildProcess.Start(id, RepoPaths.Bin("worker"), [], environment);
+            ? ChildProcess.Start(id, through[0], [.. through.Skip(1), program], environment)
+            : ChildProcess.Start(id, program, [], environment);
         _workers.Add(worker);
         return worker;
     }
