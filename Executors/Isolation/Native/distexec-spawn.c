@@ -14,7 +14,7 @@
  * thread of the worker (they broadcast to the thread list the child shares).
  *
  * A failure before the task's exec is returned as a stage (the launcher's numbering) and an errno; the failed
- * child has then been reaped.
+ * child has then been reaped. Linked with -z now: no lazy symbol binding (the dynamic linker) runs in the child.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -72,8 +72,13 @@ static int child(void *argument)
     if (setsid() < 0) {
         fail(request, STAGE_SETUP);
     }
+    /* A worker started with 0-2 closed may have been given a pipe there: move it out of the way first. */
+    int out = request->stdout_fd, err = request->stderr_fd;
+    if ((out < 3 && (out = fcntl(out, F_DUPFD_CLOEXEC, 3)) < 0) || (err < 3 && (err = fcntl(err, F_DUPFD_CLOEXEC, 3)) < 0)) {
+        fail(request, STAGE_SETUP);
+    }
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(request->stdout_fd, 1) < 0 || dup2(request->stderr_fd, 2) < 0) {
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) {
         fail(request, STAGE_SETUP);
     }
     if (syscall(SYS_close_range, 3, ~0U, 0) != 0) {
