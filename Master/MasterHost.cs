@@ -22,6 +22,9 @@ internal static class MasterHost
 {
     public static async Task<int> RunAsync(string[] args, IEmbeddedWorkers? embedded)
     {
+        // First, before anything else runs: this process again, with the runtime's tiering delay off (RuntimeTuning).
+        RuntimeTuning.StartWithoutTieringDelay();
+
         // Before anything secret is read: no other process (a task included) may read this one's memory or environment.
         ProcessPrivileges.MakeNonDumpable();
         var builder = WebApplication.CreateSlimBuilder(args);

@@ -11,6 +11,9 @@ using DistributedExecutor.Hosting.Bus;
 using DistributedExecutor.Worker.Running;
 using MassTransit;
 
+// First, before anything else runs: this process again, with the runtime's tiering delay off (RuntimeTuning).
+RuntimeTuning.StartWithoutTieringDelay();
+
 // Before anything secret is read: no other process (a task included) may read this one's memory or environment.
 ProcessPrivileges.MakeNonDumpable();
 var builder = WebApplication.CreateSlimBuilder(args);

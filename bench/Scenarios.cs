@@ -116,7 +116,7 @@ internal static class Scenarios
     private static BenchProcesses Processes(Cluster cluster) =>
         new(cluster.Master?.Pid, [.. cluster.Workers.Select(w => w.Pid)], cluster.Broker.ServerPid);
 
-    private const int WarmUpJobs = 1000;
+    private static readonly int WarmUpJobs = int.TryParse(Environment.GetEnvironmentVariable("BENCH_WARMUP_JOBS"), out var n) && n > 0 ? n : 1000;
 
     private static async Task WarmUpAsync(Cluster cluster)
     {
