@@ -20,8 +20,38 @@ public sealed class OrphanReapingTests
     }
 
     /// <summary>A process that runs "from" <paramref name="data"/> as a server does: its command line gives it with -D.</summary>
-    private static ChildProcess StartServerIn(string data) =>
-        ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+    /// <remarks>
+    /// Returned once it is the shell: started through setsid, it execs again, and a /proc scan that reads its command line
+    /// during that exec reads nothing (a CI run's reaping once missed it so), where a real orphan has long been running.
+    /// </remarks>
+    private static ChildProcess StartServerIn(string data)
+    {
+        var server = ChildProcess.Start("server", "/bin/sh", ["-c", "sleep 300 >/dev/null 2>&1 & wait", "-D", data], new Dictionary<string, string?>());
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!CommandLine(server.Pid).StartsWith("/bin/sh\0-c\0", StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the stand-in server {server.Pid} never became the shell: {CommandLine(server.Pid)}");
+            }
+
+            Thread.Sleep(5);
+        }
+
+        return server;
+    }
+
+    private static string CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline");
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
 
     [Fact]
     public async Task OrphanedFolder_KillsTheProcessRunningFromIt_NeverThePidItsFilesName()
