@@ -35,10 +35,10 @@ internal sealed class TaskContainment : IDisposable
             ? SpawnedProcess.Start(_isolation.LauncherPath, LauncherArguments(program, args), environment, workingDirectory, statusPipe: true)
             : SpawnedProcess.StartInCgroup(program, args, environment, workingDirectory, _cgroup, _isolation.User?.Uid ?? -1, _isolation.User?.Gid ?? -1);
 
-    /// <summary>The launcher's argv after its own name: mode, cgroup, uid, gid, the program and its argv.</summary>
+    /// <summary>The launcher's argv after its own name in reaper mode: mode, no cgroup, uid, gid, the program and its argv.</summary>
     private IReadOnlyList<string> LauncherArguments(string program, IReadOnlyList<string> args) =>
     [
-        _cgroup is null ? "reaper" : "cgroup", _cgroup ?? "-",
+        "reaper", "-",
         TaskIsolation.Id(_isolation.User?.Uid), TaskIsolation.Id(_isolation.User?.Gid),
         program, program, .. args,
     ];

@@ -1,11 +1,8 @@
 /*
- * distexec-launch: the first program of every command task. The worker starts it with posix_spawn (in a
- * session of its own, stdin /dev/null, stdout/stderr on the task's pipes, fd 3 a close-on-exec status pipe)
- * and it puts the task where it cannot reach the worker or outlive its limits:
- *
- *   distexec-launch cgroup DIR UID GID PATH ARGV0 [ARG...]
- *       joins the cgroup DIR (every process the task ever starts stays in it, whatever it does to its
- *       session; the worker kills them all through DIR/cgroup.kill), drops to UID/GID, then execs PATH.
+ * distexec-launch: the first program of every command task where the worker may not create cgroups (in
+ * cgroup mode the worker starts tasks itself, through libdistexec-spawn.so). The worker starts it with
+ * posix_spawn (in a session of its own, stdin /dev/null, stdout/stderr on the task's pipes, fd 3 a
+ * close-on-exec status pipe) and it puts the task where it cannot reach the worker or outlive its limits:
  *
  *   distexec-launch reaper - UID GID PATH ARGV0 [ARG...]
  *       where no cgroup may be created: becomes a child subreaper, forks the task (dropped to UID/GID) and
@@ -268,7 +265,7 @@ int main(int argc, char **argv)
         return probe(argc, argv);
     }
     if (fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0 || argc < 7) {
-        fprintf(stderr, "usage: distexec-launch cgroup|reaper DIR|- UID|- GID|- PATH ARGV0 [ARG...] (started by the worker)\n");
+        fprintf(stderr, "usage: distexec-launch reaper - UID|- GID|- PATH ARGV0 [ARG...] (started by the worker)\n");
         return 127;
     }
     close_other_fds();
@@ -279,13 +276,6 @@ int main(int argc, char **argv)
     const char *path = argv[5];
     char **task_argv = &argv[6];
 
-    if (strcmp(argv[1], "cgroup") == 0) {
-        int error = join_cgroup(argv[2]);
-        if (error != 0) {
-            fail(STAGE_CGROUP, error);
-        }
-        become_task(uid, gid, path, task_argv);
-    }
     if (strcmp(argv[1], "reaper") != 0) {
         fail(STAGE_USAGE, EINVAL);
     }
